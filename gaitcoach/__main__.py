@@ -1,0 +1,5 @@
+import sys
+
+from gaitcoach.cli import main
+
+sys.exit(main())
