@@ -159,3 +159,66 @@ class GaitMetrics:
     """Left share of (left + right) contact time, 50 = symmetric."""
     per_foot: dict[Foot, dict[str, float]] = field(default_factory=dict)
     """Per-foot medians of the same metrics, for symmetry displays."""
+
+
+class CueKind(StrEnum):
+    CADENCE = "cadence"
+    """Raise cadence (quicker steps), with a metronome tempo at the target."""
+    STRIDE = "stride"
+    """Shorten the stride, land under the hips (overstriding)."""
+    SOFTER = "softer"
+    """Land softer, less heel (excessive heel striking)."""
+    REINFORCE = "reinforce"
+    """Positive reinforcement: a fault was corrected and holds."""
+    DISCOMFORT = "discomfort"
+    """Answer to a discomfort report (ease off, walk, stop)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One message for the runner, with the numbers that triggered it."""
+
+    id: str
+    kind: CueKind
+    text: str
+    priority: int
+    """Higher is more important; one message at a time, the most important first."""
+    created_s: float
+    expires_s: float
+    trigger: dict[str, float]
+    """The measured values and targets behind the decision, e.g. {"cadence_spm": 156.0}."""
+    level: int = 0
+    """Escalation level: 0 first time, higher when the same cue was ignored."""
+    metronome_spm: float | None = None
+    """Metronome tempo for cadence cues (steps per minute)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiscomfortReport:
+    """"Listen to your body": the runner reports discomfort mid-run."""
+
+    t_s: float
+    body_part: str
+    score: int
+    """0 (none) to 10 (worst)."""
+    note: str = ""
+
+
+class LinkState(StrEnum):
+    SCANNING = "scanning"
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """A change in a pod's link: state, battery, loss counters."""
+
+    t_s: float
+    foot: Foot
+    address: str
+    state: LinkState
+    detail: str = ""
+    rssi_dbm: int | None = None
+    battery_pct: int | None = None
