@@ -1,0 +1,207 @@
+"""Simulated recordings: both feet's IMU samples plus the exact truth, written to and read
+from a documented directory format (``docs/recording-format.md``)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware_sim.params import ImuSpec, Mounting
+from firmware_sim.simulation import FEET, Simulation
+from firmware_sim.trajectory import TruthStride
+from gaitcoach.types import Activity, Foot, ImuChunk
+
+FORMAT = "gaitcoach-sim-recording"
+FORMAT_VERSION = 1
+IMU_COLUMNS = (
+    "t_s",
+    "t_sensor_s",
+    "acc_x_mps2",
+    "acc_y_mps2",
+    "acc_z_mps2",
+    "gyr_x_radps",
+    "gyr_y_radps",
+    "gyr_z_radps",
+)
+TRUTH_COLUMNS = tuple(f.name for f in dataclasses.fields(TruthStride))
+
+
+class RecordingError(ValueError):
+    """A recording directory is missing, corrupt or from a newer format version."""
+
+
+@dataclass
+class Recording:
+    """Both feet's IMU data (true time, sensor frame, SI) and the truth of every stride."""
+
+    imu: dict[Foot, ImuChunk]
+    sensor_time_s: dict[Foot, np.ndarray]
+    truth: list[TruthStride]
+    meta: dict[str, Any]
+
+    @property
+    def rate_hz(self) -> float:
+        return float(self.meta["rate_hz"])
+
+    def save(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for foot, chunk in self.imu.items():
+            data = np.column_stack(
+                [chunk.t_s, self.sensor_time_s[foot], chunk.acc_mps2, chunk.gyr_radps]
+            )
+            # Times round-trip exactly with 17 digits; samples are whole counts, which 9
+            # digits identify (the reader snaps them back onto the count grid).
+            np.savetxt(
+                out / f"imu_{foot.value}.csv",
+                data,
+                delimiter=",",
+                header=",".join(IMU_COLUMNS),
+                comments="",
+                fmt=["%.17g"] * 2 + ["%.9g"] * 6,
+            )
+        with open(out / "truth_strides.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(TRUTH_COLUMNS)
+            for s in self.truth:
+                w.writerow([_cell(getattr(s, c)) for c in TRUTH_COLUMNS])
+        (out / "meta.json").write_text(json.dumps(self.meta, indent=2) + "\n")
+        return out
+
+
+def _cell(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, Foot | Activity):
+        return v.value
+    if isinstance(v, float | np.floating):
+        return repr(float(v))  # round-trips exactly
+    return str(v)
+
+
+def record(
+    profile: str,
+    minutes: float,
+    rate_hz: float = 208.0,
+    seed: int = 0,
+    noise: bool = True,
+    variability: bool = True,
+    imu: ImuSpec | None = None,
+    mounting: Mounting | None = None,
+) -> Recording:
+    """Simulate ``minutes`` of a profile (cut or repeated to that length, standing included)."""
+    from firmware_sim.profiles import get_profile
+
+    if not (0.05 <= minutes <= 24 * 60):
+        raise ValueError(f"minutes = {minutes!r} is out of range; allowed 0.05..1440")
+    prof = get_profile(profile).with_minutes(minutes)
+    prof = dataclasses.replace(prof, name=profile)
+    sim = Simulation(prof, seed, rate_hz, noise, variability, imu, mounting)
+    duration = minutes * 60.0
+    imu_out: dict[Foot, ImuChunk] = {}
+    sensor_t: dict[Foot, np.ndarray] = {}
+    for foot in FEET:
+        pod = sim.pod(foot)
+        n = int(duration * pod.rate_hz)
+        s = pod.read(n)
+        imu_out[foot] = ImuChunk(
+            foot,
+            s.t_true_s,
+            s.acc_counts.astype(np.float64) * pod.acc_lsb_mps2,
+            s.gyr_counts.astype(np.float64) * pod.gyr_lsb_radps,
+        )
+        sensor_t[foot] = s.t_sensor_s
+    end = min(float(c.t_s[-1]) for c in imu_out.values())
+    truth = sim.truth_strides(until_s=end)
+    cfg = sim.config
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "profile": profile,
+        "minutes": minutes,
+        "seed": seed,
+        "rate_hz": float(rate_hz),
+        "noise": noise,
+        "variability": variability,
+        "imu": dataclasses.asdict(cfg.imu),
+        "mounting": dataclasses.asdict(cfg.mounting),
+        "r_fs": sim.r_fs.tolist(),
+        "acc_lsb_mps2": sim.pod(Foot.LEFT).acc_lsb_mps2,
+        "gyr_lsb_radps": sim.pod(Foot.LEFT).gyr_lsb_radps,
+        "feet": [f.value for f in FEET],
+    }
+    return Recording(imu_out, sensor_t, truth, meta)
+
+
+def _truth_from_row(row: dict[str, str]) -> TruthStride:
+    kw: dict[str, Any] = {}
+    for f in dataclasses.fields(TruthStride):
+        v = row[f.name]
+        if f.name == "foot":
+            kw[f.name] = Foot(v)
+        elif f.name == "activity":
+            kw[f.name] = Activity(v)
+        elif f.name == "index":
+            kw[f.name] = int(v)
+        else:
+            kw[f.name] = None if v == "" else float(v)
+    return TruthStride(**kw)
+
+
+def load_recording(path: str | Path) -> Recording:
+    """Read a recording directory; a missing, corrupt or newer one is a :class:`RecordingError`."""
+    d = Path(path)
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+    except FileNotFoundError:
+        raise RecordingError(f"{d}: not a recording (no meta.json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordingError(f"{d}/meta.json is corrupt: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise RecordingError(f"{d}: meta.json format is {meta.get('format')!r}, not {FORMAT!r}")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise RecordingError(
+            f"{d}: recording format version {version!r} is newer than this gaitcoach reads "
+            f"({FORMAT_VERSION}); upgrade gaitcoach"
+        )
+    imu: dict[Foot, ImuChunk] = {}
+    sensor_t: dict[Foot, np.ndarray] = {}
+    for name in meta.get("feet", []):
+        foot = Foot(name)
+        f = d / f"imu_{foot.value}.csv"
+        try:
+            with open(f) as fh:
+                header = fh.readline().strip().split(",")
+                if tuple(header) != IMU_COLUMNS:
+                    raise RecordingError(f"{f}: unexpected columns {header}")
+                data = np.loadtxt(fh, delimiter=",", ndmin=2)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, RecordingError):
+                raise
+            raise RecordingError(f"{f}: cannot read IMU samples: {exc}") from None
+        if data.shape[1] != len(IMU_COLUMNS) or not np.isfinite(data).all():
+            raise RecordingError(f"{f}: corrupt IMU samples")
+        acc_lsb, gyr_lsb = float(meta["acc_lsb_mps2"]), float(meta["gyr_lsb_radps"])
+        imu[foot] = ImuChunk(
+            foot,
+            data[:, 0].copy(),
+            np.rint(data[:, 2:5] / acc_lsb) * acc_lsb,
+            np.rint(data[:, 5:8] / gyr_lsb) * gyr_lsb,
+        )
+        sensor_t[foot] = data[:, 1].copy()
+    truth: list[TruthStride] = []
+    tf = d / "truth_strides.csv"
+    if tf.exists():
+        try:
+            with open(tf, newline="") as fh:
+                truth = [_truth_from_row(r) for r in csv.DictReader(fh)]
+        except (KeyError, ValueError) as exc:
+            raise RecordingError(f"{tf}: corrupt truth: {exc}") from None
+    return Recording(imu, sensor_t, truth, meta)

@@ -1,0 +1,574 @@
+"""The running-gait model: a step planner and the piecewise-polynomial foot trajectory.
+
+Each foot is a rigid body. Its motion is a sequence of segments; in every segment a reference
+point ``X(t)`` of the foot (a polynomial of degree <= 6) and the Euler angles (quintics) are
+given, and the heel's sole point is ``H = X - R_WF @ lever``. Segments of one stride:
+
+* impact: the landing point (heel for a toes-up strike, front of the sole for a toes-down
+  strike: the model's foot is rigid) arrives
+  with velocity ``v_in`` and is stopped by a C2 smoothstep over ``tau`` (sharp for rearfoot);
+* rotation to flat: the foot rotates about that resting point until the sole is flat;
+* foot-flat: no motion at all (zero velocity);
+* heel-off: rotation about the resting toe tip until toe-off;
+* swing: quintic Hermite motion of the heel from the toe-off state to the next landing state,
+  plus a C2 lift for clearance; pitch, yaw and roll are quintics too.
+
+Position, velocity and acceleration are continuous everywhere, orientation and angular rate too,
+so the synthesised IMU signals are consistent with the true trajectory to numerical precision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware_sim.kinematics import (
+    F64,
+    bump,
+    cross,
+    orientation,
+    polyval,
+    quintic,
+    smoothstep_travel,
+    yaw_matrix,
+)
+from firmware_sim.params import Mode, Profile
+from gaitcoach.types import Activity, Foot, StrideRecord, classify_strike
+
+# Foot geometry in the foot frame (origin at the heel's sole point).
+HEEL_F = np.array([0.0, 0.0, 0.0])
+TOE_F = np.array([0.26, 0.0, 0.0])
+
+MIN_FLAT_S = 0.03
+"""Every stance has at least this much foot-flat (zero velocity)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TruthStride:
+    """Exact truth of one stride of one foot (initial contact to the next initial contact).
+
+    Times are true simulation time (s). ``stride_length_m`` is the horizontal displacement of
+    the pod between the two foot-flat phases; ``landing_distance_m`` the horizontal distance of
+    the first contact point ahead of the centre of mass at IC; ``clearance_m`` the pod's maximum
+    height in swing above its foot-flat height; ``cadence_spm`` = 120 / stride time.
+    """
+
+    foot: Foot
+    index: int
+    ic_s: float
+    to_s: float
+    end_ic_s: float
+    contact_time_s: float
+    swing_time_s: float
+    stride_time_s: float
+    flight_time_s: float
+    step_time_s: float | None
+    stride_length_m: float
+    speed_mps: float
+    foot_strike_angle_deg: float
+    landing_distance_m: float
+    cadence_spm: float
+    clearance_m: float
+    activity: Activity
+
+    @property
+    def strike_pattern(self) -> str:
+        return classify_strike(self.foot_strike_angle_deg).value
+
+    def to_record(self) -> StrideRecord:
+        """The truth as the gait engine's output record (for coach and summary tests)."""
+        return StrideRecord(
+            foot=self.foot,
+            index=self.index,
+            ic_s=self.ic_s,
+            to_s=self.to_s,
+            end_ic_s=self.end_ic_s,
+            contact_time_s=self.contact_time_s,
+            swing_time_s=self.swing_time_s,
+            stride_time_s=self.stride_time_s,
+            cadence_spm=self.cadence_spm,
+            activity=self.activity,
+            flight_time_s=self.flight_time_s,
+            step_time_s=self.step_time_s,
+            stride_length_m=self.stride_length_m,
+            speed_mps=self.speed_mps,
+            clearance_m=self.clearance_m,
+            foot_strike_angle_deg=self.foot_strike_angle_deg,
+            strike_pattern=classify_strike(self.foot_strike_angle_deg),
+            overstride_m=self.landing_distance_m,
+        )
+
+
+@dataclass
+class Contact:
+    """One ground contact of one foot (``t_ic`` is None for a contact that began standing)."""
+
+    t_ic: float | None
+    t_flat: float
+    yaw: float
+    heel_rest: F64
+    landing_distance_m: float = 0.0
+    strike_deg: float = 0.0
+    contact_s: float = 0.0
+    heel_off_s: float = 0.0
+    toe_off_deg: float = -38.0
+    activity: Activity = Activity.STANDING
+    t_ho: float | None = None
+    t_to: float | None = None
+    step_time_s: float | None = None
+    stopped: bool = False
+    """The runner stopped on this contact: the next step starts from standing."""
+
+
+class FootTrack:
+    """Segments of one foot, in time order; each lasts until the next one starts.
+
+    Stored in growable arrays so that evaluation stays cheap however long the run.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._t0 = np.zeros(64)
+        self._tref = np.zeros(64)
+        self._pos = np.zeros((64, 3, 7))
+        self._lever = np.zeros((64, 3))
+        self._ang = np.zeros((64, 3, 7))
+        self.contacts: list[Contact] = []
+
+    def add(self, t0: float, pos: F64, lever: F64, ang: F64, tref: float | None = None) -> None:
+        if self.n and t0 < self._t0[self.n - 1] - 1e-12:
+            raise AssertionError("segments out of order")
+        if self.n == len(self._t0):
+            for name in ("_t0", "_tref", "_pos", "_lever", "_ang"):
+                a = getattr(self, name)
+                setattr(self, name, np.concatenate([a, np.zeros_like(a)]))
+        i = self.n
+        self._t0[i] = t0
+        self._tref[i] = t0 if tref is None else tref
+        self._pos[i] = pos
+        self._lever[i] = lever
+        self._ang[i] = ang
+        self.n += 1
+
+    def arrays(self) -> tuple[F64, F64, F64, F64, F64]:
+        n = self.n
+        return self._t0[:n], self._tref[:n], self._pos[:n], self._lever[:n], self._ang[:n]
+
+
+def _const_poly(v: F64, k: int) -> F64:
+    c = np.zeros((len(v), k))
+    c[:, 0] = v
+    return c
+
+
+@dataclass(frozen=True, slots=True)
+class FootState:
+    """Kinematics of the pod (sensor point) and the foot at given times (world frame)."""
+
+    t_s: F64
+    pos_m: F64
+    vel_mps: F64
+    acc_mps2: F64
+    r_wf: F64
+    omega_radps: F64
+    alpha_radps2: F64
+    pitch_rad: F64
+
+
+def evaluate(track: FootTrack, t: F64, sensor_f: F64) -> FootState:
+    """Pod kinematics at times ``t`` (any order) for a foot track."""
+    t0 = track.arrays()[0]
+    idx = np.clip(np.searchsorted(t0, t, side="right") - 1, 0, len(t0) - 1)
+    return evaluate_segments(track, t, idx, sensor_f)
+
+
+def evaluate_segments(
+    track: FootTrack, t: F64, idx: npt.NDArray[np.intp], sensor_f: F64
+) -> FootState:
+    """Pod kinematics at times ``t`` using the given segment of each time."""
+    _, tref, pos, lever, ang = track.arrays()
+    u = t - tref[idx]
+    a = ang[idx]
+    yaw, pitch, roll = (polyval(a[:, i], u) for i in range(3))
+    dyaw, dpitch, droll = (polyval(a[:, i], u, 1) for i in range(3))
+    ddyaw, ddpitch, ddroll = (polyval(a[:, i], u, 2) for i in range(3))
+    r, omega, alpha = orientation(yaw, pitch, roll, dyaw, dpitch, droll, ddyaw, ddpitch, ddroll)
+    pc = pos[idx]
+    x, xd, xdd = polyval(pc, u), polyval(pc, u, 1), polyval(pc, u, 2)
+    d = np.einsum("nij,nj->ni", r, sensor_f[None, :] - lever[idx])
+    p = x + d
+    v = xd + cross(omega, d)
+    acc = xdd + cross(alpha, d) + cross(omega, cross(omega, d))
+    return FootState(t, p, v, acc, r, omega, alpha, pitch)
+
+
+class GaitPlanner:
+    """Plans steps of both feet lazily and builds their trajectories and truth.
+
+    Parameters
+    ----------
+    profile
+        The technique profile (validated here).
+    seed
+        Seed of the stride-to-stride variability.
+    sensor_f
+        Pod position in the foot frame (for truth stride length and clearance).
+    variability
+        Whether to apply the profile's stride-to-stride variability.
+    """
+
+    def __init__(
+        self, profile: Profile, seed: int = 0, sensor_f: F64 | None = None, variability: bool = True
+    ) -> None:
+        profile.validate()
+        self.profile = profile
+        self.sensor_f = np.asarray(sensor_f if sensor_f is not None else (0.15, 0.0, 0.075), float)
+        self.variability = variability
+        self._rng = np.random.default_rng([seed, 7919])
+        self.tracks: dict[Foot, FootTrack] = {Foot.LEFT: FootTrack(), Foot.RIGHT: FootTrack()}
+        self.truth: list[TruthStride] = []
+        self._stride_index = {Foot.LEFT: 0, Foot.RIGHT: 0}
+        self._bounds = np.cumsum([0.0] + [s.duration_s for s in profile.segments])
+        # Runner state at the next step.
+        self._t = 0.0
+        self._foot = Foot.LEFT
+        self._com = np.zeros(2)
+        self._heading = 0.0
+        self._last_ic: dict[Foot, float | None] = {Foot.LEFT: None, Foot.RIGHT: None}
+        self._moving = False
+        self._run_start = 0.0
+        self.adjustments: dict[str, float] = {}
+        """Additive parameter offsets applied to steps planned from now on (closed loop)."""
+        self.horizon_s = 0.0
+        self._pending: list[tuple[int, Foot, int, float, float, float]] = []
+        for foot in (Foot.LEFT, Foot.RIGHT):
+            side = 1.0 if foot is Foot.LEFT else -1.0
+            heel = np.array([-0.1, side * 0.06, 0.0])
+            self._start_contact(foot, Contact(None, -1e9, 0.0, heel))
+
+    # ------------------------------------------------------------------ parameters
+    def _segment_at(self, t: float) -> int:
+        return int(
+            np.clip(
+                np.searchsorted(self._bounds, t, side="right") - 1, 0, len(self.profile.segments)
+            )
+        )
+
+    def mode_at(self, t: float) -> Mode:
+        i = self._segment_at(t)
+        return self.profile.segments[i].mode if i < len(self.profile.segments) else Mode.STAND
+
+    def _params_at(self, t: float) -> dict[str, float]:
+        """Base parameters at ``t``: drift applied, blended over the transition at boundaries."""
+        segs = self.profile.segments
+        i = self._segment_at(t)
+
+        def of(j: int, tt: float) -> dict[str, float] | None:
+            if j < 0 or j >= len(segs) or segs[j].mode is Mode.STAND:
+                return None
+            seg = segs[j]
+            vals = {k: float(getattr(seg.params, k)) for k in seg.params.__dataclass_fields__}
+            if seg.drift is not None:
+                frac = min(max((tt - self._bounds[j]) / seg.drift.over_s, 0.0), 1.0)
+                for k, dv in seg.drift.deltas.items():
+                    vals[k] += frac * dv
+            return vals
+
+        cur = of(i, t)
+        assert cur is not None
+        tr = self.profile.transition_s
+        since = t - self._bounds[i]
+        if tr > 0 and since < tr:
+            prev = of(i - 1, t)
+            w = 0.5 + 0.5 * since / tr  # halfway at the boundary, fully current after tr
+            if prev is not None:
+                cur = {k: w * cur[k] + (1 - w) * prev[k] for k in cur}
+        # Accelerating from a standstill: slower, shorter steps for the first seconds.
+        ramp = min(max((t - self._run_start) / max(tr, 1e-9), 0.0), 1.0) if tr > 0 else 1.0
+        if ramp < 1.0:
+            cur["speed_mps"] *= 0.55 + 0.45 * ramp
+            cur["cadence_spm"] *= 0.9 + 0.1 * ramp
+            cur["landing_distance_m"] *= 0.7 + 0.3 * ramp
+        for k, dv in self.adjustments.items():
+            cur[k] += dv
+        return cur
+
+    def flush_truth(self) -> list[TruthStride]:
+        """All truth so far, with the swing clearance of new strides computed (vectorised)."""
+        if self._pending:
+            k = 60
+            for foot in (Foot.LEFT, Foot.RIGHT):
+                mine = [p for p in self._pending if p[1] is foot]
+                if not mine:
+                    continue
+                frac = np.linspace(0.0, 1.0, k)
+                t = np.concatenate([a + (b - a) * frac for _, _, _, a, b, _ in mine])
+                seg = np.repeat([p[2] for p in mine], k)
+                z = evaluate_segments(self.tracks[foot], t, seg, self.sensor_f).pos_m[:, 2]
+                zmax = z.reshape(len(mine), k).max(axis=1)
+                for (i, *_, z0), top in zip(mine, zmax, strict=True):
+                    self.truth[i] = dataclasses.replace(self.truth[i], clearance_m=float(top - z0))
+            self._pending.clear()
+        return self.truth
+
+    # ------------------------------------------------------------------ planning
+    def plan_until(self, t_end: float) -> None:
+        """Plan steps so that both feet's trajectories are final up to ``t_end``."""
+        while self.horizon_s < t_end:
+            self._plan_step()
+
+    def _plan_step(self) -> None:
+        t = self._t
+        mode = self.mode_at(t)
+        if mode is Mode.STAND:
+            if self._moving:
+                self._moving = False
+                # Both feet are down; the body comes to rest between them.
+                for tr in self.tracks.values():
+                    tr.contacts[-1].stopped = True
+                heels = [tr.contacts[-1].heel_rest[:2] for tr in self.tracks.values()]
+                self._com = np.mean(heels, axis=0) + yaw_matrix(self._heading)[:2, 0] * 0.1
+            i = self._segment_at(t)
+            nxt = self._bounds[i + 1] if i + 1 < len(self._bounds) else math.inf
+            if math.isinf(nxt):
+                self._t = t + 3600.0
+            else:
+                self._t = float(nxt)
+            self._update_horizon()
+            return
+        if not self._moving:
+            self._moving = True
+            self._run_start = t
+        p = self._params_at(t)
+        foot = self._foot
+        other = Foot.RIGHT if foot is Foot.LEFT else Foot.LEFT
+        right = foot is Foot.RIGHT
+        asym = self.profile.asymmetry
+        if right:
+            for name in ("contact_time_s", "strike_angle_deg", "landing_distance_m", "clearance_m"):
+                p[name] += getattr(asym, name)
+        var = self.profile.variability
+        rng = self._rng
+        z = rng.standard_normal(5)  # always drawn: the same seed gives the same plan
+        if self.variability:
+            p["cadence_spm"] *= 1 + var.cadence_cv * z[0]
+            p["speed_mps"] *= 1 + var.speed_cv * z[1]
+            p["contact_time_s"] *= 1 + var.contact_cv * z[2]
+            p["strike_angle_deg"] += var.strike_sd_deg * z[3]
+            p["landing_distance_m"] += var.landing_sd_m * z[4]
+        step_s = 60.0 / p["cadence_spm"]
+        ratio = asym.step_time_ratio
+        # The step that follows lands on the other foot.
+        step_s *= 1.0 / math.sqrt(ratio) if right else math.sqrt(ratio)
+        activity = Activity.RUNNING if mode is Mode.RUN else Activity.WALKING
+        walking = activity is Activity.WALKING
+
+        # Where the foot lands: ahead of the centre of mass, off the centre line.
+        heading = self._heading
+        rz = yaw_matrix(heading)
+        side = -1.0 if right else 1.0
+        land = np.array([self._com[0], self._com[1], 0.0]) + rz @ np.array(
+            [p["landing_distance_m"], side * p["step_width_m"] / 2, 0.0]
+        )
+        strike = p["strike_angle_deg"]
+        pivot = HEEL_F if strike >= 0 else TOE_F
+        yaw = heading + side * math.radians(p["toe_out_deg"])
+        heel_rest = land - yaw_matrix(yaw) @ pivot
+        heel_rest[2] = 0.0
+
+        contact = Contact(
+            t_ic=t,
+            t_flat=0.0,
+            yaw=yaw,
+            heel_rest=heel_rest,
+            landing_distance_m=p["landing_distance_m"],
+            strike_deg=strike,
+            contact_s=p["contact_time_s"],
+            heel_off_s=0.40 * p["contact_time_s"],
+            toe_off_deg=p["toe_off_angle_deg"],
+            activity=activity,
+            step_time_s=None if self._last_ic[other] is None else t - float(self._last_ic[other]),  # type: ignore[arg-type]
+        )
+        self._finish_previous(foot, contact, p, walking)
+        self._start_landing(foot, contact, p, walking)
+        self._last_ic[foot] = t
+        # Advance the body to the next step.
+        self._com = self._com + rz[:2, 0] * p["speed_mps"] * step_s
+        self._heading = heading + math.radians(p["turn_rate_dps"]) * step_s
+        self._t = t + step_s
+        self._foot = other
+        self._update_horizon()
+
+    def _update_horizon(self) -> None:
+        """Segments before each foot's last foot-flat start are final (a standing foot may
+        lift up to one slow stride before the next planned step)."""
+        self.horizon_s = min(
+            c.t_flat if (c.t_ic is not None and not c.stopped) else self._t - 2.5
+            for c in (tr.contacts[-1] for tr in self.tracks.values())
+        )
+
+    def _start_contact(self, foot: Foot, c: Contact) -> None:
+        tr = self.tracks[foot]
+        tr.contacts.append(c)
+        ang = np.zeros((3, 7))
+        ang[0, 0] = c.yaw
+        tr.add(c.t_flat, _const_poly(c.heel_rest, 7), HEEL_F.copy(), ang)
+
+    def _finish_previous(
+        self, foot: Foot, new: Contact, p: dict[str, float], walking: bool
+    ) -> None:
+        """Heel-off and toe-off of the foot's current contact, then the swing to ``new``."""
+        tr = self.tracks[foot]
+        prev = tr.contacts[-1]
+        t_ic = float(new.t_ic)  # type: ignore[arg-type]
+        stride_guess = 2 * 60.0 / p["cadence_spm"]
+        min_swing = 0.28 * stride_guess
+        prev_ic = prev.t_ic
+        from_standing = prev_ic is None or prev.stopped
+        if prev_ic is None or prev.stopped:
+            # Starting from standing: leave the ground one swing before landing.
+            t_to = t_ic - (stride_guess - p["contact_time_s"])
+            heel_off = 0.40 * p["contact_time_s"]
+        else:
+            t_to = prev_ic + prev.contact_s
+            heel_off = prev.heel_off_s
+            if t_ic - t_to < min_swing:  # a sudden change of pace: shorten that stance
+                t_to = t_ic - min_swing
+                heel_off = min(heel_off, 0.4 * (t_to - prev_ic))
+        t_ho = t_to - heel_off
+        if t_ho < prev.t_flat + MIN_FLAT_S:
+            raise ValueError(
+                f"contact_time_s = {p['contact_time_s']:.3f} is too short for this strike angle "
+                f"and cadence: foot-flat would be shorter than {MIN_FLAT_S * 1000:.0f} ms"
+            )
+        prev.t_ho, prev.t_to = t_ho, t_to
+        to_rad = math.radians(prev.toe_off_deg)
+        # Still plantarflexing at toe-off; real feet peak at several hundred deg/s.
+        dp_to = max(1.3 * to_rad / heel_off, -7.0)
+        # Heel-off: rotation about the resting toe tip.
+        toe_rest = prev.heel_rest + yaw_matrix(prev.yaw) @ TOE_F
+        ang = np.zeros((3, 7))
+        ang[0, 0] = prev.yaw
+        ang[1, :6] = quintic(0.0, 0.0, 0.0, to_rad, dp_to, 0.0, heel_off)
+        tr.add(t_ho, _const_poly(toe_rest, 7), TOE_F.copy(), ang)
+
+        # Swing: from the toe-off state to the landing state of the new contact.
+        d = t_ic - t_to
+        strike = math.radians(new.strike_deg)
+        dp_ic = -3.0 * strike
+        swing_ang = np.zeros((3, 7))
+        swing_ang[0, :6] = quintic(prev.yaw, 0.0, 0.0, new.yaw, 0.0, 0.0, d)
+        swing_ang[1, :6] = quintic(to_rad, dp_to, 0.0, strike, dp_ic, 0.0, d)
+        # A little inversion during swing (mirrored for the right foot).
+        swing_ang[2] = bump(math.radians(4.0) * (1.0 if foot is Foot.LEFT else -1.0), d)
+
+        # Heel state at toe-off (rotation about the toe) and at landing (impact start).
+        h0, v0, a0 = self._heel_state(toe_rest, np.zeros(3), TOE_F, prev.yaw, to_rad, dp_to)
+        land_pivot = HEEL_F if new.strike_deg >= 0 else TOE_F
+        v_in, tau = self._impact(new, p, walking)
+        pivot_rest = new.heel_rest + yaw_matrix(new.yaw) @ land_pivot
+        pivot_ic = pivot_rest - 0.5 * v_in * tau
+        h1, v1, a1 = self._heel_state(pivot_ic, v_in, land_pivot, new.yaw, strike, dp_ic)
+        pos = np.zeros((3, 7))
+        pos[:, :6] = quintic(h0, v0, a0, h1, v1, a1, d)
+        lift = p["clearance_m"] * (0.45 if walking else 1.0)
+        pos[2] += bump(lift, d)
+        tr.add(t_to, pos, HEEL_F.copy(), swing_ang)
+
+        if not from_standing:
+            self._emit_truth(foot, prev, new, t_to, t_ic)
+
+    def _impact(self, c: Contact, p: dict[str, float], walking: bool) -> tuple[F64, float]:
+        """Velocity of the landing point at IC (world) and the impact duration."""
+        strike = c.strike_deg
+        tau = float(np.clip(0.018 - 0.0004 * strike, 0.008, 0.026))
+        vz = -(0.35 + 0.012 * abs(strike))
+        vf = 0.20
+        if walking:
+            vz *= 0.45
+            vf *= 0.5
+            tau *= 1.6
+        return yaw_matrix(c.yaw) @ np.array([vf, 0.0, vz]), tau
+
+    @staticmethod
+    def _heel_state(
+        point: F64, point_vel: F64, lever: F64, yaw: float, pitch: float, dpitch: float
+    ) -> tuple[F64, F64, F64]:
+        """Heel position, velocity and acceleration from a foot point's position and velocity
+        (its acceleration zero) and the pitch state, with yaw and roll at rest and zero pitch
+        acceleration (true at toe-off and at the start of an impact)."""
+        c, s = math.cos(-pitch), math.sin(-pitch)
+        r = yaw_matrix(yaw) @ np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+        w = -dpitch * r[:, 1]  # rotation about the foot's left axis
+        rl = r @ lever
+        h = point - rl
+        hv = point_vel - cross(w, rl)
+        ha = -cross(w, cross(w, rl))
+        return h, hv, ha
+
+    def _start_landing(self, foot: Foot, c: Contact, p: dict[str, float], walking: bool) -> None:
+        """Impact, rotation to flat and the (open-ended) foot-flat of a new contact."""
+        tr = self.tracks[foot]
+        t_ic = float(c.t_ic)  # type: ignore[arg-type]
+        strike = math.radians(c.strike_deg)
+        v_in, tau = self._impact(c, p, walking)
+        t_rot = max(tau + 0.012, 0.012 + 0.0022 * abs(c.strike_deg))
+        if walking:
+            t_rot *= 1.8
+        c.t_flat = t_ic + t_rot
+        pivot_f = HEEL_F if c.strike_deg >= 0 else TOE_F
+        pivot_rest = c.heel_rest + yaw_matrix(c.yaw) @ pivot_f
+        ang = np.zeros((3, 7))
+        ang[0, 0] = c.yaw
+        ang[1, :6] = quintic(strike, -3.0 * strike, 0.0, 0.0, 0.0, 0.0, t_rot)
+        pos = smoothstep_travel(v_in, tau)
+        pos[:, 0] += pivot_rest
+        tr.add(t_ic, pos, pivot_f.copy(), ang)
+        # After the impact the pivot rests; the pitch quintic continues (same time origin).
+        tr.add(t_ic + tau, _const_poly(pivot_rest, 7), pivot_f.copy(), ang, tref=t_ic)
+        flat = np.zeros((3, 7))
+        flat[0, 0] = c.yaw
+        tr.contacts.append(c)
+        tr.add(c.t_flat, _const_poly(c.heel_rest, 7), HEEL_F.copy(), flat)
+
+    def _emit_truth(
+        self, foot: Foot, prev: Contact, new: Contact, t_to: float, t_ic: float
+    ) -> None:
+        tr = self.tracks[foot]
+        sensor = self.sensor_f
+        p0 = prev.heel_rest + yaw_matrix(prev.yaw) @ sensor
+        p1 = new.heel_rest + yaw_matrix(new.yaw) @ sensor
+        length = float(np.hypot(*(p1 - p0)[:2]))
+        ic = float(prev.t_ic)  # type: ignore[arg-type]
+        stride = t_ic - ic
+        # Clearance is filled in later for many strides at once (see flush_truth).
+        self._pending.append((len(self.truth), foot, tr.n - 1, t_to, t_ic, float(p0[2])))
+        other = self.tracks[Foot.RIGHT if foot is Foot.LEFT else Foot.LEFT]
+        later = [c.t_ic for c in other.contacts[-3:] if c.t_ic is not None and c.t_ic > t_to]
+        flight = max(0.0, min(later) - t_to) if later else max(0.0, stride / 2 - (t_to - ic))
+        self.truth.append(
+            TruthStride(
+                foot=foot,
+                index=self._stride_index[foot],
+                ic_s=ic,
+                to_s=float(t_to),
+                end_ic_s=float(t_ic),
+                contact_time_s=float(t_to - ic),
+                swing_time_s=float(t_ic - t_to),
+                stride_time_s=float(stride),
+                flight_time_s=float(flight),
+                step_time_s=None if prev.step_time_s is None else float(prev.step_time_s),
+                stride_length_m=length,
+                speed_mps=length / float(stride),
+                foot_strike_angle_deg=float(prev.strike_deg),
+                landing_distance_m=float(prev.landing_distance_m),
+                cadence_spm=120.0 / float(stride),
+                clearance_m=math.nan,
+                activity=prev.activity,
+            )
+        )
+        self._stride_index[foot] += 1
