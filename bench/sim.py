@@ -16,9 +16,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--minutes", type=float, default=60.0)
     args = ap.parse_args(argv)
     seconds = args.minutes * 60.0
-    print(
-        f"{'rate Hz':>8} {'minutes':>8} {'samples':>10} {'plan s':>8} {'imu s':>8} {'total s':>8} {'Msamples/s':>11}"
-    )
+    heads = ("rate Hz", "minutes", "samples", "plan s", "imu s", "total s", "Msamples/s")
+    print(" ".join(f"{h:>{10 if h == 'samples' else 8}}" for h in heads))
     for rate in (104.0, 208.0, 416.0):
         sim = Simulation("fatiguing", seed=1, rate_hz=rate)
         t0 = time.perf_counter()
