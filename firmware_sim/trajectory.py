@@ -295,6 +295,10 @@ class GaitPlanner:
             cur["landing_distance_m"] *= 0.7 + 0.3 * ramp
         for k, dv in self.adjustments.items():
             cur[k] += dv
+        if self.adjustments:  # a runner's response cannot leave the physical ranges
+            cur["landing_distance_m"] = max(cur["landing_distance_m"], 0.03)
+            cur["strike_angle_deg"] = min(max(cur["strike_angle_deg"], -20.0), 35.0)
+            cur["cadence_spm"] = min(max(cur["cadence_spm"], 60.0), 240.0)
         return cur
 
     def flush_truth(self) -> list[TruthStride]:
