@@ -10,7 +10,13 @@ from collections.abc import Sequence
 
 # Modules that provide ``register(subparsers: argparse._SubParsersAction) -> None``; each
 # registered parser sets ``func(args) -> int``.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "gaitcoach.listen",
+] = [
+    "gaitcoach.session.commands",
+    "gaitcoach.listen",
+    "gaitcoach.link.cli",
+]
 
 
 class CliError(Exception):

@@ -1,0 +1,155 @@
+"""Commands a runner (or an app) sends to the service, as typed messages, with validation.
+
+:func:`parse_command` turns a command name and its JSON arguments into one of the dataclasses
+below or raises :class:`CommandError` with a stable ``code`` and a one-line message; nothing is
+applied before a command has been validated completely.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class CommandError(ValueError):
+    """A rejected command: ``code`` is stable (for programs), the message is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class StartSession:
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopSession:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SetTargets:
+    """Change coaching targets mid-run; fields left as None keep their value."""
+
+    cadence_target_spm: float | None = None
+    cadence_raise_pct: float | None = None
+    strike_angle_limit_deg: float | None = None
+    overstride_limit_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """No coaching cues for ``duration_s`` seconds (0 unmutes); discomfort answers still come."""
+
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDiscomfort:
+    body_part: str
+    score: int
+    note: str = ""
+
+
+Command = StartSession | StopSession | SetTargets | Mute | ReportDiscomfort
+
+BODY_PARTS = (
+    "foot",
+    "ankle",
+    "achilles",
+    "shin",
+    "calf",
+    "knee",
+    "thigh",
+    "hamstring",
+    "hip",
+    "back",
+    "side",
+    "chest",
+    "other",
+)
+"""Accepted body parts (a closed list so that summaries can aggregate them)."""
+
+# name -> {argument: (kind, lo, hi)}; kind is "float", "int", "str" or "body_part".
+_SPEC: dict[str, dict[str, tuple[str, float, float]]] = {
+    "start": {"session_id": ("str", 1, 64)},
+    "stop": {},
+    "set_targets": {
+        "cadence_target_spm": ("float", 140.0, 220.0),
+        "cadence_raise_pct": ("float", 5.0, 10.0),
+        "strike_angle_limit_deg": ("float", 8.0, 45.0),
+        "overstride_limit_m": ("float", 0.05, 1.0),
+    },
+    "mute": {"duration_s": ("float", 0.0, 7200.0)},
+    "discomfort": {
+        "body_part": ("body_part", 0, 0),
+        "score": ("int", 0, 10),
+        "note": ("str", 0, 200),
+    },
+}
+_REQUIRED = {"mute": ("duration_s",), "discomfort": ("body_part", "score")}
+# Keys every command may carry besides its arguments (envelope, handled by the transport).
+ENVELOPE_KEYS = frozenset({"v", "id", "runner"})
+COMMAND_NAMES = tuple(_SPEC)
+
+
+def _value(name: str, key: str, value: Any, kind: str, lo: float, hi: float) -> Any:
+    where = f"{name}.{key}"
+    if kind == "body_part":
+        if not isinstance(value, str) or value.lower() not in BODY_PARTS:
+            raise CommandError("bad_value", f"{where} = {value!r}: one of {', '.join(BODY_PARTS)}")
+        return value.lower()
+    if kind == "str":
+        if not isinstance(value, str) or not lo <= len(value) <= hi:
+            raise CommandError("bad_value", f"{where} = {value!r}: a string of {lo:g}-{hi:g} chars")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CommandError("bad_value", f"{where} = {value!r}: a number")
+    if kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
+        raise CommandError("bad_value", f"{where} = {value!r}: a whole number")
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise CommandError("out_of_range", f"{where} = {value!r}: allowed {lo:g} to {hi:g}")
+    return int(value) if kind == "int" else float(value)
+
+
+def parse_command(name: str, args: Mapping[str, Any]) -> Command:
+    """Validate a command completely; raise :class:`CommandError` on the first problem."""
+    spec = _SPEC.get(name)
+    if spec is None:
+        raise CommandError("unknown_command", f"{name!r}: known commands are {', '.join(_SPEC)}")
+    unknown = sorted(set(args) - set(spec) - ENVELOPE_KEYS)
+    if unknown:
+        raise CommandError(
+            "unknown_argument",
+            f"{name} does not take {', '.join(unknown)} (takes {', '.join(spec) or 'nothing'})",
+        )
+    missing = [k for k in _REQUIRED.get(name, ()) if k not in args]
+    if missing:
+        raise CommandError("missing_argument", f"{name} needs {', '.join(missing)}")
+    values = {k: _value(name, k, args[k], *spec[k]) for k in spec if k in args}
+    if name == "start":
+        return StartSession(**values)
+    if name == "stop":
+        return StopSession()
+    if name == "set_targets":
+        if not values:
+            raise CommandError("missing_argument", f"set_targets needs one of {', '.join(spec)}")
+        return SetTargets(**values)
+    if name == "mute":
+        return Mute(**values)
+    return ReportDiscomfort(**values)
+
+
+def command_name(command: Command) -> str:
+    return {
+        StartSession: "start",
+        StopSession: "stop",
+        SetTargets: "set_targets",
+        Mute: "mute",
+        ReportDiscomfort: "discomfort",
+    }[type(command)]

@@ -1,0 +1,97 @@
+"""Cue wording as data: ``config/cues/<language>.toml`` (see that file for the placeholders)."""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gaitcoach.errors import ConfigError
+from gaitcoach.types import CueKind
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "config" / "cues"
+
+# The placeholders each template may use: what the coach puts into the cue's trigger.
+PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "cadence": frozenset({"cadence_spm", "target_spm"}),
+    "stride": frozenset({"overstride_cm", "step_rel_leg"}),
+    "softer": frozenset({"strike_angle_deg", "limit_deg"}),
+    "discomfort": frozenset({"body_part", "score"}),
+}
+TECHNIQUE = ("cadence", "stride", "softer")
+DISCOMFORT_BANDS = ("ease", "walk", "stop")
+
+
+def _check(key: str, text: Any, allowed: frozenset[str]) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(key, text, "a non-empty string")
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise ConfigError(key, text, f"a valid format string ({exc})") from None
+    unknown = names - allowed
+    if unknown:
+        raise ConfigError(key, text, "placeholders among " + ", ".join(sorted(allowed)))
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class CueTemplates:
+    """Wording per cue kind and escalation level, per corrected fault, per discomfort band."""
+
+    language: str
+    levels: Mapping[str, tuple[str, ...]]
+    reinforce: Mapping[str, str]
+    discomfort: Mapping[str, str]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], language: str, prefix: str = "cues") -> CueTemplates:
+        levels: dict[str, tuple[str, ...]] = {}
+        for kind in TECHNIQUE:
+            table = d.get(kind)
+            lines = table.get("levels") if isinstance(table, Mapping) else None
+            if not isinstance(lines, list) or not lines:
+                raise ConfigError(f"{prefix}.{kind}.levels", lines, "a non-empty list of strings")
+            levels[kind] = tuple(
+                _check(f"{prefix}.{kind}.levels[{i}]", t, PLACEHOLDERS[kind])
+                for i, t in enumerate(lines)
+            )
+        reinforce: dict[str, str] = {}
+        table = d.get("reinforce")
+        for kind in TECHNIQUE:
+            text = table.get(kind) if isinstance(table, Mapping) else None
+            reinforce[kind] = _check(f"{prefix}.reinforce.{kind}", text, PLACEHOLDERS[kind])
+        discomfort: dict[str, str] = {}
+        table = d.get("discomfort")
+        for band in DISCOMFORT_BANDS:
+            text = table.get(band) if isinstance(table, Mapping) else None
+            discomfort[band] = _check(
+                f"{prefix}.discomfort.{band}", text, PLACEHOLDERS["discomfort"]
+            )
+        return cls(language, levels, reinforce, discomfort)
+
+    @classmethod
+    def load(cls, language: str = "en", directory: str | Path | None = None) -> CueTemplates:
+        """Read ``<directory>/<language>.toml`` (ConfigError when missing or invalid)."""
+        path = Path(directory) if directory is not None else DEFAULT_DIR
+        file = path / f"{language}.toml"
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("runner.language", language, f"a language with {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(file), "<file>", f"valid TOML ({exc})") from None
+        return cls.from_dict(data, language, prefix=file.name)
+
+    def technique(self, kind: CueKind, level: int, values: Mapping[str, Any]) -> str:
+        lines = self.levels[kind.value]
+        return lines[min(level, len(lines) - 1)].format_map(values)
+
+    def praise(self, corrected: CueKind, values: Mapping[str, Any]) -> str:
+        return self.reinforce[corrected.value].format_map(values)
+
+    def answer(self, band: str, values: Mapping[str, Any]) -> str:
+        return self.discomfort[band].format_map(values)

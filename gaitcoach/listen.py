@@ -1,0 +1,326 @@
+"""``gaitcoach listen``: a reference consumer of the cue topic.
+
+Prints every cue as it arrives (stale ones are dropped and counted), speaks it with espeak-ng
+when that is installed, shows when the service goes online or offline, and with
+``--metronome`` ticks at the target cadence of the latest cadence cue (or ``--metronome-spm``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from gaitcoach.cli import CliError
+from gaitcoach.errors import ConfigError
+from gaitcoach.mqtt.config import MqttSettings
+from gaitcoach.mqtt.payloads import CuePayload, PayloadError, decode_object
+from gaitcoach.mqtt.subscriber import MqttSubscriber
+from gaitcoach.mqtt.topics import QOS_CUE, QOS_STATUS, Topics
+
+
+def format_cue(cue: CuePayload, now_unix_s: float) -> str:
+    """One line per cue: local time, kind, level, text and the numbers behind it."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(cue.created_unix_s))
+    numbers = " ".join(
+        f"{k}={v:.3g}" for k, v in sorted(cue.trigger.items()) if not k.startswith("before_")
+    )
+    late_ms = max(0.0, now_unix_s - cue.created_unix_s) * 1000
+    level = f" L{cue.level}" if cue.level else ""
+    return f"[{stamp}] {cue.kind}{level}: {cue.text}  ({numbers}; {late_ms:.0f} ms)"
+
+
+class Speaker:
+    """Speaks cues one at a time with espeak-ng; a more important cue interrupts."""
+
+    def __init__(self, voice: str = "en", wav_dir: Path | None = None) -> None:
+        self.program = shutil.which("espeak-ng")
+        self.voice = voice
+        self.wav_dir = wav_dir
+        self.spoken = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._priority = -1
+
+    @property
+    def available(self) -> bool:
+        return self.program is not None
+
+    async def say(self, cue: CuePayload) -> None:
+        if self.program is None:
+            return
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            if cue.priority <= self._priority:
+                await proc.wait()  # let the current message finish
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                await proc.wait()
+        args = [self.program, "-v", self.voice]
+        if self.wav_dir is not None:  # for machines without audio (and tests)
+            args += ["-w", str(self.wav_dir / f"{cue.id}.wav")]
+        self._proc = await asyncio.create_subprocess_exec(
+            *args,
+            "--",
+            cue.text,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        self._priority = cue.priority
+        self.spoken += 1
+
+    async def close(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            await self._proc.wait()
+
+
+class Metronome:
+    """Ticks at ``spm`` beats per minute (one per step) through ``tick``; 0 = silent."""
+
+    def __init__(self, tick: Callable[[], None], spm: float = 0.0) -> None:
+        self.tick = tick
+        self.spm = spm
+        self.ticks = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_t = loop.time()
+        while True:
+            if self.spm <= 0:
+                await asyncio.sleep(0.1)
+                next_t = loop.time()
+                continue
+            # Absolute beat times: no drift from the time each tick takes.
+            next_t += 60.0 / self.spm
+            await asyncio.sleep(max(0.0, next_t - loop.time()))
+            self.tick()
+            self.ticks += 1
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+@dataclass
+class ListenOptions:
+    speak: bool = True
+    voice: str = "en"
+    wav_dir: Path | None = None
+    metronome: bool = False
+    metronome_spm: float | None = None
+    count: int | None = None
+    timeout_s: float | None = None
+
+
+@dataclass
+class ListenResult:
+    cues: int = 0
+    stale: int = 0
+    bad: int = 0
+    spoken: int = 0
+    ticks: int = 0
+    connected: bool = False
+    last_error: str = ""
+
+
+async def listen(
+    settings: MqttSettings, runner: str, options: ListenOptions, out: TextIO = sys.stdout
+) -> ListenResult:
+    """Print (and speak) cues until ``count`` cues, ``timeout_s`` or cancellation."""
+    topics = Topics(runner, settings.topic_prefix)
+    result = ListenResult()
+    speaker = Speaker(options.voice, options.wav_dir) if options.speak else None
+    metronome = Metronome(lambda: print("\a", end="", file=out, flush=True))
+    if options.metronome:
+        metronome.spm = options.metronome_spm or 0.0
+        metronome.start()
+    client_id = f"gaitcoach-listen-{runner}-{int(time.time() * 1000) % 100000}"
+    subscriptions = [(topics.cue, QOS_CUE), (topics.status, QOS_STATUS)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.timeout_s if options.timeout_s else None
+    try:
+        async with MqttSubscriber(settings, subscriptions, client_id) as sub:
+            print(f"listening for {topics.cue} on {settings.host}:{settings.port}", file=out)
+            while options.count is None or result.cues < options.count:
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    break
+                try:
+                    msg = await sub.get(remaining)
+                except TimeoutError:
+                    break
+                result.connected = True
+                if msg.topic == topics.status:
+                    _show_status(msg.payload, out)
+                    continue
+                try:
+                    cue = CuePayload.from_json(msg.payload)
+                except PayloadError as exc:
+                    result.bad += 1
+                    print(f"ignored a bad cue payload: {exc}", file=out)
+                    continue
+                now = time.time()
+                if now > cue.expires_unix_s:
+                    result.stale += 1
+                    print(
+                        f"dropped stale cue {cue.id} ({now - cue.expires_unix_s:.1f} s late)",
+                        file=out,
+                    )
+                    continue
+                result.cues += 1
+                print(format_cue(cue, now), file=out, flush=True)
+                if cue.metronome_spm and options.metronome and options.metronome_spm is None:
+                    metronome.spm = cue.metronome_spm
+                if speaker is not None:
+                    await speaker.say(cue)
+            result.connected = result.connected or sub.connection.stats.connects > 0
+            result.last_error = sub.connection.stats.last_error
+    finally:
+        await metronome.stop()
+        if speaker is not None:
+            await speaker.close()
+            result.spoken = speaker.spoken
+        result.ticks = metronome.ticks
+    return result
+
+
+def _show_status(payload: bytes, out: TextIO) -> None:
+    try:
+        status = decode_object(payload)
+    except PayloadError:
+        return
+    if not status:
+        return
+    state = "online" if status.get("online") else f"offline ({status.get('reason', '')})"
+    pods = ", ".join(
+        f"{p.get('foot')} {p.get('state')} {p.get('battery_pct')}%"
+        for p in status.get("pods", [])
+        if isinstance(p, dict)
+    )
+    print(f"service {state}" + (f"; pods: {pods}" if pods else ""), file=out, flush=True)
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:
+    """The [mqtt] section and runner id from ``--config``, overridden by the flags."""
+    data: dict[str, Any] = {}
+    if args.config is not None:
+        try:
+            data = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise CliError(f"cannot read {args.config}: {exc}") from None
+    try:
+        settings = MqttSettings.from_dict(data.get("mqtt", {}), "mqtt")
+        flags = {
+            "host": args.host,
+            "port": args.port,
+            "username": args.username,
+            "password": args.password,
+            "ca_file": args.ca_file,
+            "cert_file": args.cert_file,
+            "key_file": args.key_file,
+            "protocol": args.protocol,
+        }
+        given = {k: v for k, v in flags.items() if v is not None}
+        if args.ca_file or args.cert_file:
+            given["tls"] = True
+        merged = {**_as_dict(settings), **given}
+        merged["host"] = merged["host"] or "127.0.0.1"
+        settings = MqttSettings.from_dict(merged, "mqtt")
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    runner = args.runner or data.get("runner", {}).get("id") or "runner"
+    try:
+        Topics(runner)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return replace(settings, client_id=""), runner
+
+
+def _as_dict(settings: MqttSettings) -> dict[str, Any]:
+    return {
+        name: getattr(settings, name)
+        for name in settings.__dataclass_fields__
+        if getattr(settings, name) is not None
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    settings, runner = settings_from_args(args)
+    options = ListenOptions(
+        speak=not args.no_speak,
+        voice=args.voice,
+        wav_dir=Path(args.wav_dir) if args.wav_dir else None,
+        metronome=args.metronome or args.metronome_spm is not None,
+        metronome_spm=args.metronome_spm,
+        count=args.count,
+        timeout_s=args.timeout,
+    )
+    if options.wav_dir is not None:
+        options.wav_dir.mkdir(parents=True, exist_ok=True)
+    if options.speak and not Speaker().available:
+        print("espeak-ng is not installed: printing only", file=sys.stderr)
+    result = asyncio.run(listen(settings, runner, options))
+    print(
+        f"{result.cues} cues, {result.stale} stale dropped, {result.bad} bad, "
+        f"{result.spoken} spoken, {result.ticks} metronome ticks"
+    )
+    if not result.connected:
+        print(
+            f"gaitcoach listen: no broker reached at {settings.host}:{settings.port} "
+            f"({result.last_error or 'no answer'})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _positive(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: must be > 0")
+    return v
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "listen", help="print (and speak) a runner's cues as they arrive", description=__doc__
+    )
+    p.add_argument("--runner", help="runner id (default: [runner] id of --config, or 'runner')")
+    p.add_argument("--config", help="a gaitcoach.toml with [mqtt] and [runner] sections")
+    p.add_argument("--host", help="broker host (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="broker port (default 1883)")
+    p.add_argument("--username")
+    p.add_argument("--password")
+    p.add_argument("--ca-file", help="CA to verify the broker (turns TLS on)")
+    p.add_argument("--cert-file", help="client certificate (TLS)")
+    p.add_argument("--key-file", help="client key (TLS)")
+    p.add_argument("--protocol", choices=("auto", "5", "3.1.1"))
+    p.add_argument("--no-speak", action="store_true", help="do not speak with espeak-ng")
+    p.add_argument("--voice", default="en", help="espeak-ng voice (default en)")
+    p.add_argument("--wav-dir", help="write each spoken cue to DIR/<cue id>.wav instead")
+    p.add_argument(
+        "--metronome",
+        action="store_true",
+        help="tick at the target cadence of the latest cadence cue",
+    )
+    p.add_argument("--metronome-spm", type=_positive, help="tick at this tempo (steps/min)")
+    p.add_argument("--count", type=int, help="exit after this many cues")
+    p.add_argument("--timeout", type=_positive, help="exit after this many seconds")
+    p.set_defaults(func=run)

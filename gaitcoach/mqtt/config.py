@@ -1,0 +1,73 @@
+"""The ``[mqtt]`` config section: where the broker is and how to talk to it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gaitcoach.coach.configfields import bounded, choice, pattern, section_from_dict
+from gaitcoach.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Broker connection, TLS, credentials, reconnect and queue limits.
+
+    ``host`` left empty means "no broker configured": with ``embedded = "auto"`` the service
+    starts its own (amqtt, MQTT 3.1.1) on loopback, as it does when the configured broker is
+    unreachable at start-up.
+    """
+
+    host: str = ""
+    port: int = field(default=1883, metadata=bounded(0, 65535))
+    protocol: str = field(default="auto", metadata=choice("auto", "5", "3.1.1"))
+    """"auto": MQTT v5, falling back to 3.1.1 when the broker refuses v5 or never answers."""
+    topic_prefix: str = field(
+        default="gaitcoach", metadata=pattern(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", "like gaitcoach")
+    )
+    client_id: str = field(default="", metadata=pattern(r"[A-Za-z0-9_.-]{0,64}", "0-64 id chars"))
+    """Empty: ``gaitcoach-<runner>``."""
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    """CA certificates to verify the broker (system CAs when left out)."""
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive_s: int = field(default=30, metadata=bounded(5, 3600))
+    connect_timeout_s: float = field(default=3.0, metadata=bounded(0.1, 60.0))
+    """A broker that accepts TCP but sends no CONNACK within this time is retried (auto
+    protocol: with 3.1.1)."""
+    reconnect_min_s: float = field(default=0.1, metadata=bounded(0.01, 60.0))
+    reconnect_max_s: float = field(default=2.0, metadata=bounded(0.01, 600.0))
+    queue_max: int = field(default=200, metadata=bounded(1, 100000))
+    """Messages kept while the broker is away (stale cues are dropped first when full)."""
+    metrics_max_age_s: float = field(default=2.0, metadata=bounded(0.1, 60.0))
+    """Queued metrics and strides older than this are dropped instead of sent late."""
+    publish_strides: bool = False
+    embedded: str = field(default="auto", metadata=choice("auto", "never", "always"))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], prefix: str = "mqtt") -> MqttSettings:
+        s = section_from_dict(cls, d, prefix)
+        if s.reconnect_max_s < s.reconnect_min_s:
+            raise ConfigError(f"{prefix}.reconnect_max_s", s.reconnect_max_s, ">= reconnect_min_s")
+        if (s.username is None) != (s.password is None):
+            raise ConfigError(f"{prefix}.password", "***", "username and password together")
+        if (s.cert_file is None) != (s.key_file is None):
+            raise ConfigError(f"{prefix}.key_file", s.key_file, "cert_file and key_file together")
+        if (s.ca_file or s.cert_file) and not s.tls:
+            raise ConfigError(f"{prefix}.tls", s.tls, "true when ca_file or cert_file is set")
+        for key in ("ca_file", "cert_file", "key_file"):
+            value = getattr(s, key)
+            if value is not None and not Path(value).is_file():
+                raise ConfigError(f"{prefix}.{key}", value, "an existing file")
+        if s.embedded == "always" and s.host not in ("", "127.0.0.1", "localhost"):
+            raise ConfigError(f"{prefix}.embedded", s.embedded, "auto or never with a remote host")
+        return s
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)

@@ -1,0 +1,143 @@
+"""``gaitcoach listen`` as a user runs it: a real process against a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gaitcoach.cli import CliError, build_parser, main
+from gaitcoach.listen import Metronome, format_cue, settings_from_args
+from gaitcoach.mqtt import CuePayload, MqttPublisher
+from gaitcoach.mqtt.payloads import encode
+from gaitcoach.types import Cue, CueKind
+from tests.mqtt.broker import MosquittoBroker
+from tests.mqtt.clients import publish
+from tests.mqtt.test_topics import make_cue, settings_for
+from tests.support import require
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def read_until(stream: asyncio.StreamReader, needle: str, lines: list[str]) -> None:
+    while True:
+        line = (await asyncio.wait_for(stream.readline(), 15.0)).decode()
+        if not line:
+            raise AssertionError(f"listen ended before {needle!r}: {lines}")
+        lines.append(line.rstrip("\n"))
+        if needle in line:
+            return
+
+
+async def test_listen_prints_and_speaks_cues_drops_stale_ones_and_ticks(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    require(shutil.which("espeak-ng") is not None, "espeak-ng is not installed")
+    wav_dir = tmp_path / "spoken"
+    async with MqttPublisher(settings_for(mosquitto), "alice") as pub:
+        assert await pub.wait_connected(5.0) and await pub.flush()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gaitcoach",
+            "listen",
+            "--runner",
+            "alice",
+            "--port",
+            str(mosquitto.port),
+            "--count",
+            "2",
+            "--timeout",
+            "30",
+            "--wav-dir",
+            str(wav_dir),
+            "--metronome",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert proc.stdout is not None
+        lines: list[str] = []
+        try:
+            await read_until(proc.stdout, "service online", lines)
+            # A cue that expired on the way is dropped by the listener, not spoken.
+            stale = CuePayload.from_cue(make_cue(time.time() - 20, cue_id="old"), "alice")
+            publish(mosquitto, "gaitcoach/alice/cue", encode(stale))
+            await read_until(proc.stdout, "dropped stale cue old", lines)
+            pub.publish_cue(make_cue(time.time(), cue_id="c-1"))
+            await read_until(proc.stdout, "cadence: Quicker steps", lines)
+            # The metronome now ticks at the cue's 165 steps/min (a bell per step).
+            bells = await asyncio.wait_for(proc.stdout.readuntil(b"\a\a"), 5.0)
+            lines.append(bells.decode())
+            pub.publish_cue(
+                Cue(
+                    "c-2",
+                    CueKind.STRIDE,
+                    "Shorter stride",
+                    30,
+                    time.time(),
+                    time.time() + 8,
+                    {"overstride_m": 0.36},
+                )
+            )
+            out, _ = await asyncio.wait_for(proc.communicate(), 30.0)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    lines += out.decode().splitlines()
+    assert proc.returncode == 0, lines
+    text = "\n".join(lines)
+    assert "cadence: Quicker steps" in text and "stride: Shorter stride" in text
+    assert "cadence_spm=152" in text and "overstride_m=0.36" in text
+    assert "2 cues, 1 stale dropped, 0 bad, 2 spoken" in text
+    for cue_id in ("c-1", "c-2"):
+        wav = wav_dir / f"{cue_id}.wav"
+        assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 1000
+    assert not (wav_dir / "old.wav").exists()
+    ticks = int(text.rsplit(", ", 1)[1].split()[0])
+    assert ticks >= 2  # the metronome ticked at the cadence cue's tempo
+
+
+def test_listen_bad_arguments_are_one_line_errors() -> None:
+    assert main(["listen", "--runner", "a/b", "--timeout", "1"]) == 2
+    assert main(["listen", "--config", "/nonexistent.toml"]) == 2
+
+
+async def test_metronome_ticks_at_its_tempo() -> None:
+    ticks: list[float] = []
+    loop = asyncio.get_running_loop()
+    metronome = Metronome(lambda: ticks.append(loop.time()), spm=1200.0)
+    metronome.start()
+    await asyncio.sleep(0.5)
+    await metronome.stop()
+    assert len(ticks) >= 3
+    mean_gap_s = (ticks[-1] - ticks[0]) / (len(ticks) - 1)
+    assert mean_gap_s > 0.03  # beats spaced at the tempo (0.05 s), not a burst
+
+
+def test_format_cue_shows_text_and_numbers() -> None:
+    cue = CuePayload.from_cue(make_cue(1000.0), "alice", 1.7e9)
+    line = format_cue(cue, cue.created_unix_s + 0.012)
+    assert "cadence: Quicker steps" in line and "target_spm=165" in line and "12 ms" in line
+
+
+def test_listen_reads_config_and_flags_override(tmp_path: Path) -> None:
+    config = tmp_path / "gaitcoach.toml"
+    config.write_text('[runner]\nid = "carol"\n[mqtt]\nhost = "broker.local"\nport = 1884\n')
+    parser = build_parser()
+    settings, runner = settings_from_args(parser.parse_args(["listen", "--config", str(config)]))
+    assert (settings.host, settings.port, runner) == ("broker.local", 1884, "carol")
+    args = parser.parse_args(
+        ["listen", "--config", str(config), "--port", "1999", "--runner", "dan"]
+    )
+    settings, runner = settings_from_args(args)
+    assert (settings.host, settings.port, runner) == ("broker.local", 1999, "dan")
+    config.write_text("[mqtt]\nport = 99999\n")
+    with pytest.raises(CliError, match=r"mqtt\.port"):
+        settings_from_args(parser.parse_args(["listen", "--config", str(config)]))
