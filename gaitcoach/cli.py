@@ -12,10 +12,6 @@ from collections.abc import Sequence
 # registered parser sets ``func(args) -> int``.
 COMMAND_MODULES: list[str] = [
     "gaitcoach.listen",
-] = [
-    "gaitcoach.session.commands",
-    "gaitcoach.listen",
-    "gaitcoach.link.cli",
 ]
 
 
