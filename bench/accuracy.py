@@ -1,0 +1,208 @@
+"""Gait engine accuracy: against firmware_sim truth (every profile x rate x noise) and against
+the real recordings in ../shared/data (``./run bench accuracy [--minutes M] [--quick]``)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gaitcoach.gait import GaitConfig, analyze
+from gaitcoach.gait.validation import (
+    Score,
+    median_abs,
+    p95_abs,
+    running_reference,
+    score,
+    walking_reference,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PROFILES = (
+    "heel-overstrider",
+    "efficient-midfoot",
+    "forefoot",
+    "fatiguing",
+    "walk-run",
+    "asymmetric",
+)
+TARGETS = (
+    "targets: IC/TO |err| median <= 1 smp, p95 <= 3 smp; contact MAE <= 8 ms; cadence <= 0.5 spm "
+    "(30 s windows); found >= 99.5 %, false <= 0.5 %; strike MAE <= 2 deg, class >= 95 %; "
+    "length/speed <= 2 %"
+)
+
+
+def _fmt(x: float, spec: str = ".2f") -> str:
+    return "-" if not np.isfinite(x) else format(x, spec)
+
+
+def simulated(minutes: float, rates: list[float], seeds: list[int]) -> int:
+    from firmware_sim.recording import record
+
+    header = (
+        f"{'profile':18} {'Hz':>4} {'noise':5} {'truth':>5} {'found%':>7} {'false%':>6} "
+        f"{'IC med':>6} {'IC p95':>6} {'TO med':>6} {'TO p95':>6} {'CT ms':>5} {'cad':>5} "
+        f"{'FSA':>5} {'cls%':>5} {'len%':>5} {'spd%':>5} {'over':>5} {'land':>5}"
+    )
+    print(
+        f"\nSimulator truth, {minutes:g} min per run, seeds {seeds} "
+        "(errors in samples at the row's rate; 'cad' = worst 30 s window, spm)"
+    )
+    print(TARGETS)
+    print(header)
+    print("-" * len(header))
+    overstride: dict[str, tuple[float, float]] = {}
+    worst_ok = True
+    for profile in PROFILES:
+        for rate in rates:
+            for noise in (True, False):
+                scores: list[Score] = []
+                for seed in seeds:
+                    rec = record(profile, minutes, rate, seed, noise=noise)
+                    scores.append(score(rec.truth, analyze(rec.imu), rate))
+                sc = _pool(scores)
+                ct_ms = 1000 * float(np.mean(np.abs(sc.contact_err_s)))
+                cad = float(np.max(np.abs(sc.cadence_window_err_spm), initial=0.0))
+                fsa = float(np.mean(np.abs(sc.strike_err_deg)))
+                cls = 100 * float(np.mean(sc.strike_class_ok))
+                length = 100 * float(np.mean(np.abs(sc.length_rel_err)))
+                speed = 100 * float(np.mean(np.abs(sc.speed_rel_err)))
+                over = float(np.mean(sc.overstride_m))
+                land = float(np.mean(sc.landing_m))
+                if rate == rates[len(rates) // 2] and noise:
+                    overstride[profile] = (over, land)
+                ok = (
+                    median_abs(sc.ic_err_samples) <= 1
+                    and p95_abs(sc.ic_err_samples) <= 3
+                    and median_abs(sc.to_err_samples) <= 1
+                    and p95_abs(sc.to_err_samples) <= 3
+                    and ct_ms <= 8
+                    and cad <= 0.5
+                    and sc.found_pct >= 99.5
+                    and sc.false_pct <= 0.5
+                    and fsa <= 2
+                    and cls >= 95
+                    and length <= 2
+                    and speed <= 2
+                )
+                worst_ok &= ok
+                print(
+                    f"{profile:18} {rate:4.0f} {'on' if noise else 'off':5} {sc.n_truth:5d} "
+                    f"{sc.found_pct:7.2f} {sc.false_pct:6.2f} "
+                    f"{_fmt(median_abs(sc.ic_err_samples))!s:>6} "
+                    f"{_fmt(p95_abs(sc.ic_err_samples))!s:>6} "
+                    f"{_fmt(median_abs(sc.to_err_samples))!s:>6} "
+                    f"{_fmt(p95_abs(sc.to_err_samples))!s:>6} {ct_ms:5.1f} {cad:5.2f} "
+                    f"{fsa:5.2f} {cls:5.1f} {length:5.2f} {speed:5.2f} {over:5.2f} {land:5.2f}"
+                    + ("" if ok else "  <- misses a target")
+                )
+    rec = record("standing", 1.0, 208.0, 0)
+    n_standing = len(analyze(rec.imu))
+    print(f"\nstanding 60 s at 208 Hz: {n_standing} strides detected (target 0)")
+    print("\nOverstride (m, mean per profile at the middle rate, noise on): estimate vs truth")
+    ranked_true = sorted(overstride, key=lambda p: overstride[p][1])
+    for p in ranked_true:
+        print(f"  {p:18} estimate {overstride[p][0]:.3f}  truth {overstride[p][1]:.3f}")
+    # Pairs whose truth differs by 3 cm or more must be ordered like the truth.
+    pairs = [
+        (a, b)
+        for i, a in enumerate(ranked_true)
+        for b in ranked_true[i + 1 :]
+        if overstride[b][1] - overstride[a][1] >= 0.03
+    ]
+    agree = sum(overstride[a][0] < overstride[b][0] for a, b in pairs)
+    print(f"  pairs with truth 3 cm or more apart ordered like the truth: {agree} of {len(pairs)}")
+    return 0 if worst_ok and n_standing == 0 and agree == len(pairs) else 1
+
+
+def _pool(scores: list[Score]) -> Score:
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(s, name) for s in scores])
+
+    return Score(
+        n_truth=sum(s.n_truth for s in scores),
+        n_found=sum(s.n_found for s in scores),
+        n_false=sum(s.n_false for s in scores),
+        ic_err_samples=cat("ic_err_samples"),
+        to_err_samples=cat("to_err_samples"),
+        contact_err_s=cat("contact_err_s"),
+        strike_err_deg=cat("strike_err_deg"),
+        strike_class_ok=cat("strike_class_ok"),
+        length_rel_err=cat("length_rel_err"),
+        speed_rel_err=cat("speed_rel_err"),
+        cadence_window_err_spm=cat("cadence_window_err_spm"),
+        overstride_m=cat("overstride_m"),
+        landing_m=cat("landing_m"),
+    )
+
+
+def real() -> None:
+    if not DATA.is_dir():
+        print(f"\nreal recordings: {DATA} not found (skipped)")
+        return
+    w = walking_reference(DATA / "gaitmap-walking")
+    print(
+        "\ngaitmap-walking (motion capture reference; target IC/TO median <= 10 ms, length <= 4 %)"
+    )
+    print(f"  strides matched          {w['matched']:.0f} of {w['mocap_strides']:.0f}")
+    print(
+        f"  IC  error ms  signed median {w['ic_signed_median_ms']:6.1f}  |median| "
+        f"{w['ic_abs_median_ms']:5.1f}  p95 {w['ic_abs_p95_ms']:5.1f}"
+    )
+    print(
+        f"  TO  error ms  signed median {w['to_signed_median_ms']:6.1f}  |median| "
+        f"{w['to_abs_median_ms']:5.1f}  p95 {w['to_abs_p95_ms']:5.1f}"
+    )
+    print(
+        f"  stride length error %  signed median {w['length_signed_median_pct']:5.2f}  "
+        f"|median| {w['length_abs_median_pct']:5.2f}  p95 {w['length_abs_p95_pct']:5.2f}"
+    )
+    print(
+        "\nfuzzy-run (no lab truth; cadence target: stride vs spectral within 1 spm; "
+        "|difference| per 20 s window, median/max)"
+    )
+    print(
+        f"  {'runner':6} {'strides':>7} {'expect':>6} {'gaps':>4} {'cad med':>7} {'IQR':>5} "
+        f"{'cad-spec med/max':>16} {'CT p10/50/90 s':>16} {'FSA p10/50/90 deg':>18}"
+    )
+    runs = [
+        ("matt", GaitConfig()),
+        ("misha", GaitConfig()),
+        ("misha*", GaitConfig(max_dt_factor=8.0)),
+        ("tom", GaitConfig()),
+    ]
+    for name, config in runs:
+        r = running_reference(DATA / "fuzzy-run" / f"{name.rstrip('*')}.csv", config)
+        print(
+            f"  {name:6} {r['strides']:7.0f} {r['expected_strides']:6.0f} {r['gaps']:4.0f} "
+            f"{r['cadence_median_spm']:7.1f} {r['cadence_iqr_spm']:5.1f} "
+            f"{r['cadence_vs_spectral_median_abs_spm']:10.1f}/"
+            f"{r['cadence_vs_spectral_max_abs_spm']:<5.1f} "
+            f"{r['contact_p10_s']:5.3f}/{r['contact_p50_s']:.3f}/{r['contact_p90_s']:.3f} "
+            f"{r['strike_p10_deg']:6.1f}/{r['strike_p50_deg']:.1f}/{r['strike_p90_deg']:.1f}"
+        )
+
+    print("  misha* = holes in the timestamps up to 80 ms bridged (max_dt_factor=8) instead of")
+    print("  resetting the stride; tom's stance phases rarely come to rest (see validation.md)")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench accuracy", description=__doc__)
+    parser.add_argument("--minutes", type=float, default=3.0, help="minutes per simulated run")
+    parser.add_argument("--rates", default="104,208,416")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--quick", action="store_true", help="1 min, 208 Hz only")
+    parser.add_argument("--real-only", action="store_true")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    status = 0
+    if not args.real_only:
+        rates = [208.0] if args.quick else [float(r) for r in args.rates.split(",")]
+        minutes = 1.0 if args.quick else args.minutes
+        status = simulated(minutes, rates, [int(s) for s in args.seeds.split(",")])
+    real()
+    print(f"\n(bench accuracy took {time.perf_counter() - t0:.0f} s)")
+    return status

@@ -1,0 +1,140 @@
+"""Both feet, streaming and batch: the public entry points of the gait engine."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from gaitcoach.gait.bilateral import complete_stride
+from gaitcoach.gait.checks import GaitInputError
+from gaitcoach.gait.config import DEFAULT_CONFIG, GaitConfig
+from gaitcoach.gait.foot import FootAnalyzer
+from gaitcoach.types import Foot, Gap, ImuChunk, StrideRecord
+
+_PAIR = {Foot.LEFT: Foot.RIGHT, Foot.RIGHT: Foot.LEFT}
+
+
+class GaitAnalyzer:
+    """Streaming stride analysis of both feet with bilateral values.
+
+    Method
+    ------
+    Each foot runs its own :class:`~gaitcoach.gait.foot.FootAnalyzer`. A finished stride is
+    held until the other foot's analysis is final past the stride's end, then completed with
+    step time, flight time and two-foot cadence (:func:`~gaitcoach.gait.bilateral.complete_stride`).
+    The release rule uses data content only (the other foot's processed time, its gaps, the
+    end of data), never arrival timing, so streaming equals :func:`analyze` exactly.
+    ``GaitConfig.expect_both_feet = False`` releases strides at once with one-foot values.
+
+    Attributes
+    ----------
+    strides_
+        Released strides of both feet, in release order.
+    gaps_
+        Gaps of both feet, in the order they were reported or detected.
+    feet_
+        The per-foot analyzers (created on first data).
+    """
+
+    def __init__(
+        self, config: GaitConfig = DEFAULT_CONFIG, leg_length_m: float | None = None
+    ) -> None:
+        self.config = config
+        self.leg_length_m = leg_length_m
+        self.feet_: dict[Foot, FootAnalyzer] = {}
+        self.strides_: list[StrideRecord] = []
+        self._held: dict[Foot, list[StrideRecord]] = {}
+        self._finished = False
+
+    @property
+    def gaps_(self) -> list[Gap]:
+        return [g for f in self.feet_.values() for g in f.gaps_]
+
+    def _foot(self, foot: Foot) -> FootAnalyzer:
+        if foot not in self.feet_:
+            self.feet_[foot] = FootAnalyzer(foot, self.config, self.leg_length_m)
+            self._held[foot] = []
+        return self.feet_[foot]
+
+    def push(self, chunk: ImuChunk) -> list[StrideRecord]:
+        """Route a chunk to its foot; return the strides released by it (either foot)."""
+        if self._finished:
+            raise GaitInputError("push after finish()")
+        new = self._foot(chunk.foot).push(chunk)
+        self._held[chunk.foot].extend(new)
+        return self._release()
+
+    def push_gap(self, gap: Gap) -> list[StrideRecord]:
+        """Report lost samples of one foot; return strides this releases."""
+        self._foot(gap.foot).push_gap(gap)
+        return self._release()
+
+    def finish(self) -> list[StrideRecord]:
+        """End of data: release every held stride (with what the other foot provided)."""
+        for foot, f in self.feet_.items():
+            self._held[foot].extend(f.finish())
+        self._finished = True
+        return self._release()
+
+    def _release(self) -> list[StrideRecord]:
+        out: list[StrideRecord] = []
+        for foot in sorted(self._held):
+            held = self._held[foot]
+            other = _PAIR.get(foot)
+            partner = self.feet_.get(other) if other is not None else None
+            keep: list[StrideRecord] = []
+            for s in held:
+                if not self.config.expect_both_feet or other is None:
+                    out.append(s)
+                elif partner is None:
+                    if self._finished:
+                        out.append(s)  # the other foot never streamed
+                    else:
+                        keep.append(s)
+                elif partner.horizon_s_ >= s.end_ic_s:
+                    ics = partner.ic_times()
+                    out.append(complete_stride(s, ics, partner.gaps_, self.config.max_stride_s))
+                else:
+                    keep.append(s)
+            self._held[foot] = keep
+        self.strides_.extend(out)
+        return out
+
+
+def analyze(
+    chunks: Mapping[Foot, ImuChunk],
+    gaps: Sequence[Gap] = (),
+    config: GaitConfig = DEFAULT_CONFIG,
+    leg_length_m: float | None = None,
+) -> list[StrideRecord]:
+    """Batch analysis of whole recordings: the streaming code fed everything at once.
+
+    Gaps are applied in time order between the samples around them. Returns the strides of
+    both feet sorted by (initial contact, foot).
+    """
+    ga = GaitAnalyzer(config, leg_length_m)
+    for foot, chunk in chunks.items():
+        own = sorted((g for g in gaps if g.foot is foot), key=lambda g: g.start_s)
+        start = 0
+        for g in own:
+            stop = int(np.searchsorted(chunk.t_s, g.start_s, side="right"))
+            if stop > start:
+                ga.push(_slice(chunk, start, stop))
+            ga.push_gap(g)
+            start = max(start, stop)
+        if start < len(chunk):
+            ga.push(_slice(chunk, start, len(chunk)))
+    ga.finish()
+    return sorted(ga.strides_, key=_order)
+
+
+def _order(s: StrideRecord) -> tuple[float, str]:
+    return (s.ic_s if math.isfinite(s.ic_s) else math.inf, str(s.foot))
+
+
+def _slice(chunk: ImuChunk, start: int, stop: int) -> ImuChunk:
+    return ImuChunk(
+        chunk.foot, chunk.t_s[start:stop], chunk.acc_mps2[start:stop], chunk.gyr_radps[start:stop]
+    )

@@ -1,0 +1,514 @@
+"""One foot, streaming: samples in, stride records out (see docs/metrics.md)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+from gaitcoach.frames import G_MPS2
+from gaitcoach.gait.alignment import SensorAlignment
+from gaitcoach.gait.buffer import SampleBuffer
+from gaitcoach.gait.checks import GaitInputError, InputChecker, RejectCounts
+from gaitcoach.gait.config import DEFAULT_CONFIG, GaitConfig
+from gaitcoach.gait.events import detect_events, toe_off_from_pivot
+from gaitcoach.gait.overstride import overstride_m
+from gaitcoach.gait.strapdown import integrate, norm3, rotate
+from gaitcoach.types import (
+    Activity,
+    FloatArray,
+    Foot,
+    Gap,
+    ImuChunk,
+    StrideRecord,
+    classify_strike,
+)
+
+_BATCH_ROWS = 256
+"""Segments integrated together (bounded so padding stays small)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """Samples from one stance anchor to the next (sensor frame), copied out of the buffer."""
+
+    run: int
+    stance: int
+    """Index (within the run) of the stance phase the segment starts in."""
+    t: FloatArray
+    acc: FloatArray
+    gyr: FloatArray
+    rest_start: FloatArray
+    """Mean specific force around the start anchor (foot at rest)."""
+    rest_end: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    """What one segment measured (times in seconds; None when not found)."""
+
+    run: int
+    stance: int
+    start_s: float
+    end_s: float
+    to_s: float | None
+    ms_s: float | None
+    ic_s: float | None
+    strike_deg: float | None
+    """Foot pitch at IC relative to the end anchor (flat), toes up positive."""
+    peak_impact_g: float | None
+    loading_rate_gps: float | None
+    length_m: float
+    clearance_m: float
+
+
+def _mean_rows(x: FloatArray) -> FloatArray:
+    return np.add.reduce(x, axis=0) / len(x)
+
+
+def _rotate_rows(r: FloatArray, v: FloatArray) -> FloatArray:
+    """``v @ r.T`` element-wise (bit-identical whatever the number of rows, unlike BLAS)."""
+    out = np.empty_like(v)
+    for j in range(3):
+        out[..., j] = r[j, 0] * v[..., 0] + r[j, 1] * v[..., 1] + r[j, 2] * v[..., 2]
+    return out
+
+
+class FootAnalyzer:
+    """Streaming stride analysis of one foot.
+
+    Method
+    ------
+    1. Input checks (:mod:`gaitcoach.gait.checks`) and gap handling: a time step above
+       ``max_dt_factor`` sample periods, a :class:`~gaitcoach.types.Gap`, or skipped samples
+       end the current run; its stride in progress is dropped and a gap reported.
+    2. Stance anchors: local minima of the running-maximum gyro norm (orientation-free, so
+       it works before alignment), grouped into stance phases separated by swings.
+    3. Segments from the last anchor of one stance to the first anchor of the next are
+       aligned to the foot frame (:class:`~gaitcoach.gait.alignment.SensorAlignment`),
+       integrated with ZUPT (:mod:`gaitcoach.gait.strapdown`) and searched for events
+       (:mod:`gaitcoach.gait.events`).
+    4. Two consecutive segments make a stride: IC (end of the first), TO and the next IC
+       (second); spatial values from the second, strike and impact at the first IC.
+
+    Parameters
+    ----------
+    foot
+        The foot this analyzer accepts chunks of.
+    config
+        Engine parameters.
+    leg_length_m
+        Optional leg length for the overstride model.
+
+    Attributes
+    ----------
+    strides_
+        Every stride record emitted so far, in order.
+    gaps_
+        Gaps reported or detected (timestamp jumps, skipped samples), in order.
+    rejected_
+        Counters of flagged and skipped samples.
+    segments_
+        Every segment result (events per swing), in order.
+    rate_hz_
+        Nominal sample rate (from the first timestamps), None before.
+    alignment_
+        Sensor-to-foot alignment once estimated.
+    horizon_s_
+        All initial contacts before this time are final (for bilateral pairing).
+    """
+
+    def __init__(
+        self, foot: Foot, config: GaitConfig = DEFAULT_CONFIG, leg_length_m: float | None = None
+    ) -> None:
+        if leg_length_m is not None and not 0.4 <= leg_length_m <= 1.5:
+            raise ValueError(f"leg_length_m = {leg_length_m} is out of range [0.4, 1.5]")
+        self.foot = foot
+        self.config = config
+        self.leg_length_m = leg_length_m
+        self.strides_: list[StrideRecord] = []
+        self.gaps_: list[Gap] = []
+        self.segments_: list[SegmentResult] = []
+        self.rate_hz_: float | None = None
+        self.alignment_: SensorAlignment | None = None
+        self._horizon_s = -np.inf
+        self._ics: list[float] = []
+        self._checker = InputChecker(config)
+        self._probe: list[tuple[FloatArray, FloatArray, FloatArray]] = []
+        self._probe_n = 0
+        self._run = 0
+        self._buf = self._new_buffer()
+        self._last_t: float | None = None
+        self._scan = 0
+        self._anchor_prev: int | None = None
+        self._stance = 0
+        self._pending: list[_Segment] = []
+        self._last_result: SegmentResult | None = None
+        self._d = 0
+        self._h = 0
+        self._need_break = False
+
+    def _new_buffer(self) -> SampleBuffer:
+        return SampleBuffer(self.config.stance_max_gyr_radps, self.config.stance_max_acc_mps2)
+
+    @property
+    def rejected_(self) -> RejectCounts:
+        return self._checker.counts
+
+    @property
+    def horizon_s_(self) -> float:
+        if self._pending and self.alignment_ is None:
+            return min(self._horizon_s, self._pending[0].t[0])
+        return self._horizon_s
+
+    def ic_times(self) -> list[float]:
+        """Sorted initial contacts found so far (final up to ``horizon_s_``)."""
+        return self._ics
+
+    # ------------------------------------------------------------------ input
+    def push(self, chunk: ImuChunk) -> list[StrideRecord]:
+        """Add consecutive samples; return the strides they complete."""
+        if chunk.foot is not self.foot:
+            raise GaitInputError(f"chunk of foot {chunk.foot} pushed to the {self.foot} analyzer")
+        if len(chunk) == 0:
+            return []
+        self._checker.check_units(chunk)
+        checked = self._checker.check(chunk)
+        n_before = len(self.strides_)
+        cuts = [0, *checked.breaks, len(checked.t_s)]
+        for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+            if i > 0 or (checked.breaks and checked.breaks[0] == 0 and a == 0):
+                self._need_break = True
+            if b > a:
+                self._feed(checked.t_s[a:b], checked.acc_mps2[a:b], checked.gyr_radps[a:b])
+        return self.strides_[n_before:]
+
+    def push_gap(self, gap: Gap) -> None:
+        """Samples were lost: the stride in progress is dropped, the gap recorded."""
+        if gap.foot is not self.foot:
+            raise GaitInputError(f"gap of foot {gap.foot} pushed to the {self.foot} analyzer")
+        if not gap.end_s >= gap.start_s:
+            raise GaitInputError(f"gap ends before it starts: {gap}")
+        self.gaps_.append(gap)
+        if self._last_t is None or gap.end_s > self._last_t:
+            self._end_run()
+        self._horizon_s = max(self._horizon_s, gap.end_s)
+
+    def finish(self) -> list[StrideRecord]:
+        """End of data: anchors near the end are decided without their right context; return
+        the strides this completes."""
+        n_before = len(self.strides_)
+        if self.rate_hz_ is not None and self._buf.end > 0:
+            self._scan_anchors(final=True)
+        self._end_run()
+        if self._pending and self.alignment_ is None and len(self._pending) >= 2:
+            self._align(self._pending[: self.config.align_stances])
+            self._process_pending()
+        self._horizon_s = np.inf
+        return self.strides_[n_before:]
+
+    # ------------------------------------------------------------------ runs
+    def _end_run(self) -> None:
+        if self._last_t is not None:
+            self._horizon_s = max(self._horizon_s, self._last_t)
+        self._run += 1
+        self._buf = self._new_buffer()
+        self._scan = 0
+        self._anchor_prev = None
+        self._last_result = None
+        self._stance = 0
+
+    def _feed(self, t: FloatArray, acc: FloatArray, gyr: FloatArray) -> None:
+        if self.rate_hz_ is None:
+            self._probe.append((t, acc, gyr))
+            self._probe_n += len(t)
+            if self._probe_n < self.config.rate_probe_samples:
+                return
+            tt = np.concatenate([p[0] for p in self._probe])
+            aa = np.concatenate([p[1] for p in self._probe])
+            gg = np.concatenate([p[2] for p in self._probe])
+            self._probe = []
+            # Exactly the first N timestamps decide, whatever the chunking.
+            m = self.config.rate_probe_samples
+            self.rate_hz_ = float(1.0 / np.median(np.diff(tt[:m])))
+            self._d = max(2, round(self.config.stance_window_s * self.rate_hz_))
+            self._h = max(1, round(self.config.energy_window_s * self.rate_hz_))
+            t, acc, gyr = tt, aa, gg
+        if self._need_break:
+            self._need_break = False
+            if self._last_t is not None:
+                self._report_gap(self._last_t, float(t[0]), "bad samples skipped")
+        max_dt = self.config.max_dt_factor / self.rate_hz_
+        prev = self._last_t if self._last_t is not None else t[0]
+        dts = np.diff(t, prepend=prev)
+        jumps = np.flatnonzero(dts > max_dt)
+        start = 0
+        for j in (*jumps.tolist(), len(t)):
+            if j > start:
+                self._buf.append(t[start:j], acc[start:j], gyr[start:j])
+                self._last_t = float(t[j - 1])
+                self._scan_anchors()
+            if j < len(t):
+                self._report_gap(float(prev if j == 0 else t[j - 1]), float(t[j]), "time jump")
+            start = j
+
+    def _report_gap(self, start_s: float, end_s: float, reason: str) -> None:
+        assert self.rate_hz_ is not None
+        lost = max(0, round((end_s - start_s) * self.rate_hz_) - 1)
+        self.gaps_.append(Gap(self.foot, start_s, end_s, lost, reason))
+        self._end_run()
+
+    # ------------------------------------------------------------------ anchors
+    def _scan_anchors(self, final: bool = False) -> None:
+        buf, d, h = self._buf, self._d, self._h
+        hi = buf.end if final else buf.end - d - h
+        lo = self._scan
+        if hi <= lo:
+            return
+        if buf.energy(max(0, lo - h), min(buf.end, hi + h)).min() >= 1.0:
+            # Every candidate's running-max energy is at least its raw energy: none can be an
+            # anchor (the foot is swinging); skip the filters.
+            self._scan = hi
+            return
+        a0 = max(0, lo - d - h)
+        energy = maximum_filter1d(buf.energy(a0, buf.end), size=2 * h + 1, mode="nearest")
+        padded = np.concatenate((np.full(d, np.inf), energy, np.full(d + 1, np.inf)))
+        wmin = minimum_filter1d(padded, size=d, origin=-(d // 2), mode="constant", cval=np.inf)
+        k = np.arange(lo - a0, hi - a0)
+        e = energy[k]
+        is_anchor = (e < wmin[k]) & (e <= wmin[k + d + 1]) & (e < 1.0)
+        self._scan = hi
+        for a in (k[is_anchor] + a0).tolist():
+            self._on_anchor(a)
+        # All segments completed by this data are measured together (vectorised).
+        self._process_pending()
+        # Keep what later anchors and segments still need.
+        keep = min(self._scan - d - h, self._anchor_prev if self._anchor_prev is not None else hi)
+        buf.drop_before(max(keep - h, buf.base))
+        if self._anchor_prev is not None:
+            t_anchor = float(buf.t(self._anchor_prev, self._anchor_prev + 1)[0])
+            self._horizon_s = max(self._horizon_s, t_anchor)
+
+    def _on_anchor(self, a: int) -> None:
+        p = self._anchor_prev
+        self._anchor_prev = a
+        if p is None:
+            return
+        buf, cfg = self._buf, self.config
+        swinging = buf.gn(p + 1, a) > cfg.swing_min_gyr_radps
+        if not swinging.any():
+            return  # same stance
+        self._stance += 1
+        t = buf.t(p, a + 1)
+        if t[-1] - t[0] > cfg.max_stride_s:
+            # A perfectly flat rest (noise-free data) has its minimum on its first sample:
+            # start at the end of the plateau, the last still sample before the foot moves.
+            energy = buf.energy(p, p + 1 + int(np.argmax(swinging)))
+            still = energy <= energy[0]
+            p += int(np.argmin(still)) - 1 if not still.all() else len(still) - 1
+            t = buf.t(p, a + 1)
+        if not 0.1 <= t[-1] - t[0] <= cfg.max_stride_s:
+            return
+        h = self._h
+        seg = _Segment(
+            run=self._run,
+            stance=self._stance - 1,
+            t=t.copy(),
+            acc=buf.acc(p, a + 1).copy(),
+            gyr=buf.gyr(p, a + 1).copy(),
+            rest_start=_mean_rows(buf.acc(max(p - h, buf.base), p + h + 1)),
+            rest_end=_mean_rows(buf.acc(a - h, a + h + 1)),
+        )
+        self._pending.append(seg)
+
+    # ------------------------------------------------------------------ segments
+    def _process_pending(self) -> None:
+        if self.alignment_ is None:
+            if len(self._pending) < self.config.align_stances:
+                return
+            self._align(self._pending[: self.config.align_stances])
+        segs, self._pending = self._pending, []
+        # Similar lengths share a batch (little padding); results do not depend on batching.
+        order = sorted(range(len(segs)), key=lambda i: len(segs[i].t))
+        results: list[SegmentResult | None] = [None] * len(segs)
+        for start in range(0, len(order), _BATCH_ROWS):
+            part = order[start : start + _BATCH_ROWS]
+            for i, res in zip(part, self._measure([segs[i] for i in part])[0], strict=True):
+                results[i] = res
+        for done in results:
+            assert done is not None
+            self._assemble(done)
+
+    def _align(self, segs: list[_Segment]) -> None:
+        cfg = self.config
+        rest = np.array([s.rest_start for s in segs] + [s.rest_end for s in segs])
+        swing = np.concatenate(
+            [s.gyr[np.linalg.norm(s.gyr, axis=1) > cfg.swing_min_gyr_radps] for s in segs]
+        )
+        alignment = SensorAlignment().estimate(rest, swing)
+        self.alignment_ = alignment
+        _, forward_m = self._measure(segs)
+        if np.median(forward_m) < 0:
+            alignment.flip()
+
+    def _measure(self, segs: list[_Segment]) -> tuple[list[SegmentResult], FloatArray]:
+        """Results per segment, and each segment's displacement toward the toes (m)."""
+        assert self.alignment_ is not None and self.rate_hz_ is not None
+        r = self.alignment_.r_fs_
+        n = np.array([len(s.t) for s in segs])
+        s_count, length = len(segs), int(n.max())
+        acc = np.zeros((s_count, length, 3))
+        gyr = np.zeros((s_count, length, 3))
+        dt = np.zeros((s_count, length))
+        rows_i = np.repeat(np.arange(s_count), n)
+        cols_i = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        tt = np.zeros((s_count, length))
+        tt[rows_i, cols_i] = np.concatenate([s.t for s in segs])
+        acc[rows_i, cols_i] = _rotate_rows(r, np.concatenate([s.acc for s in segs]))
+        gyr[rows_i, cols_i] = _rotate_rows(r, np.concatenate([s.gyr for s in segs]))
+        dt[:, 1:] = np.diff(tt, axis=1)
+        dt[np.arange(length)[None, :] >= n[:, None]] = 0.0
+        rest = _rotate_rows(r, np.array([s.rest_start for s in segs]))
+        rest_end = _rotate_rows(r, np.array([s.rest_end for s in segs]))
+        # A real stance has the foot flat: its rest specific force points up the foot's si
+        # axis. A pause of the rotation in a slow swing does not; its events are dropped.
+        max_tilt = np.cos(np.radians(self.config.flat_max_tilt_deg))
+        flat_start = rest[:, 2] >= max_tilt * np.linalg.norm(rest, axis=1)
+        flat_end = rest_end[:, 2] >= max_tilt * np.linalg.norm(rest_end, axis=1)
+        traj = integrate(acc, gyr, dt, n, rest)
+        cfg = self.config
+        ev = detect_events(acc, gyr, norm3(traj.vel_mps), n, cfg.impact_onset_fraction)
+        q_inv = traj.quat * np.array([1.0, -1.0, -1.0, -1.0])
+        vel_foot = rotate(q_inv, traj.vel_mps)
+        to_pos, _ = toe_off_from_pivot(
+            gyr, vel_foot, n, ev.ms, ev.to, cfg.toe_speed_levels_mps, cfg.heel_off_fraction
+        )
+        rows = np.arange(s_count)
+        last = n - 1
+        end_pos = traj.pos_m[rows, last]
+        length_m = np.hypot(end_pos[:, 0], end_pos[:, 1])
+        # Height relative to the start, de-drifted so the foot ends where it started (level).
+        t_rel = np.cumsum(dt, axis=1)
+        frac = t_rel / np.maximum(t_rel[rows, last], 1e-9)[:, None]
+        z = traj.pos_m[..., 2] - frac * end_pos[:, 2:3]
+        valid = np.arange(length)[None, :] < n[:, None]
+        clearance = np.where(valid, z, -np.inf).max(axis=1)
+        # Strike angle: toes direction at IC seen from the flat foot at the end anchor.
+        # Orientation at the last sample before the impact (the foot as it lands).
+        ic = np.clip(ev.ic - 1, 0, None)
+        q_ic = traj.quat[rows, ic]
+        q_end = traj.quat[rows, last]
+        q_end_inv = q_end * np.array([1.0, -1.0, -1.0, -1.0])
+        toes = rotate(q_end_inv, rotate(q_ic, np.tile([1.0, 0.0, 0.0], (s_count, 1))))
+        strike = np.degrees(np.arctan2(toes[:, 2], np.hypot(toes[:, 0], toes[:, 1])))
+        acc_g = norm3(acc) / G_MPS2
+        win = max(1, round(self.config.impact_window_s * self.rate_hz_))
+        # Impact and times, vectorised over rows (same element-wise arithmetic per row).
+        has_ic = (ev.ic > 0) & flat_end
+        ici = np.clip(ev.ic, 1, None)
+        ic_arr = 0.5 * (tt[rows, ici - 1] + tt[rows, ici])
+        col = np.arange(length)[None, :]
+        in_win = (col >= (ici - 1)[:, None]) & (col <= (ici + win)[:, None]) & (col < n[:, None])
+        j_abs = np.argmax(np.where(in_win, acc_g, -np.inf), axis=1)
+        peak = acc_g[rows, j_abs]
+        rise_s = tt[rows, j_abs] - ic_arr
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = (peak - acc_g[rows, ici - 1]) / rise_s
+        has_rate = has_ic & (j_abs > ici - 1)
+        has_to = np.isfinite(to_pos) & flat_start
+        k = np.clip(np.where(has_to, to_pos, 0.0).astype(np.int64), 0, length - 1)
+        k1 = np.minimum(k + 1, n - 1)
+        frac = np.where(has_to, to_pos, 0.0) - k
+        to_arr = tt[rows, k] + frac * (tt[rows, k1] - tt[rows, k])
+        ms_arr = tt[rows, ev.ms]
+        out: list[SegmentResult] = []
+        for i, seg, hi_, ic_v, pk, hr, rt, ht, to_v, ms_v, st, ln, cl in zip(
+            range(s_count),
+            segs,
+            has_ic.tolist(),
+            ic_arr.tolist(),
+            peak.tolist(),
+            has_rate.tolist(),
+            rate.tolist(),
+            has_to.tolist(),
+            to_arr.tolist(),
+            ms_arr.tolist(),
+            strike.tolist(),
+            length_m.tolist(),
+            clearance.tolist(),
+            strict=True,
+        ):
+            out.append(
+                SegmentResult(
+                    run=seg.run,
+                    stance=seg.stance,
+                    start_s=float(seg.t[0]),
+                    end_s=float(seg.t[n[i] - 1]),
+                    to_s=to_v if ht else None,
+                    ms_s=ms_v,
+                    ic_s=ic_v if hi_ else None,
+                    strike_deg=st if hi_ else None,
+                    peak_impact_g=pk if hi_ else None,
+                    loading_rate_gps=rt if hr else None,
+                    length_m=ln,
+                    clearance_m=cl,
+                )
+            )
+        return out, end_pos[:, 0]
+
+    def _assemble(self, res: SegmentResult) -> None:
+        self.segments_.append(res)
+        if res.ic_s is not None:
+            self._ics.append(res.ic_s)
+        prev, self._last_result = self._last_result, res
+        cfg = self.config
+        if prev is None or prev.run != res.run or prev.stance + 1 != res.stance:
+            return
+        if prev.ic_s is None or res.to_s is None or res.ic_s is None:
+            return
+        ic, to, end = prev.ic_s, res.to_s, res.ic_s
+        stride = end - ic
+        if not (ic < to < end and cfg.min_stride_s <= stride <= cfg.max_stride_s):
+            return
+        if res.length_m < cfg.min_stride_length_m:
+            return
+        contact = to - ic
+        speed = res.length_m / stride
+        angle = prev.strike_deg
+        pattern = (
+            classify_strike(angle, cfg.rearfoot_above_deg, cfg.forefoot_below_deg)
+            if angle is not None
+            else None
+        )
+        activity = Activity.RUNNING if contact / stride < cfg.running_max_duty else Activity.WALKING
+        self.strides_.append(
+            StrideRecord(
+                foot=self.foot,
+                index=len(self.strides_),
+                ic_s=ic,
+                to_s=to,
+                end_ic_s=end,
+                contact_time_s=contact,
+                swing_time_s=end - to,
+                stride_time_s=stride,
+                cadence_spm=120.0 / stride,
+                activity=activity,
+                stride_length_m=res.length_m,
+                speed_mps=speed,
+                clearance_m=res.clearance_m,
+                foot_strike_angle_deg=angle,
+                strike_pattern=pattern,
+                peak_impact_g=prev.peak_impact_g,
+                loading_rate_gps=prev.loading_rate_gps,
+                overstride_m=overstride_m(
+                    speed,
+                    contact,
+                    angle,
+                    self.leg_length_m,
+                    cfg.overstride_base_fraction,
+                    cfg.overstride_angle_gain,
+                ),
+            )
+        )

@@ -1,0 +1,148 @@
+"""Streaming in any chunking equals batch, exactly; gaps reset the stride in progress."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaitcoach.gait import FootAnalyzer, GaitAnalyzer, GaitConfig, GaitInputError, analyze
+from gaitcoach.gait.config import DEFAULT_CONFIG
+from gaitcoach.gait.validation import score
+from gaitcoach.types import Foot, Gap, ImuChunk, StrideRecord
+from tests.gait.simdata import chunks_of, interleaved, recording
+
+
+def _stream(chunks: list[ImuChunk], config: GaitConfig = DEFAULT_CONFIG) -> list[StrideRecord]:
+    ga = GaitAnalyzer(config)
+    out: list[StrideRecord] = []
+    for c in chunks:
+        out += ga.push(c)
+    out += ga.finish()
+    return sorted(out, key=lambda s: (s.ic_s, str(s.foot)))
+
+
+@pytest.mark.parametrize(("seed", "max_size"), [(1, 10_000), (2, 300), (3, 12)])
+def test_random_chunks_equal_batch_exactly(seed: int, max_size: int) -> None:
+    rec = recording("walk-run", 1.0, 208.0, seed=4)
+    batch = analyze(rec.imu)
+    assert len(batch) > 60
+    assert _stream(interleaved(rec.imu, seed, max_size)) == batch
+
+
+def test_one_sample_chunks_equal_batch() -> None:
+    rec = recording("efficient-midfoot", 0.3, 104.0, seed=5)
+    batch = analyze(rec.imu)
+    assert len(batch) > 20
+    chunks = interleaved(rec.imu, 7, 1)
+    assert _stream(chunks) == batch
+
+
+def test_bilateral_fields_filled_and_one_foot_mode_releases_at_once() -> None:
+    rec = recording("efficient-midfoot", 0.5, 208.0, seed=6)
+    both = analyze(rec.imu)
+    inner = both[4:-4]
+    assert all(s.step_time_s is not None and s.flight_time_s is not None for s in inner)
+    # One-foot mode: strides are released by the push that completes them.
+    ga = GaitAnalyzer(GaitConfig(expect_both_feet=False))
+    released = [s for c in chunks_of(rec.imu[Foot.LEFT], np.full(10_000, 50)) for s in ga.push(c)]
+    assert len(released) > 10
+    assert all(s.step_time_s is None and s.flight_time_s is None for s in released)
+
+
+def test_strides_held_until_other_foot_covers_them() -> None:
+    rec = recording("efficient-midfoot", 0.5, 208.0, seed=6)
+    ga = GaitAnalyzer()
+    assert ga.push(rec.imu[Foot.LEFT]) == []  # the right foot has not covered them yet
+    released = ga.push(rec.imu[Foot.RIGHT])
+    assert {s.foot for s in released} == {Foot.LEFT, Foot.RIGHT}
+
+
+def test_gap_resets_stride_in_progress_and_is_reported() -> None:
+    rec = recording("heel-overstrider", 1.0, 208.0, seed=7)
+    left = rec.imu[Foot.LEFT]
+    t_gap = 30.0
+    keep = (left.t_s < t_gap) | (left.t_s > t_gap + 0.5)
+    cut = ImuChunk(Foot.LEFT, left.t_s[keep], left.acc_mps2[keep], left.gyr_radps[keep])
+    fa = FootAnalyzer(Foot.LEFT)
+    for c in chunks_of(cut, np.full(100_000, 97)):
+        fa.push(c)
+    fa.finish()
+    assert [g.reason for g in fa.gaps_] == ["time jump"]
+    gap = fa.gaps_[0]
+    assert gap.start_s < t_gap < t_gap + 0.5 < gap.end_s
+    assert gap.lost_samples == pytest.approx(0.5 * 208, abs=3)
+    # No stride spans the gap, and every stride found is a true one (nothing invented).
+    assert all(s.end_ic_s <= gap.start_s or s.ic_s >= gap.end_s for s in fa.strides_)
+    truth = [t for t in rec.truth if t.foot is Foot.LEFT]
+    sc = score(truth, fa.strides_, 208.0)
+    assert sc.n_false == 0
+    assert sc.n_found >= sc.n_truth - 4  # the strides touching the gap are lost, no more
+    assert np.median(np.abs(sc.ic_err_samples)) <= 1.0
+
+
+def test_reported_gap_equals_missing_samples_and_is_recorded() -> None:
+    rec = recording("heel-overstrider", 1.0, 208.0, seed=7)
+    left = rec.imu[Foot.LEFT]
+    i0, i1 = 5000, 5100
+    gap = Gap(Foot.LEFT, float(left.t_s[i0 - 1]), float(left.t_s[i1]), i1 - i0)
+    before = ImuChunk(Foot.LEFT, left.t_s[:i0], left.acc_mps2[:i0], left.gyr_radps[:i0])
+    after = ImuChunk(Foot.LEFT, left.t_s[i1:], left.acc_mps2[i1:], left.gyr_radps[i1:])
+    streamed = FootAnalyzer(Foot.LEFT)
+    streamed.push(before)
+    streamed.push_gap(gap)
+    streamed.push(after)
+    streamed.finish()
+    assert gap in streamed.gaps_
+    batch = [s for s in analyze({Foot.LEFT: left}, [gap]) if s.foot is Foot.LEFT]
+    # analyze() applies the gap at its place in the stream: the samples inside it are dropped
+    # by the gap's reset, so only strides outside the gap remain in both.
+    assert all(s.end_ic_s <= gap.start_s or s.ic_s >= gap.end_s for s in streamed.strides_)
+    assert len(batch) > 50
+
+
+def test_other_foot_gap_gives_one_foot_values_only_there() -> None:
+    rec = recording("efficient-midfoot", 0.5, 208.0, seed=6)
+    right = rec.imu[Foot.RIGHT]
+    cut0, cut1 = 10.0, 14.0
+    i0, i1 = np.searchsorted(right.t_s, [cut0, cut1])
+    gap = Gap(Foot.RIGHT, float(right.t_s[i0 - 1]), float(right.t_s[i1]), int(i1 - i0), "link lost")
+    ga = GaitAnalyzer()
+    ga.push(rec.imu[Foot.LEFT])
+    ga.push(ImuChunk(Foot.RIGHT, right.t_s[:i0], right.acc_mps2[:i0], right.gyr_radps[:i0]))
+    ga.push_gap(gap)
+    ga.push(ImuChunk(Foot.RIGHT, right.t_s[i1:], right.acc_mps2[i1:], right.gyr_radps[i1:]))
+    ga.finish()
+    left = [s for s in ga.strides_ if s.foot is Foot.LEFT]
+    inside = [s for s in left if gap.start_s + 0.5 < s.ic_s < gap.end_s - 0.5]
+    outside = [s for s in left if s.ic_s > gap.end_s + 1.5 and s.end_ic_s < right.t_s[-1] - 1.0]
+    assert inside and outside
+    assert all(s.step_time_s is None for s in inside)
+    assert all(s.step_time_s is not None for s in outside)
+    assert gap in ga.gaps_
+
+
+def test_unknown_foot_streams_alone_and_push_after_finish_is_refused() -> None:
+    rec = recording("efficient-midfoot", 0.3, 208.0, seed=6)
+    c = rec.imu[Foot.LEFT]
+    ga = GaitAnalyzer()
+    released = ga.push(ImuChunk(Foot.UNKNOWN, c.t_s, c.acc_mps2, c.gyr_radps))
+    assert len(released) > 10 and all(s.foot is Foot.UNKNOWN for s in released)
+    ga.finish()
+    with pytest.raises(GaitInputError, match="finish"):
+        ga.push(c)
+
+
+def test_strides_are_emitted_about_a_third_of_a_second_after_their_end() -> None:
+    rec = recording("efficient-midfoot", 0.5, 208.0, seed=6)
+    c = rec.imu[Foot.LEFT]
+    fa = FootAnalyzer(Foot.LEFT)
+    latency: list[float] = []
+    for part in chunks_of(c, np.full(len(c), 10)):
+        for s in fa.push(part):
+            latency.append(float(part.t_s[-1]) - s.end_ic_s)
+    assert len(latency) > 20
+    # Strides before the alignment is known (first ~4 segments) wait for it; the rest are
+    # emitted once the next stance anchor is confirmed (its window of 0.2 s + 20 ms).
+    steady = np.array(latency[4:])
+    assert np.median(steady) <= 0.4
+    assert steady.max() <= 0.6
