@@ -13,9 +13,9 @@ from collections.abc import Iterable
 
 from gaitcoach.types import Activity, Foot, GaitMetrics, StrideRecord, StrikePattern
 
-# Metrics aggregated as medians, by StrideRecord attribute name.
+# Metrics aggregated as medians, by StrideRecord attribute name. Cadence is not among them:
+# it is steps over time (window_cadence_spm), so one stride's timing error barely moves it.
 MEDIAN_FIELDS = (
-    "cadence_spm",
     "contact_time_s",
     "flight_time_s",
     "stride_length_m",
@@ -32,6 +32,12 @@ def median_of(strides: Iterable[StrideRecord], name: str) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
+def window_cadence_spm(strides: Iterable[StrideRecord]) -> float | None:
+    """Steps per minute over strides: 2 steps per stride over the mean stride time."""
+    times = [s.stride_time_s for s in strides if s.stride_time_s > 0]
+    return 120.0 * len(times) / sum(times) if times else None
+
+
 def symmetry_pct(left: float | None, right: float | None) -> float | None:
     """Left share of left + right in percent (50 = symmetric)."""
     if left is None or right is None or left + right == 0:
@@ -40,7 +46,8 @@ def symmetry_pct(left: float | None, right: float | None) -> float | None:
 
 
 class RollingMetrics:
-    """Medians over the last ``window_steps`` strides that ended within ``window_s`` seconds.
+    """Medians (cadence: steps over time) of the last ``window_steps`` strides that ended
+    within ``window_s`` seconds.
 
     Parameters
     ----------
@@ -83,6 +90,7 @@ class RollingMetrics:
             return GaitMetrics(t_s=now_s, activity=Activity.STANDING, n_strides=0)
         activity = Counter(s.activity for s in strides).most_common(1)[0][0]
         medians = {name: median_of(strides, name) for name in MEDIAN_FIELDS}
+        medians["cadence_spm"] = window_cadence_spm(strides)
         patterns = [s.strike_pattern for s in strides if s.strike_pattern is not None]
         pattern: StrikePattern | None = (
             Counter(patterns).most_common(1)[0][0] if patterns else None
@@ -95,6 +103,7 @@ class RollingMetrics:
         for foot in (Foot.LEFT, Foot.RIGHT):
             mine = [s for s in strides if s.foot is foot]
             values = {name: median_of(mine, name) for name in MEDIAN_FIELDS}
+            values["cadence_spm"] = window_cadence_spm(mine)
             per_foot[foot] = {k: v for k, v in values.items() if v is not None}
         balance = symmetry_pct(
             per_foot[Foot.LEFT].get("contact_time_s"), per_foot[Foot.RIGHT].get("contact_time_s")

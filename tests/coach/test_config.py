@@ -22,7 +22,7 @@ from gaitcoach.coach import (
 from gaitcoach.errors import ConfigError
 from gaitcoach.types import CueKind
 
-SECTIONS = Path(__file__).resolve().parents[2] / "config" / "sections" / "coach.toml"
+SECTIONS = Path(__file__).resolve().parents[2] / "config" / "gaitcoach.toml"
 
 
 def test_example_sections_load() -> None:

@@ -21,7 +21,7 @@ EXAMPLES = ROOT / "config" / "mosquitto"
 
 
 def test_mqtt_section_example_loads() -> None:
-    data = tomllib.loads((ROOT / "config" / "sections" / "mqtt.toml").read_text())
+    data = tomllib.loads((ROOT / "config" / "gaitcoach.toml").read_text())
     settings = MqttSettings.from_dict(data["mqtt"], "mqtt")
     assert settings.configured and settings.protocol == "auto"
 
