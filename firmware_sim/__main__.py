@@ -8,7 +8,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: list[str] = ["firmware_sim.record"]
+COMMAND_MODULES: list[str] = ["firmware_sim.record", "firmware_sim.serve"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,6 +59,9 @@ class ResponseSettings:
 # Coupling of a cadence change to the other parameters (per step/min of change).
 LANDING_PER_SPM_M = -0.004
 STRIKE_PER_SPM_DEG = -0.25
+# Landing closer to the hips shortens the ground contact (the body travels the contact length
+# at running speed) and flattens the strike a little (per metre of landing-distance change).
+STRIKE_PER_LANDING_DEG_PER_M = 15.0
 
 
 @dataclass
@@ -83,6 +86,8 @@ class CueResponse:
 
     baseline_cadence_spm: float
     settings: ResponseSettings = field(default_factory=ResponseSettings)
+    speed_mps: float = 3.0
+    """Running speed: turns a landing-distance change into a contact-time change."""
     heard_: list[tuple[float, str, int]] = field(default_factory=list)
     _cadence: _Effect = field(default_factory=_Effect)
     _landing: _Effect = field(default_factory=_Effect)
@@ -127,8 +132,12 @@ class CueResponse:
         dc = self._cadence.advance(t_s, s.adopt_s, s.drift_back_s)
         dl = self._landing.advance(t_s, s.adopt_s, s.drift_back_s)
         da = self._strike.advance(t_s, s.adopt_s, s.drift_back_s)
+        landing = dl + LANDING_PER_SPM_M * dc
         return {
             "cadence_spm": dc,
-            "landing_distance_m": dl + LANDING_PER_SPM_M * dc,
-            "strike_angle_deg": da + STRIKE_PER_SPM_DEG * dc,
+            "landing_distance_m": landing,
+            "contact_time_s": landing / self.speed_mps,
+            "strike_angle_deg": da
+            + STRIKE_PER_SPM_DEG * dc
+            + STRIKE_PER_LANDING_DEG_PER_M * landing,
         }

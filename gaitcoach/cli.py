@@ -11,7 +11,10 @@ from collections.abc import Sequence
 # Modules that provide ``register(subparsers: argparse._SubParsersAction) -> None``; each
 # registered parser sets ``func(args) -> int``.
 COMMAND_MODULES: list[str] = [
+    "gaitcoach.session.commands",
     "gaitcoach.listen",
+    "gaitcoach.link.cli",
+    "gaitcoach.service.commands",
 ]
 
 

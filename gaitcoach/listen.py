@@ -155,6 +155,7 @@ async def listen(
     try:
         async with MqttSubscriber(settings, subscriptions, client_id) as sub:
             print(f"listening for {topics.cue} on {settings.host}:{settings.port}", file=out)
+            last_status: str | None = None
             while options.count is None or result.cues < options.count:
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
@@ -165,7 +166,11 @@ async def listen(
                     break
                 result.connected = True
                 if msg.topic == topics.status:
-                    _show_status(msg.payload, out)
+                    # Status is republished on every battery/RSSI update: show changes only.
+                    line = _status_line(msg.payload)
+                    if line is not None and line != last_status:
+                        print(line, file=out, flush=True)
+                        last_status = line
                     continue
                 try:
                     cue = CuePayload.from_json(msg.payload)
@@ -198,20 +203,20 @@ async def listen(
     return result
 
 
-def _show_status(payload: bytes, out: TextIO) -> None:
+def _status_line(payload: bytes) -> str | None:
     try:
         status = decode_object(payload)
     except PayloadError:
-        return
+        return None
     if not status:
-        return
+        return None
     state = "online" if status.get("online") else f"offline ({status.get('reason', '')})"
     pods = ", ".join(
         f"{p.get('foot')} {p.get('state')} {p.get('battery_pct')}%"
         for p in status.get("pods", [])
         if isinstance(p, dict)
     )
-    print(f"service {state}" + (f"; pods: {pods}" if pods else ""), file=out, flush=True)
+    return f"service {state}" + (f"; pods: {pods}" if pods else "")
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:

@@ -1,0 +1,1 @@
+"""Virtual footpod firmware: GATT database, streaming, standard services, faults."""

@@ -1,0 +1,51 @@
+"""Fault injection for virtual pods: packet loss (random and bursts), malformed packets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MALFORMED_KINDS = ("truncated", "oversized", "garbage", "duplicate", "badformat", "empty")
+
+
+@dataclass(slots=True)
+class LossModel:
+    """Gilbert-style loss: each packet is lost with ``p``; a burst of ``burst_len`` packets
+    starts with ``burst_p``."""
+
+    p: float = 0.0
+    burst_p: float = 0.0
+    burst_len: int = 0
+    _burst_left: int = 0
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.p <= 1 and 0 <= self.burst_p <= 1 and self.burst_len >= 0):
+            raise ValueError("loss: 0 <= p, burst_p <= 1 and burst_len >= 0 required")
+
+    def lose(self) -> bool:
+        if self._burst_left > 0:
+            self._burst_left -= 1
+            return True
+        if self.burst_p and self.burst_len and self.rng.random() < self.burst_p:
+            self._burst_left = self.burst_len - 1
+            return True
+        return bool(self.p and self.rng.random() < self.p)
+
+
+def malformed(kind: str, good: bytes, rng: np.random.Generator) -> bytes:
+    """A malformed variant of a valid data packet ``good``."""
+    if kind == "truncated":
+        return good[: max(1, len(good) - 1 - int(rng.integers(0, len(good) - 1)))]
+    if kind == "oversized":
+        return good + bytes(rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8))
+    if kind == "garbage":
+        return bytes(rng.integers(0, 256, int(rng.integers(1, 60)), dtype=np.uint8))
+    if kind == "duplicate":
+        return good
+    if kind == "badformat":
+        return good[:6] + b"\xff" + good[7:]
+    if kind == "empty":
+        return b""
+    raise ValueError(f"unknown malformed kind {kind!r} (allowed: {', '.join(MALFORMED_KINDS)})")

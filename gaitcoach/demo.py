@@ -1,0 +1,288 @@
+"""``./run demo``: the whole system on one machine, on virtual footpods.
+
+Starts a private D-Bus with the virtual BlueZ and two simulated footpods (a
+``heel-overstrider`` by default) in their own process, an MQTT broker (Mosquitto when
+installed, else the embedded one), the service and ``gaitcoach listen``; the simulated runner
+hears the cues and responds (closed loop). After the run it prints the summary and the path
+of the HTML report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from gaitcoach.mqtt.mosquitto import MosquittoBroker, free_port, mosquitto_available
+from gaitcoach.service.config import ServiceConfig, load_config
+
+READY_TIMEOUT_S = 30.0
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def _process(
+    cmd: Sequence[str], env: dict[str, str], log: IO[str] | None
+) -> Iterator[subprocess.Popen[str]]:
+    """A child process tied to us (it dies with us), stopped with SIGTERM on exit."""
+    proc = subprocess.Popen(
+        list(cmd),
+        env=env,
+        stdout=subprocess.PIPE if log is None else log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_die_with_parent,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_line(proc: subprocess.Popen[str], prefix: str, timeout_s: float) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before '{prefix}'")
+            continue
+        if line.startswith(prefix):
+            return line.strip()
+    raise RuntimeError(f"no '{prefix}' from {proc.args!r} within {timeout_s:.0f} s")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoResult:
+    summary: dict[str, Any] | None
+    report_path: Path | None
+    listener_log: Path
+    data_dir: Path
+    gaps: int
+    counts: dict[str, int]
+
+
+def demo_config(
+    base: ServiceConfig, data_dir: Path, port: int, speed: float, runner: str
+) -> ServiceConfig:
+    """The service config of the demo: both virtual pods, the demo's broker, faster time."""
+    return dataclasses.replace(
+        base,
+        runner=dataclasses.replace(base.runner, id=runner),
+        mqtt=dataclasses.replace(base.mqtt, host="127.0.0.1", port=port, embedded="auto"),
+        link=dataclasses.replace(base.link, time_scale=speed),
+        session=dataclasses.replace(base.session_settings(), data_dir=data_dir),
+    )
+
+
+async def _run_service(config: ServiceConfig, run_s: float, quiet: bool) -> Any:
+    from gaitcoach.service.service import Service
+
+    live: Any = None
+    on_state = None
+    if not quiet:
+        from rich.live import Live
+
+        from gaitcoach.service.view import render
+
+        live = Live(auto_refresh=False)
+
+        def on_state(svc: Service) -> None:
+            live.update(render(svc), refresh=True)
+
+    service = Service(config, on_state=on_state)
+    loop = asyncio.get_running_loop()
+    loop.call_later(run_s, service.stop)
+    if live is None:
+        return await service.run()
+    with live:
+        return await service.run()
+
+
+@dataclasses.dataclass
+class DemoStack:
+    """What the demo started: the private bus, the broker, the pods and the listener."""
+
+    work: Path
+    env: dict[str, str]
+    port: int
+    broker: MosquittoBroker | None
+    broker_text: str
+    listener_log: Path
+
+
+@contextlib.contextmanager
+def demo_stack(
+    profile: str,
+    run_s: float,
+    speed: float,
+    compliance: float,
+    seed: int = 0,
+    faults: Sequence[str] = (),
+    runner: str = "demo",
+    work: Path | None = None,
+) -> Iterator[DemoStack]:
+    """Private bus + virtual pods (their own process, steered by the cues), a broker
+    (Mosquitto when installed; else the service starts its embedded one on ``port``) and
+    ``gaitcoach listen``. Points this process's bleak at the private bus."""
+    from firmware_sim.bluez.daemon import PrivateBus, env_for_bus, write_bluetoothctl_shim
+
+    work = work or Path(tempfile.mkdtemp(prefix="gaitcoach-demo-"))
+    with contextlib.ExitStack() as stack:
+        bus = stack.enter_context(PrivateBus(work / "bus"))
+        write_bluetoothctl_shim(work)
+        env = env_for_bus(bus.address, work)
+        os.environ.update({k: env[k] for k in ("DBUS_SYSTEM_BUS_ADDRESS", "PATH")})
+        broker: MosquittoBroker | None = None
+        if mosquitto_available():
+            broker = stack.enter_context(MosquittoBroker(work / "broker"))
+            port = broker.port
+            text = f"Mosquitto on 127.0.0.1:{port}"
+        else:
+            port = free_port()
+            text = f"embedded broker on 127.0.0.1:{port} (Mosquitto is not installed)"
+        py = sys.executable
+        pods = stack.enter_context(
+            _process(
+                [
+                    py,
+                    "-m",
+                    "firmware_sim",
+                    "serve",
+                    "--bus",
+                    bus.address,
+                    "--profile",
+                    profile,
+                    "--speed",
+                    str(speed),
+                    "--seed",
+                    str(seed),
+                    "--duration",
+                    str(run_s + 60),
+                    "--closed-loop",
+                    f"127.0.0.1:{port}",
+                    "--runner",
+                    runner,
+                    "--compliance",
+                    str(compliance),
+                    *(a for f in faults for a in ("--fault", f)),
+                ],
+                env,
+                None,
+            )
+        )
+        print("demo: pods " + _wait_line(pods, "ready", READY_TIMEOUT_S), flush=True)
+        listener_log = work / "listener.log"
+        log_file = stack.enter_context(open(listener_log, "w"))
+        stack.enter_context(
+            _process(
+                [
+                    py,
+                    "-m",
+                    "gaitcoach",
+                    "listen",
+                    "--runner",
+                    runner,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-speak",
+                ],
+                env,
+                log_file,
+            )
+        )
+        yield DemoStack(work, env, port, broker, text, listener_log)
+
+
+def run_demo(
+    profile: str = "heel-overstrider",
+    minutes: float = 3.0,
+    speed: float = 1.0,
+    compliance: float = 0.8,
+    seed: int = 0,
+    data_dir: Path | None = None,
+    quiet: bool = False,
+    config_path: str | None = None,
+    faults: Sequence[str] = (),
+    runner: str = "demo",
+) -> DemoResult:
+    """Run the demo; returns the summary, the report and what the listener heard."""
+    base = load_config(config_path)
+    run_s = minutes * 60.0 / speed
+    with demo_stack(profile, run_s, speed, compliance, seed, faults, runner) as st:
+        data = data_dir or st.work / "data"
+        print(
+            f"demo: profile {profile}, {minutes:g} min at x{speed:g}, {st.broker_text}", flush=True
+        )
+        cfg = demo_config(base, data, st.port, speed, runner)
+        result = asyncio.run(_run_service(cfg, run_s, quiet))
+    return DemoResult(
+        result.summary, result.report_path, st.listener_log, data, len(result.gaps), result.counts
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="./run demo", description=__doc__)
+    ap.add_argument("--profile", default="heel-overstrider")
+    ap.add_argument("--minutes", type=float, default=3.0, help="simulated running time")
+    ap.add_argument("--speed", type=float, default=1.0, help="times faster than real time")
+    ap.add_argument(
+        "--compliance", type=float, default=0.8, help="0..1: how the runner follows cues"
+    )
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--quiet", action="store_true", help="no live view")
+    ap.add_argument("--fault", action="append", default=[], help="as firmware_sim serve --fault")
+    args = ap.parse_args(argv)
+    try:
+        res = run_demo(
+            args.profile,
+            args.minutes,
+            args.speed,
+            args.compliance,
+            args.seed,
+            args.data_dir,
+            args.quiet,
+            args.config,
+            args.fault,
+        )
+    except (RuntimeError, ValueError, OSError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    print("\nlistener heard:")
+    print(res.listener_log.read_text().rstrip() or "(nothing)")
+    if res.summary is not None:
+        print("\nsummary:")
+        print(json.dumps(res.summary, indent=1)[:4000])
+    print(f"\nHTML report: {res.report_path}")
+    return 0 if res.summary is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

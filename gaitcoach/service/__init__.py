@@ -1,0 +1,1 @@
+"""The gaitcoach service: configuration, the live pipeline, the terminal view and the demo."""

@@ -1,0 +1,98 @@
+"""``gaitcoach run`` and ``gaitcoach config check``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+from gaitcoach.cli import CliError
+from gaitcoach.errors import ConfigError
+from gaitcoach.service.config import DEFAULT_CONFIG, ServiceConfig, load_config
+
+
+def _load(args: argparse.Namespace) -> ServiceConfig:
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    pods = ", ".join(
+        "/".join(x for x in (p.address, p.name, p.side and p.side.value) if x)
+        for p in cfg.link.pods
+    )
+    print(
+        f"{cfg.source}: ok (runner {cfg.runner.id}, pods {pods}, "
+        f"broker {cfg.mqtt.host or 'embedded'}:{cfg.mqtt.port}, "
+        f"data {cfg.session_settings().data_dir})"
+    )
+    return 0
+
+
+def setup_logging(level: str, quiet: bool) -> None:
+    # key=value messages on stderr; with the live view only warnings and worse.
+    logging.basicConfig(
+        level=logging.WARNING
+        if not quiet and sys.stdout.isatty()
+        else getattr(logging, level.upper()),
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gaitcoach.service.service import Service
+
+    cfg = _load(args)
+    setup_logging(cfg.service.log_level, args.quiet)
+    live: Any = None
+    on_state = None
+    if not args.quiet:
+        from rich.live import Live
+
+        from gaitcoach.service.view import render
+
+        live = Live(auto_refresh=False)
+
+        def on_state(svc: Service) -> None:
+            live.update(render(svc), refresh=True)
+
+    service = Service(cfg, on_state=on_state)
+    try:
+        if live is not None:
+            with live:
+                result = asyncio.run(service.run())
+        else:
+            result = asyncio.run(service.run())
+    except Exception as exc:  # start-up failures (storage, broker config) are one line
+        raise CliError(f"{type(exc).__name__}: {exc}") from None
+    print(
+        json.dumps(
+            {
+                "sessions": result.session_ids,
+                "report": str(result.report_path) if result.report_path else None,
+                "counts": result.counts,
+                "gaps": len(result.gaps),
+                "dropped": result.dropped,
+            }
+        )
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run the live coaching service")
+    p.add_argument("--config", default=None, help=f"config file (default {DEFAULT_CONFIG})")
+    p.add_argument("--quiet", action="store_true", help="no live view (headless); logs only")
+    p.set_defaults(func=cmd_run)
+    c = sub.add_parser("config", help="configuration tools")
+    csub = c.add_subparsers(dest="config_command", metavar="ACTION")
+    chk = csub.add_parser("check", help="validate the config without running")
+    chk.add_argument("--config", default=None, help=f"config file (default {DEFAULT_CONFIG})")
+    chk.set_defaults(func=cmd_config_check)

@@ -1,0 +1,401 @@
+"""``gaitcoach run``: the live service.
+
+live link (both pods) -> pipeline (gait engine -> coach) -> MQTT publisher, with the session
+recorder tapping the stream. Everything runs in one asyncio loop; the link fills a bounded
+queue from bleak's callbacks without blocking (drops are counted), the recorder writes from its
+own thread, paho publishes from its own thread. SIGINT/SIGTERM close the session, publish the
+summary (retained) and tell the broker the service is offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gaitcoach.coach import Command, StartSession, StopSession, command_name
+from gaitcoach.link import FootpodLink, LinkItem, RscReading
+from gaitcoach.mqtt import MqttPublisher, service_publisher
+from gaitcoach.service.config import ServiceConfig
+from gaitcoach.service.pipeline import Outputs, Pipeline
+from gaitcoach.session import (
+    AdviceBook,
+    ImuScale,
+    Recorder,
+    SessionSettings,
+    SessionStatus,
+    SessionStore,
+)
+from gaitcoach.session.history import session_summary
+from gaitcoach.types import Cue, Foot, GaitMetrics, Gap, ImuChunk, LinkEvent, LinkState
+
+log = logging.getLogger("gaitcoach.service")
+
+DOWN_REPORT_LAG_S = 0.5
+"""A disconnected pod's loss is reported up to this long before now."""
+
+
+class ServiceClock:
+    """The service's time base: the link's host clock (monotonic, scaled for runs faster than
+    real time) plus the offset to Unix time for what goes on the wire."""
+
+    def __init__(self, time_scale: float = 1.0) -> None:
+        self.time_scale = time_scale
+        self.unix_offset_s = time.time() - self.now()
+
+    def now(self) -> float:
+        return time.monotonic() * self.time_scale
+
+    def unix(self) -> float:
+        return self.now() + self.unix_offset_s
+
+
+@dataclass
+class ServiceState:
+    """What the terminal view and the final report show."""
+
+    metrics: GaitMetrics | None = None
+    last_cues: deque[Cue] = field(default_factory=lambda: deque(maxlen=5))
+    gaps: list[Gap] = field(default_factory=list)
+    rsc: dict[str, RscReading] = field(default_factory=dict)
+    session_id: str | None = None
+    started_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ServiceResult:
+    """How a run ended."""
+
+    session_ids: list[str]
+    summary: dict[str, Any] | None
+    report_path: Path | None
+    counts: dict[str, int]
+    gaps: list[Gap]
+    dropped: dict[str, int]
+
+
+class Service:
+    """One runner's live coaching service.
+
+    Parameters
+    ----------
+    config
+        Validated configuration.
+    on_state
+        Called after every metrics tick with the current state (the terminal view).
+    """
+
+    def __init__(
+        self, config: ServiceConfig, on_state: Callable[[Service], None] | None = None
+    ) -> None:
+        self.config = config
+        self.clock = ServiceClock(config.link.time_scale)
+        self.pipeline = Pipeline(config)
+        self.state = ServiceState(started_s=self.clock.now())
+        self.on_state = on_state
+        self.recorder: Recorder | None = None
+        self.publisher: MqttPublisher | None = None
+        self.link: FootpodLink | None = None
+        self.session_ids: list[str] = []
+        self.last_summary: dict[str, Any] | None = None
+        self.report_path: Path | None = None
+        self._stop = asyncio.Event()
+        self._last_t: dict[Foot, float] = {}
+        self._down: dict[Foot, float] = {}
+        """Disconnected pods: the time up to which their loss is already reported."""
+
+    # -- session lifecycle ----------------------------------------------------------------
+
+    def _open_session(self, session_id: str | None = None) -> None:
+        now = self.clock.now()
+        self.pipeline.coach.start(now, session_id)
+        if self.config.service.record:
+            s = self.config.session_settings()
+            fmt = self.config.link.imu_format
+            scale = ImuScale(fmt.acc_lsb_mps2, fmt.gyr_lsb_radps)
+            self.recorder = Recorder(
+                s.data_dir,
+                config=_config_json(self.config),
+                runner=self.config.runner.id,
+                leg_length_m=s.leg_length_m,
+                scales={Foot.LEFT: scale, Foot.RIGHT: scale},
+                flush_interval_s=s.flush_interval_s,
+                min_free_bytes=s.min_free_bytes,
+                session_id=session_id,
+            )
+            self.state.session_id = self.recorder.session_id
+            self.session_ids.append(self.recorder.session_id)
+        if self.publisher is not None:
+            self.publisher.session_id = self.state.session_id
+            self.publisher.publish_status()
+        log.info("session started id=%s", self.state.session_id)
+
+    def _close_session(self, status: SessionStatus) -> None:
+        rec, self.recorder = self.recorder, None
+        self.pipeline.coach.stop(self.clock.now())
+        if rec is None:
+            return
+        stats = rec.close(status)
+        log.info("session closed id=%s status=%s stats=%s", rec.session_id, status, stats)
+        try:
+            self.last_summary, self.report_path = _summarise(
+                self.config.session_settings(), rec.session_id
+            )
+        except Exception:  # a summary must never cost the recording
+            log.exception("summary of session %s failed", rec.session_id)
+            return
+        if self.publisher is not None:
+            self.publisher.session_id = None
+            self.publisher.publish_status()
+            self.publisher.publish_session(self.last_summary)
+
+    # -- data path -----------------------------------------------------------------------
+
+    def handle(self, item: LinkItem) -> None:
+        """One item from the link: record, analyse, coach, publish."""
+        rec = self.recorder
+        if isinstance(item, ImuChunk):
+            if len(item):
+                self._last_t[item.foot] = float(item.t_s[-1])
+            self._down.pop(item.foot, None)
+            if rec is not None:
+                rec.add_chunk(item)
+            self._analyse(self.pipeline.on_chunk, item)
+        elif isinstance(item, Gap):
+            trimmed = self._trim(item)
+            if trimmed is not None:
+                self._gap(trimmed)
+        elif isinstance(item, LinkEvent):
+            log.info(
+                "link foot=%s address=%s state=%s %s",
+                item.foot,
+                item.address,
+                item.state,
+                item.detail,
+            )
+            if item.state is LinkState.DISCONNECTED and item.foot in self._last_t:
+                self._down.setdefault(item.foot, self._last_t[item.foot])
+            if rec is not None:
+                rec.add_event(item)
+            if self.publisher is not None:
+                self.publisher.update_pod(item)
+        elif isinstance(item, RscReading):
+            self.state.rsc[item.foot.value] = item
+
+    def _trim(self, gap: Gap) -> Gap | None:
+        """The part of a link-reported gap not already reported while the pod was away."""
+        covered = self._down.pop(gap.foot, None)
+        if covered is None or covered <= gap.start_s:
+            return gap
+        if gap.end_s <= covered:
+            return None
+        share = (gap.end_s - covered) / (gap.end_s - gap.start_s)
+        return Gap(gap.foot, covered, gap.end_s, round(gap.lost_samples * share), gap.reason)
+
+    def _report_missing(self, now_s: float) -> None:
+        """While a pod is away, report its loss up to (almost) now, so the gait engine does
+        not hold the other foot's strides until the pod comes back (live coaching goes on)."""
+        for foot, covered in list(self._down.items()):
+            end = now_s - DOWN_REPORT_LAG_S
+            if end > covered + DOWN_REPORT_LAG_S:
+                lost = round((end - covered) * self.config.link.rate_hz)
+                self._down[foot] = end
+                self._gap(Gap(foot, covered, end, lost, "pod disconnected"))
+
+    def _gap(self, item: Gap) -> None:
+        self.state.gaps.append(item)
+        log.warning(
+            "gap foot=%s start=%.3f end=%.3f lost=%d reason=%s",
+            item.foot,
+            item.start_s,
+            item.end_s,
+            item.lost_samples,
+            item.reason,
+        )
+        if self.recorder is not None:
+            self.recorder.add_gap(item)
+        self._analyse(self.pipeline.on_gap, item)
+
+    def _analyse(self, step: Callable[[Any], Outputs], item: ImuChunk | Gap) -> None:
+        # Input the engine refuses (bad samples) is counted and skipped; the raw data is
+        # recorded already, so a replay can look at it again.
+        try:
+            out = step(item)
+        except ValueError as exc:
+            self.pipeline.counts["rejected_chunks"] += 1
+            log.warning("analysis refused foot=%s: %s", item.foot, exc)
+            return
+        self._emit(out)
+
+    def _emit(self, out: Outputs) -> None:
+        rec, pub = self.recorder, self.publisher
+        for stride in out.strides:
+            if rec is not None:
+                rec.add_stride(stride)
+            if pub is not None and self.config.mqtt.publish_strides:
+                pub.publish_stride(stride)
+        self._cues(out.cues)
+
+    def _cues(self, cues: list[Cue]) -> None:
+        for cue in cues:
+            log.info(
+                "cue kind=%s level=%d text=%r trigger=%s",
+                cue.kind,
+                cue.level,
+                cue.text,
+                cue.trigger,
+            )
+            self.state.last_cues.append(cue)
+            if self.recorder is not None:
+                self.recorder.add_cue(cue)
+            if self.publisher is not None:
+                self.publisher.publish_cue(cue)
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        self._report_missing(now)
+        self._cues(self.pipeline.tick(now))
+        self.state.metrics = self.pipeline.metrics(now)
+        if self.publisher is not None:
+            self.publisher.publish_metrics(self.state.metrics)
+        if self.on_state is not None:
+            self.on_state(self)
+
+    # -- commands ------------------------------------------------------------------------
+
+    def command(self, cmd: Command) -> Mapping[str, Any] | None:
+        """Apply a validated MQTT command (the publisher answers with the result)."""
+        now = self.clock.now()
+        name = command_name(cmd)
+        if self.recorder is not None:
+            self.recorder.add_command(now, name, dataclasses.asdict(cmd))
+        if isinstance(cmd, StopSession):
+            self._close_session(SessionStatus.COMPLETE)
+            return {"session_id": self.session_ids[-1] if self.session_ids else None}
+        if isinstance(cmd, StartSession):
+            if self.recorder is not None:
+                self._close_session(SessionStatus.COMPLETE)
+            self._open_session(cmd.session_id)
+            return {"session_id": self.state.session_id}
+        outcome = self.pipeline.coach.apply_command(cmd, now)
+        if outcome.cue is not None:
+            self._cues([outcome.cue])
+        if self.recorder is not None and name == "discomfort":
+            for report in self.pipeline.coach.discomfort_reports_[-1:]:
+                self.recorder.add_discomfort(report)
+        return dict(outcome.detail)
+
+    # -- run -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _consume(self, link: FootpodLink) -> None:
+        async for item in link.items():
+            self.handle(item)
+
+    async def _ticker(self) -> None:
+        interval = self.config.service.metrics_interval_s / self.config.link.time_scale
+        while True:
+            await asyncio.sleep(interval)
+            self.tick()
+
+    async def run(self) -> ServiceResult:
+        """Run until :meth:`stop` (or SIGINT/SIGTERM); always closes what it opened."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        status = SessionStatus.COMPLETE
+        try:
+            async with service_publisher(
+                self.config.mqtt,
+                self.config.runner.id,
+                command_handler=self.command,
+                unix_offset_s=self.clock.unix_offset_s,
+                clock=self.clock.unix,
+            ) as pub:
+                self.publisher = pub
+                self._open_session()
+                async with FootpodLink(self.config.link) as link:
+                    self.link = link
+                    tasks = [
+                        asyncio.create_task(self._consume(link), name="consume"),
+                        asyncio.create_task(self._ticker(), name="ticker"),
+                    ]
+                    stopper = asyncio.create_task(self._stop.wait(), name="stop")
+                    done, _ = await asyncio.wait(
+                        [*tasks, stopper], return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for t in (*tasks, stopper):
+                        t.cancel()
+                    for t in done:
+                        if t is not stopper and not t.cancelled() and t.exception() is not None:
+                            status = SessionStatus.FAILED
+                            log.error(
+                                "service task %s failed", t.get_name(), exc_info=t.exception()
+                            )
+                    self._emit(self.pipeline.finish())
+                    self.tick()
+                self._close_session(status)
+                await pub.flush(5.0)
+        finally:
+            if self.recorder is not None:  # the publisher failed to start or crashed
+                self._close_session(SessionStatus.FAILED)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+        return self.result()
+
+    def result(self) -> ServiceResult:
+        dropped: dict[str, int] = {}
+        if self.publisher is not None:
+            dropped.update({f"mqtt_{k}": v for k, v in self.publisher.dropped.items()})
+        if self.link is not None:
+            dropped["link_queue"] = self.link.queue_drops
+        return ServiceResult(
+            self.session_ids,
+            self.last_summary,
+            self.report_path,
+            dict(self.pipeline.counts),
+            list(self.state.gaps),
+            dropped,
+        )
+
+
+def _config_json(config: ServiceConfig) -> dict[str, Any]:
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple | list):
+            return [plain(x) for x in v]
+        if isinstance(v, Path):
+            return str(v)
+        return v
+
+    out = plain(config)
+    out.get("mqtt", {}).pop("password", None)  # never store secrets with the session
+    return out
+
+
+def _summarise(settings: SessionSettings, session_id: str) -> tuple[dict[str, Any], Path]:
+    """The session's summary (JSON, with advice) and its HTML report, written beside the store."""
+    from gaitcoach.session.report import render_html
+
+    with SessionStore(settings.data_dir) as store:
+        data, summary = session_summary(
+            store, session_id, AdviceBook.load(settings.advice_path), settings.target_cadence_spm
+        )
+    reports = Path(settings.data_dir) / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    path = reports / f"{session_id}.html"
+    path.write_text(render_html(data, summary), encoding="utf-8")
+    return summary.to_json(), path

@@ -1,0 +1,263 @@
+"""Post-run advice: which of the five tips apply, decided from what was measured.
+
+The decisions are code (:func:`advise`); the wording and the thresholds are data
+(``config/advice/advice.toml``), so a coach or physio can reword or retune them without a
+release. Every tip carries the measured reasons that triggered it, and the summary carries the
+disclaimer: this is advice, not diagnosis.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gaitcoach.errors import ConfigError
+from gaitcoach.session.summary import Advice, SessionSummary
+
+DEFAULT_ADVICE_PATH = Path(__file__).resolve().parents[2] / "config" / "advice" / "advice.toml"
+TIPS = ("technique", "strength", "mobility", "cross_training", "rest")
+REQUIRED_THRESHOLDS = (
+    "overstride_m",
+    "heel_strike_angle_deg",
+    "rearfoot_share_pct",
+    "cadence_increase_low_pct",
+    "cadence_increase_high_pct",
+    "fatigue_cadence_drop_pct",
+    "fatigue_contact_rise_pct",
+    "fatigue_overstride_rise_m",
+    "fatigue_strike_rise_deg",
+    "fatigue_stride_drop_pct",
+    "asymmetry_pct",
+    "long_run_min",
+    "load_ratio",
+    "discomfort_high_score",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TipText:
+    title: str
+    text: str
+    reasons: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceBook:
+    """Wording and thresholds of the advice, loaded from TOML."""
+
+    disclaimer: str
+    thresholds: dict[str, float]
+    tips: dict[str, TipText]
+
+    @classmethod
+    def load(cls, path: Path | str = DEFAULT_ADVICE_PATH) -> AdviceBook:
+        path = Path(path)
+        key = f"advice file {path}"
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(key, str(path), f"a readable TOML file ({exc.strerror})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(key, str(path), f"valid TOML ({exc})") from exc
+        return cls.from_dict(raw, key)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], key: str = "advice") -> AdviceBook:
+        if raw.get("format_version") != 1:
+            raise ConfigError(f"{key}: format_version", raw.get("format_version"), "1")
+        disclaimer = raw.get("disclaimer")
+        if not isinstance(disclaimer, str) or not disclaimer.strip():
+            raise ConfigError(f"{key}: disclaimer", disclaimer, "a non-empty string")
+        th = raw.get("thresholds", {})
+        thresholds: dict[str, float] = {}
+        for name in REQUIRED_THRESHOLDS:
+            v = th.get(name)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ConfigError(f"{key}: thresholds.{name}", v, "a number")
+            thresholds[name] = float(v)
+        tips: dict[str, TipText] = {}
+        for tip in TIPS:
+            t = raw.get("tips", {}).get(tip)
+            if not isinstance(t, dict):
+                raise ConfigError(f"{key}: tips.{tip}", t, "a table with title, text, reasons")
+            title, text, reasons = t.get("title"), t.get("text"), t.get("reasons", {})
+            if not isinstance(title, str) or not isinstance(text, str):
+                raise ConfigError(f"{key}: tips.{tip}", t, "string title and text")
+            if not isinstance(reasons, dict) or not all(
+                isinstance(v, str) for v in reasons.values()
+            ):
+                raise ConfigError(f"{key}: tips.{tip}.reasons", reasons, "a table of strings")
+            for name, template in [("text", text), *reasons.items()]:
+                try:
+                    list(string.Formatter().parse(template))
+                except ValueError as exc:
+                    raise ConfigError(f"{key}: tips.{tip}.{name}", template, str(exc)) from exc
+            tips[tip] = TipText(title, text, dict(reasons))
+        return cls(disclaimer.strip(), thresholds, tips)
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceContext:
+    """What the advice needs beyond this session (from the runner's history)."""
+
+    load_week_km: float | None = None
+    """Distance of the last 7 days, this run included."""
+    load_base_km: float | None = None
+    """Mean weekly distance of the 4 weeks before those 7 days."""
+    previous_discomfort: dict[str, int] = field(default_factory=dict)
+    """Body part -> number of recent earlier sessions in which it was reported."""
+
+
+def _fmt(book: AdviceBook, tip: str, reason: str, values: dict[str, Any]) -> str:
+    template = book.tips[tip].reasons.get(reason)
+    if template is None:
+        raise ConfigError(f"advice: tips.{tip}.reasons.{reason}", None, "a reason template")
+    try:
+        return template.format(**values)
+    except (KeyError, ValueError, IndexError) as exc:
+        raise ConfigError(f"advice: tips.{tip}.reasons.{reason}", template, str(exc)) from exc
+
+
+def _median(summary: SessionSummary, name: str) -> float | None:
+    m = summary.metrics.get(name)
+    return m.all.median if m is not None and m.all is not None else None
+
+
+def advise(
+    summary: SessionSummary, book: AdviceBook, context: AdviceContext | None = None
+) -> SessionSummary:
+    """The summary with its ``advice`` and ``disclaimer`` filled in from the measurements."""
+    ctx = context or AdviceContext()
+    th = book.thresholds
+    found: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+
+    cadence = _median(summary, "cadence_spm")
+    overstride = _median(summary, "overstride_m")
+    strike = _median(summary, "foot_strike_angle_deg")
+    rearfoot = summary.strike_share_pct.get("all", {}).get("rearfoot", 0.0)
+    band_low, band_high = summary.target_cadence_spm
+    band = {"band_low_spm": band_low, "band_high_spm": band_high}
+
+    # 1. Technique. The overstride estimate is a model (spring-mass) value, so it only counts
+    # when the measured cadence or strike angle corroborates it: an efficient runner with a
+    # quick cadence and a flat landing is never told to shorten the stride on it alone.
+    low_cadence = cadence is not None and cadence < band_low
+    heel = (
+        strike is not None
+        and strike > th["heel_strike_angle_deg"]
+        and rearfoot >= th["rearfoot_share_pct"]
+    )
+    if low_cadence:
+        found["technique"].append(("low_cadence", {"cadence_spm": cadence, **band}))
+    if (low_cadence or heel) and overstride is not None and overstride > th["overstride_m"]:
+        limit_cm = th["overstride_m"] * 100
+        found["technique"].append(
+            ("overstride", {"overstride_cm": overstride * 100, "overstride_limit_cm": limit_cm})
+        )
+    if heel:
+        found["technique"].append(
+            ("heel_strike", {"rearfoot_pct": rearfoot, "strike_angle_deg": strike})
+        )
+
+    # 2. Strength: form fades with fatigue, or left and right differ.
+    fat = summary.fatigue
+    drop = fat.get("cadence_spm_drift_pct")
+    if drop is not None and -drop >= th["fatigue_cadence_drop_pct"]:
+        found["strength"].append(("fatigue_cadence", {"cadence_drop_pct": -drop}))
+    rise = fat.get("contact_time_s_drift_pct")
+    if rise is not None and rise >= th["fatigue_contact_rise_pct"]:
+        found["strength"].append(("fatigue_contact", {"contact_rise_pct": rise}))
+    orise = fat.get("overstride_m_change")
+    if orise is not None and orise >= th["fatigue_overstride_rise_m"]:
+        found["strength"].append(("fatigue_overstride", {"overstride_rise_cm": orise * 100}))
+    srise = fat.get("foot_strike_angle_deg_change")
+    if srise is not None and srise >= th["fatigue_strike_rise_deg"]:
+        found["strength"].append(("fatigue_strike", {"strike_rise_deg": srise}))
+    for metric, reason, prefix in (
+        ("contact_time_s", "asymmetry_contact", "contact"),
+        ("stride_length_m", "asymmetry_stride", "stride"),
+    ):
+        share = summary.metrics[metric].left_share_pct if metric in summary.metrics else None
+        if share is not None and abs(share - 50.0) > th["asymmetry_pct"]:
+            found["strength"].append(
+                (reason, {f"{prefix}_left_pct": share, f"{prefix}_right_pct": 100 - share})
+            )
+
+    # 3. Mobility.
+    duration_min = summary.moving_time_s / 60.0
+    if duration_min >= th["long_run_min"]:
+        found["mobility"].append(("long_run", {"duration_min": duration_min}))
+    sdrift = fat.get("stride_length_m_drift_pct")
+    if sdrift is not None and -sdrift >= th["fatigue_stride_drop_pct"]:
+        found["mobility"].append(("stride_shortened", {"stride_drop_pct": -sdrift}))
+    if found["technique"]:
+        found["mobility"].append(("technique_change", {}))
+
+    # 4. Cross-training: load rising quickly, or discomfort.
+    if (
+        ctx.load_week_km is not None
+        and ctx.load_base_km is not None
+        and ctx.load_base_km > 0
+        and ctx.load_week_km / ctx.load_base_km > th["load_ratio"]
+    ):
+        found["cross_training"].append(
+            (
+                "load_rise",
+                {
+                    "load_week_km": ctx.load_week_km,
+                    "load_base_km": ctx.load_base_km,
+                    "load_ratio": ctx.load_week_km / ctx.load_base_km,
+                },
+            )
+        )
+    reported = [d for d in summary.discomfort if d.score > 0]
+    if reported:
+        listing = ", ".join(f"{d.body_part} {d.score}/10" for d in reported)
+        found["cross_training"].append(("discomfort", {"discomfort_list": listing}))
+
+    # 5. Rest and a professional assessment: discomfort that repeats or rises.
+    by_part: dict[str, list[int]] = defaultdict(list)
+    for d in reported:
+        by_part[d.body_part].append(d.score)
+    for part, scores in by_part.items():
+        values = {
+            "body_part": part,
+            "count": len(scores),
+            "first_score": scores[0],
+            "last_score": scores[-1],
+            "max_score": max(scores),
+        }
+        if len(scores) >= 2:
+            found["rest"].append(("repeated", values))
+        if len(scores) >= 2 and scores[-1] > scores[0]:
+            found["rest"].append(("rising", values))
+        if max(scores) >= th["discomfort_high_score"]:
+            found["rest"].append(("high", values))
+        previous = ctx.previous_discomfort.get(part, 0)
+        if previous:
+            found["rest"].append(("recent_sessions", {**values, "previous_sessions": previous}))
+
+    advice = []
+    for tip in TIPS:
+        if not found[tip]:
+            continue
+        text = book.tips[tip]
+        values = {
+            "cadence_spm": cadence or 0.0,
+            "cadence_target_low_spm": (cadence or band_low)
+            * (1 + th["cadence_increase_low_pct"] / 100),
+            "cadence_target_high_spm": (cadence or band_low)
+            * (1 + th["cadence_increase_high_pct"] / 100),
+            **band,
+        }
+        try:
+            body = text.text.format(**values)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ConfigError(f"advice: tips.{tip}.text", text.text, str(exc)) from exc
+        reasons = [_fmt(book, tip, reason, v) for reason, v in found[tip]]
+        advice.append(Advice(tip=tip, title=text.title, text=body, reasons=reasons))
+    return replace(summary, advice=advice, disclaimer=book.disclaimer)

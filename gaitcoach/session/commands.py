@@ -1,0 +1,353 @@
+"""CLI sub-commands: ``sessions``, ``summary``, ``replay``, ``history``, ``export``.
+
+Every user error (unknown session, corrupt store, newer format, bad advice file) is one line
+through :class:`gaitcoach.cli.CliError` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from gaitcoach.cli import CliError
+from gaitcoach.errors import ConfigError
+from gaitcoach.session.advice import DEFAULT_ADVICE_PATH, AdviceBook, advise
+from gaitcoach.session.store import SessionError, SessionStore
+from gaitcoach.session.summary import SessionSummary
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from gaitcoach.session.settings import default_data_dir
+
+    return Path(args.data_dir) if args.data_dir else default_data_dir()
+
+
+def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (SessionError, ConfigError) as exc:
+            raise CliError(str(exc)) from exc
+        except OSError as exc:
+            raise CliError(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from exc
+
+    return run
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="session store directory (default: $GAITCOACH_DATA_DIR or ~/.local/share/gaitcoach)",
+    )
+
+
+def _band(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split("-"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("expected LOW-HIGH, e.g. 170-185") from exc
+    if not 100 <= lo < hi <= 240:
+        raise argparse.ArgumentTypeError("cadence band must satisfy 100 <= LOW < HIGH <= 240")
+    return lo, hi
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    with SessionStore(_data_dir(args)) as store:
+        sessions = store.list_sessions(args.runner)
+    if args.json:
+        rows = [
+            {
+                "id": s.id,
+                "runner": s.runner,
+                "started_utc": s.started_utc,
+                "status": s.status.value,
+                "duration_s": s.duration_s,
+                "strides": s.n_strides,
+            }
+            for s in sessions
+        ]
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not sessions:
+        print("no sessions")
+        return 0
+    print(f"{'session':<24} {'runner':<10} {'started (UTC)':<17} {'status':<11} {'min':>6} strides")
+    for s in sessions:
+        print(
+            f"{s.id:<24} {s.runner:<10} {s.started_utc[:16].replace('T', ' '):<17} "
+            f"{s.status.value:<11} {s.duration_s / 60:6.1f} {s.n_strides}"
+        )
+    return 0
+
+
+def _summary_text(s: SessionSummary) -> str:
+    lines = [
+        f"session {s.session_id} ({s.status}) runner {s.runner}",
+        f"  {s.duration_s / 60:.1f} min, {s.distance_m / 1000:.2f} km"
+        + (f", pace {s.pace_s_per_km / 60:.2f} min/km" if s.pace_s_per_km else ""),
+    ]
+    for name, m in s.metrics.items():
+        if m.all is not None:
+            share = f"  L {m.left_share_pct:.1f}%" if m.left_share_pct is not None else ""
+            lines.append(
+                f"  {name:<22} {m.all.median:9.3f}  IQR {m.all.p25:.3f}-{m.all.p75:.3f}{share}"
+            )
+    shares = s.strike_share_pct["all"]
+    lines.append("  strike: " + ", ".join(f"{k} {v:.0f}%" for k, v in shares.items()))
+    moved = [c for c in s.cues if c.moved is not None]
+    if s.cues:
+        lines.append(
+            f"  cues: {len(s.cues)}, metric moved after {sum(bool(c.moved) for c in moved)}"
+            f" of {len(moved)}"
+        )
+    for d in s.discomfort:
+        lines.append(f"  discomfort at {d.t_s / 60:.1f} min: {d.body_part} {d.score}/10")
+    for a in s.advice:
+        lines.append(f"* {a.title}: {a.text}")
+        lines.extend(f"    because: {r}" for r in a.reasons)
+    lines.append(s.disclaimer)
+    return "\n".join(lines)
+
+
+@_guard
+def cmd_summary(args: argparse.Namespace) -> int:
+    from gaitcoach.session.history import session_summary
+    from gaitcoach.session.report import render_html
+
+    book = AdviceBook.load(args.advice or DEFAULT_ADVICE_PATH)
+    with SessionStore(_data_dir(args)) as store:
+        data, summary = session_summary(store, args.session, book, args.target_cadence)
+    if args.html:
+        Path(args.html).write_text(render_html(data, summary), encoding="utf-8")
+    if args.json:
+        text = json.dumps(summary.to_json(), indent=1)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    if args.json != "-":
+        print(_summary_text(summary))
+        if args.html:
+            print(f"HTML report: {args.html}")
+    return 0
+
+
+@_guard
+def cmd_replay(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from gaitcoach.session.replay import import_recording, replay
+
+    if Path(args.recording).is_dir():
+        columns = (TextColumn("import"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+        with Progress(*columns, TimeRemainingColumn(), disable=args.quiet) as bar:
+            task = bar.add_task("import", total=None)
+            sid = import_recording(
+                Path(args.recording),
+                _data_dir(args),
+                runner=args.runner,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        with SessionStore(_data_dir(args)) as store:
+            info = store.resolve(sid)
+        print(
+            f"recording {args.recording} analysed and stored as session {sid}: "
+            f"{info.n_strides} strides, {info.duration_s / 60:.1f} min"
+        )
+        return 0
+    with SessionStore(_data_dir(args)) as store:
+        columns = (TextColumn("replay"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+        with Progress(*columns, TimeRemainingColumn(), disable=args.quiet) as bar:
+            task = bar.add_task("replay", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = replay(store, args.recording, progress=progress)
+        if args.summary:
+            from gaitcoach.session.history import advice_context
+            from gaitcoach.session.summary import summarize
+
+            book = AdviceBook.load(DEFAULT_ADVICE_PATH)
+            data = dataclasses.replace(store.load(result.session_id), strides=result.strides)
+            raw_summary = summarize(data)
+            summary = advise(raw_summary, book, advice_context(store, data, raw_summary))
+            print("summary from the replayed strides:")
+            print(_summary_text(summary))
+    print(
+        f"session {result.session_id}: {result.samples} samples in {result.chunks} chunks, "
+        f"{len(result.strides)} strides replayed, {result.stored} stored; "
+        f"{result.data_s:.0f} s of data in {result.wall_s:.2f} s ({result.speed_x:.0f}x real time)"
+    )
+    if result.reproduces:
+        print("replay reproduces the live stride records exactly")
+        return 0
+    print(
+        f"replay differs from the live strides: first {result.matched} of {result.stored} "
+        "identical",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _hist_json(h: Any) -> dict[str, Any]:
+    return {
+        "runner": h.runner,
+        "runs": [
+            {
+                "session_id": r.session_id,
+                "started_utc": r.started.astimezone(UTC).isoformat(),
+                "status": r.status,
+                "duration_s": r.duration_s,
+                "distance_m": r.distance_m,
+                "pace_s_per_km": r.pace_s_per_km,
+                "metrics": r.metrics,
+            }
+            for r in h.runs
+        ],
+        "weeks": [vars_(w) for w in h.weeks],
+        "trends": [vars_(t) for t in h.trends],
+        "baseline": [vars_(b) for b in h.baseline],
+    }
+
+
+def vars_(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+@_guard
+def cmd_history(args: argparse.Namespace) -> int:
+    from gaitcoach.session.history import history
+
+    with SessionStore(_data_dir(args)) as store:
+        h = history(store, args.runner)
+    if args.html:
+        from gaitcoach.session.history_report import render_history_html
+
+        Path(args.html).write_text(render_history_html(h), encoding="utf-8")
+    if args.json:
+        print(json.dumps(_hist_json(h), indent=1))
+        return 0
+    if not h.runs:
+        print("no sessions")
+        return 0
+    print(
+        f"{'date':<11} {'session':<24} {'km':>6} {'min':>6} {'cad':>5} {'ct ms':>6} "
+        f"{'strike':>6} {'over cm':>7}"
+    )
+    for r in h.runs:
+        m = r.metrics
+
+        def f(v: float | None, scale: float = 1.0, d: int = 0) -> str:
+            return "-" if v is None else f"{v * scale:.{d}f}"
+
+        print(
+            f"{r.started:%Y-%m-%d} {r.session_id:<24} {r.distance_m / 1000:6.2f} "
+            f"{r.duration_s / 60:6.1f} {f(m['cadence_spm']):>5} "
+            f"{f(m['contact_time_s'], 1000):>6} {f(m['foot_strike_angle_deg'], 1, 1):>6} "
+            f"{f(m['overstride_m'], 100, 1):>7}"
+        )
+    print(
+        "weekly load: "
+        + "; ".join(
+            f"{w.week} {w.runs} runs {w.distance_m / 1000:.1f} km {w.time_s / 3600:.1f} h"
+            for w in h.weeks
+        )
+    )
+    print(
+        "trend per week: "
+        + ", ".join(
+            f"{t.metric} {t.slope_per_week:+.3g}" for t in h.trends if t.slope_per_week is not None
+        )
+    )
+    print(
+        "latest vs baseline: "
+        + ", ".join(
+            f"{b.metric} {b.latest:.3g} vs {b.baseline:.3g}"
+            for b in h.baseline
+            if b.latest is not None and b.baseline is not None
+        )
+    )
+    return 0
+
+
+@_guard
+def cmd_export(args: argparse.Namespace) -> int:
+    from gaitcoach.session.export import export_strides
+
+    with SessionStore(_data_dir(args)) as store:
+        data = store.load(args.session)
+    if args.format == "fit":
+        from gaitcoach.session.fit_export import export_fit
+
+        out = Path(args.output or f"{data.info.id}.fit")
+        n = export_fit(data, out)
+    else:
+        out = Path(args.output or f"{data.info.id}.strides.{args.format}")
+        n = export_strides(data.strides, out, args.format)
+    print(f"wrote {n} strides to {out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("sessions", help="list recorded sessions")
+    _common(p)
+    p.add_argument("--runner", help="only this runner's sessions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_guard(cmd_sessions))
+
+    p = sub.add_parser("summary", help="post-run summary and advice of a session")
+    _common(p)
+    p.add_argument("session", metavar="SESSION", help="session id, unique prefix, or 'latest'")
+    p.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
+    p.add_argument("--json", metavar="PATH", help="also write the JSON summary ('-': stdout)")
+    p.add_argument("--advice", metavar="TOML", help="advice wording file")
+    p.add_argument(
+        "--target-cadence",
+        type=_band,
+        default=(170.0, 185.0),
+        metavar="LOW-HIGH",
+        help="target cadence band in steps/min (default 170-185)",
+    )
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("replay", help="rerun the gait engine over a session's raw samples")
+    _common(p)
+    p.add_argument(
+        "recording",
+        metavar="RECORDING",
+        help="session id, unique prefix or 'latest'; or a simulator recording directory, "
+        "which is analysed and stored as a new session",
+    )
+    p.add_argument("--runner", default="default", help="runner of an imported recording")
+    p.add_argument(
+        "--summary", action="store_true", help="print the summary recomputed from the replay"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("history", help="runs over time: trends, weekly load, baseline")
+    _common(p)
+    p.add_argument("--runner", help="only this runner")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--html", metavar="PATH", help="also write an HTML page with trend plots")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("export", help="export a session's strides (CSV, Parquet, FIT)")
+    _common(p)
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument(
+        "--format",
+        choices=("csv", "parquet", "fit"),
+        required=True,
+        help="csv/parquet: one row per stride; fit: a FIT activity with gait developer fields",
+    )
+    p.add_argument("--output", "-o", metavar="PATH")
+    p.set_defaults(func=cmd_export)

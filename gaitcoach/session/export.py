@@ -1,0 +1,41 @@
+"""Export a session's strides as CSV or Parquet (one row per stride, SI units in the names)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gaitcoach.session.store import STRIDE_COLUMNS, stride_to_row
+from gaitcoach.types import StrideRecord
+
+FORMATS = ("csv", "parquet")
+# Export names: the StrideRecord attribute for the stored ``idx`` column.
+COLUMNS = tuple("index" if c == "idx" else c for c in STRIDE_COLUMNS)
+_TYPES = {
+    "foot": pa.string(),
+    "index": pa.int64(),
+    "activity": pa.string(),
+    "strike_pattern": pa.string(),
+}
+
+
+def export_strides(strides: Sequence[StrideRecord], path: Path, fmt: str) -> int:
+    """Write ``strides`` to ``path``; returns the number of rows."""
+    rows = [stride_to_row(s) for s in strides]
+    if fmt == "csv":
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(COLUMNS)
+            for r in rows:
+                w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in r])
+    elif fmt == "parquet":
+        schema = pa.schema([(c, _TYPES.get(c, pa.float64())) for c in COLUMNS])
+        cols = {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)}
+        pq.write_table(pa.table(cols, schema=schema), path)
+    else:
+        raise ValueError(f"unknown export format {fmt!r} (allowed: {', '.join(FORMATS)})")
+    return len(rows)

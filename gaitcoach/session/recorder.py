@@ -1,0 +1,458 @@
+"""The session recorder: a synchronous tap on the stream that never blocks on disk.
+
+``add_*`` calls only append to an in-memory batch (microseconds, under a lock); a writer
+thread commits the batch to the store every ``flush_interval_s`` in one transaction. After
+kill -9 everything committed survives (SQLite WAL, ``synchronous=NORMAL``), so at most the
+last ``flush_interval_s`` plus one commit is lost. A write failure mid-run (disk filled up)
+is counted, the batch is kept and retried, and the service goes on; beyond
+``max_pending_items`` the oldest raw chunks are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from gaitcoach.session.codec import (
+    ENC_COUNTS,
+    encode_samples,
+    encode_times,
+    pack_blocks,
+    pack_parts,
+)
+from gaitcoach.session.store import (
+    DB_NAME,
+    STRIDE_COLUMNS,
+    SessionStatus,
+    StorageError,
+    check_storage,
+    connect,
+    stride_to_row,
+)
+from gaitcoach.types import Cue, DiscomfortReport, Foot, Gap, ImuChunk, LinkEvent, StrideRecord
+
+MAX_BLOCK_SAMPLES = 4096
+"""Largest stored raw block (samples of one foot), when a flush has fallen behind."""
+DEFAULT_MIN_FREE_BYTES = 200_000_000
+"""Refuse to start with less free space: about 5 h of two 208 Hz pods (docs/sessions.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImuScale:
+    """A pod's LSBs; raw chunks are stored as int16 counts times these when exact."""
+
+    acc_lsb_mps2: float
+    gyr_lsb_radps: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStats:
+    items_written: int
+    chunks_written: int
+    samples_written: int
+    write_errors: int
+    dropped_chunks: int
+    rejected: int
+    last_error: str | None
+
+
+def _iso(t: datetime) -> str:
+    if t.tzinfo is None:
+        raise ValueError("started_utc must be timezone-aware")
+    return t.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _utc_now() -> str:
+    return _iso(datetime.now(UTC))
+
+
+def new_session_id(started_utc: datetime | None = None) -> str:
+    """Sortable, unique: UTC start time plus a random suffix."""
+    t = datetime.now(UTC) if started_utc is None else started_utc.astimezone(UTC)
+    return t.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+class Recorder:
+    """Records one session into ``<data_dir>/sessions.sqlite``.
+
+    Use as a context manager (``with`` or, from asyncio, ``async with``); leaving the block
+    closes the session as ``complete`` (or ``failed`` when the block raised; a cancelled task
+    is a normal end of the run). All ``add_*`` methods are thread-safe and cheap.
+
+    Parameters
+    ----------
+    data_dir
+        Directory of the store (created when missing). Writability and free space are checked
+        here, so a read-only or full directory fails at start with :class:`StorageError`.
+    config
+        The configuration in force (stored as JSON with the session).
+    runner
+        Runner id (history is per runner).
+    leg_length_m
+        Runner's leg length, if known.
+    scales
+        Per-foot LSBs for compact raw storage; without them the scale is inferred per chunk.
+    flush_interval_s
+        Commit period of the writer thread: the most a kill -9 can lose.
+    session_id, started_utc
+        Override the generated id and the start time (for imports of older runs).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        runner: str = "default",
+        leg_length_m: float | None = None,
+        scales: Mapping[Foot, ImuScale] | None = None,
+        flush_interval_s: float = 0.5,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        max_pending_items: int = 100_000,
+        session_id: str | None = None,
+        started_utc: datetime | None = None,
+    ) -> None:
+        if not flush_interval_s > 0:
+            raise ValueError("flush_interval_s must be > 0")
+        self.data_dir = Path(data_dir)
+        check_storage(self.data_dir, min_free_bytes)
+        self.session_id = session_id or new_session_id(started_utc)
+        self.flush_interval_s = flush_interval_s
+        self.max_pending_items = max_pending_items
+        self._scales = dict(scales or {})
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        self._seq = 0
+        self._first_t: float | None = None
+        self._last_t: float | None = None
+        self._items = self._chunks = self._samples = 0
+        self._errors = self._dropped = self._rejected = 0
+        self._last_error: str | None = None
+        self._closed = False
+        self._flush_waiters: list[threading.Event] = []
+        self._conn = connect(self.data_dir / DB_NAME)
+        try:
+            config_json = json.dumps(dict(config or {}), sort_keys=True, default=str)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"session config is not JSON-serialisable: {exc}") from exc
+        try:
+            self._conn.execute(
+                "INSERT INTO sessions (id, runner, started_utc, status, pid, host, "
+                "heartbeat_wall_s, config_json, leg_length_m) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    self.session_id,
+                    runner,
+                    _utc_now() if started_utc is None else _iso(started_utc),
+                    SessionStatus.RECORDING.value,
+                    os.getpid(),
+                    os.uname().nodename,
+                    time.time(),
+                    config_json,
+                    leg_length_m,
+                ),
+            )
+            self._conn.commit()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StorageError(f"cannot start a session in {self.data_dir}: {exc}") from exc
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"recorder-{self.session_id}", daemon=True
+        )
+        self._thread.start()
+
+    # -- the tap -----------------------------------------------------------------------
+
+    def _put(
+        self, table: str, row: tuple[Any, ...], t_s: float | None, t_from: float | None = None
+    ) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("recorder is closed")
+            self._pending.append((table, (self.session_id, self._seq, *row)))
+            self._seq += 1
+            if t_s is not None and math.isfinite(t_s):
+                first = t_s if t_from is None else t_from
+                self._first_t = first if self._first_t is None else min(self._first_t, first)
+                self._last_t = t_s if self._last_t is None else max(self._last_t, t_s)
+            if len(self._pending) > self.max_pending_items:
+                self._drop_oldest_chunk_locked()
+
+    def _drop_oldest_chunk_locked(self) -> None:
+        for i, (table, _) in enumerate(self._pending):
+            if table == "chunks":
+                del self._pending[i]
+                self._dropped += 1
+                return
+
+    def _reject(self, what: str, exc: Exception) -> None:
+        with self._lock:
+            self._rejected += 1
+            self._last_error = f"rejected {what}: {exc}"
+
+    def add_chunk(self, chunk: ImuChunk) -> None:
+        """Raw samples of one pod; encoded by the writer, joined per foot and flush."""
+        if len(chunk) == 0:
+            return
+        if chunk.t_s.dtype != np.float64 or not np.all(np.isfinite(chunk.t_s)):
+            self._reject("chunk", ValueError("timestamps must be finite float64"))
+            return
+        # A private copy: encoding happens later in the writer, the caller may reuse buffers.
+        own = ImuChunk(chunk.foot, chunk.t_s.copy(), chunk.acc_mps2.copy(), chunk.gyr_radps.copy())
+        self._put("chunks", (own,), float(own.t_s[-1]), float(own.t_s[0]))
+
+    def add_gap(self, gap: Gap) -> None:
+        row = (gap.foot.value, gap.start_s, gap.end_s, gap.lost_samples, gap.reason)
+        self._put("gaps", row, gap.end_s)
+
+    def add_stride(self, stride: StrideRecord) -> None:
+        self._put("strides", stride_to_row(stride), stride.end_ic_s)
+
+    def add_cue(self, cue: Cue) -> None:
+        try:
+            trigger = json.dumps({k: float(v) for k, v in cue.trigger.items()})
+        except (TypeError, ValueError) as exc:
+            self._reject("cue", exc)
+            return
+        row = (
+            cue.id,
+            cue.kind.value,
+            cue.text,
+            cue.priority,
+            cue.created_s,
+            cue.expires_s,
+            trigger,
+            cue.level,
+            cue.metronome_spm,
+        )
+        self._put("cues", row, cue.created_s)
+
+    def add_command(self, t_s: float, name: str, args: Mapping[str, Any] | None = None) -> None:
+        try:
+            args_json = json.dumps(dict(args or {}), sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            self._reject("command", exc)
+            return
+        self._put("commands", (t_s, name, args_json), t_s)
+
+    def add_event(self, event: LinkEvent) -> None:
+        row = (
+            event.t_s,
+            event.foot.value,
+            event.address,
+            event.state.value,
+            event.detail,
+            event.rssi_dbm,
+            event.battery_pct,
+        )
+        self._put("events", row, event.t_s)
+
+    def add_discomfort(self, report: DiscomfortReport) -> None:
+        row = (report.t_s, report.body_part, report.score, report.note)
+        self._put("discomfort", row, report.t_s)
+
+    # -- writer ------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Ask the writer to commit now and wait until it has tried."""
+        done = threading.Event()
+        with self._lock:
+            self._flush_waiters.append(done)
+        self._wake.set()
+        done.wait(timeout=30.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            self._write_batch()
+
+    def _write_batch(self, status: SessionStatus | None = None) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            first_t, last_t = self._first_t, self._last_t
+            waiters, self._flush_waiters = self._flush_waiters, []
+        try:
+            self._commit(batch, first_t, last_t, status)
+        except sqlite3.Error as exc:
+            with self._lock:
+                # Keep the batch for the next attempt (e.g. space was freed).
+                self._pending[:0] = batch
+                self._errors += 1
+                self._last_error = f"write failed: {exc}"
+        else:
+            with self._lock:
+                self._items += len(batch)
+                for table, row in batch:
+                    if table == "chunks":
+                        self._chunks += 1
+                        self._samples += len(row[2])
+        for w in waiters:
+            w.set()
+
+    def _blocks(self, chunks: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """One stored block per foot and flush (at most ``MAX_BLOCK_SAMPLES`` samples)."""
+        by_foot: dict[Foot, list[tuple[int, ImuChunk]]] = {}
+        for _, seq, chunk in chunks:
+            by_foot.setdefault(chunk.foot, []).append((seq, chunk))
+        rows = []
+        for foot, items in by_foot.items():
+            start = 0
+            while start < len(items):
+                stop, size = start, 0
+                while stop < len(items) and (stop == start or size < MAX_BLOCK_SAMPLES):
+                    size += len(items[stop][1])
+                    stop += 1
+                try:
+                    rows.append(self._encode_block(foot, items[start:stop]))
+                except (ValueError, TypeError) as exc:
+                    # Unencodable samples (should not happen for ImuChunk): count, go on.
+                    self._reject(f"{stop - start} chunks", exc)
+                start = stop
+        return rows
+
+    def _encode_block(self, foot: Foot, items: list[tuple[int, ImuChunk]]) -> tuple[Any, ...]:
+        t = np.concatenate([c.t_s for _, c in items])
+        acc = np.concatenate([c.acc_mps2 for _, c in items])
+        gyr = np.concatenate([c.gyr_radps for _, c in items])
+        scale = self._scales.get(foot)
+        acc_block = encode_samples(acc, scale.acc_lsb_mps2 if scale else None)
+        gyr_block = encode_samples(gyr, scale.gyr_lsb_radps if scale else None)
+        if acc_block.encoding == ENC_COUNTS and gyr_block.encoding == ENC_COUNTS:
+            # Without configured LSBs, an inferred pair that worked is tried first next time
+            # (inference alone fails on a block of small values now and then).
+            self._scales.setdefault(foot, ImuScale(acc_block.scale, gyr_block.scale))
+        return (
+            self.session_id,
+            items[0][0],
+            foot.value,
+            float(t[0]),
+            float(t[-1]),
+            int(t.shape[0]),
+            acc_block.encoding,
+            acc_block.scale,
+            gyr_block.encoding,
+            gyr_block.scale,
+            pack_parts([seq for seq, _ in items], [len(c) for _, c in items]),
+            pack_blocks(encode_times(t), acc_block, gyr_block),
+        )
+
+    def _commit(
+        self,
+        batch: list[tuple[str, tuple[Any, ...]]],
+        first_t: float | None,
+        last_t: float | None,
+        status: SessionStatus | None,
+    ) -> None:
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for table, row in batch:
+            by_table.setdefault(table, []).append(row)
+        if "chunks" in by_table:
+            by_table["chunks"] = self._blocks(by_table["chunks"])
+        conn = self._conn
+        try:
+            for table, rows in by_table.items():
+                marks = ",".join("?" * len(rows[0]))
+                conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            conn.execute(
+                "UPDATE sessions SET heartbeat_wall_s = ?, first_t_s = ?, last_t_s = ? "
+                "WHERE id = ?",
+                (time.time(), first_t, last_t, self.session_id),
+            )
+            if status is not None:
+                conn.execute(
+                    "UPDATE sessions SET status = ?, ended_utc = ? WHERE id = ?",
+                    (status.value, _utc_now(), self.session_id),
+                )
+            conn.commit()
+        except sqlite3.Error:
+            conn.rollback()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def stats(self) -> RecorderStats:
+        with self._lock:
+            return RecorderStats(
+                self._items,
+                self._chunks,
+                self._samples,
+                self._errors,
+                self._dropped,
+                self._rejected,
+                self._last_error,
+            )
+
+    def close(self, status: SessionStatus | str = SessionStatus.COMPLETE) -> RecorderStats:
+        """Write everything pending, mark the session ``status`` and release the store."""
+        st = SessionStatus(status)
+        with self._lock:
+            if self._closed:
+                return self.stats_locked()
+            self._closed = True
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+        # If this last write fails the session stays 'recording' and reads as interrupted.
+        self._write_batch(status=st)
+        with contextlib.suppress(sqlite3.Error):
+            # Fold the write-ahead log into the database and shrink it.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+        return self.stats()
+
+    def stats_locked(self) -> RecorderStats:
+        return RecorderStats(
+            self._items,
+            self._chunks,
+            self._samples,
+            self._errors,
+            self._dropped,
+            self._rejected,
+            self._last_error,
+        )
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(SessionStatus.COMPLETE if exc_type is None else SessionStatus.FAILED)
+
+    async def __aenter__(self) -> Recorder:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # From asyncio: the final write and checkpoint run in a worker thread, and the session
+        # is closed even when the task is cancelled (shielded).
+        ok = exc_type is None or issubclass(exc_type, asyncio.CancelledError)
+        status = SessionStatus.COMPLETE if ok else SessionStatus.FAILED
+        await asyncio.shield(asyncio.to_thread(self.close, status))
+
+
+__all__ = ["STRIDE_COLUMNS", "ImuScale", "Recorder", "RecorderStats", "new_session_id"]

@@ -1,0 +1,198 @@
+"""The main job end to end, on virtual footpods through bleak's real BlueZ backend, a real
+Mosquitto, the real service and ``gaitcoach listen``, in accelerated time."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import paho.mqtt.client as mqtt
+import pytest
+
+from gaitcoach.coach import CoachSettings
+from gaitcoach.demo import demo_stack, run_demo
+from gaitcoach.mqtt.mosquitto import mosquitto_available
+from gaitcoach.session import SessionStatus, SessionStore
+from tests.support import require
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "docs" / "summary.schema.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _prerequisites() -> None:
+    require(mosquitto_available(), "mosquitto is not installed (./run test installs it)")
+
+
+def _metric(summary: dict[str, Any], name: str) -> dict[str, Any]:
+    metrics = summary["metrics"]
+    found = (
+        metrics[name]
+        if isinstance(metrics, dict)
+        else next(m for m in metrics if m["name"] == name)
+    )
+    assert isinstance(found, dict)
+    return found
+
+
+def test_demo_command_prints_summary_and_report(tmp_path: Path) -> None:
+    """``./run demo`` as CI can afford it: 3 simulated minutes at x12."""
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gaitcoach.demo",
+            "--minutes",
+            "3",
+            "--speed",
+            "12",
+            "--quiet",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+    )
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    out = p.stdout
+    heard = out.split("listener heard:")[1].split("summary:")[0]
+    assert "cadence" in heard.lower() or "stride" in heard.lower(), heard
+    report = Path(out.split("HTML report:")[1].strip())
+    html = report.read_text()
+    assert html.count("<img") >= 4 or html.count("<svg") >= 4
+    with SessionStore(tmp_path / "data") as store:
+        sessions = store.list_sessions()
+        assert len(sessions) == 1 and sessions[0].status is SessionStatus.COMPLETE
+
+
+@pytest.mark.parametrize("compliance", [0.9, 0.0])
+def test_closed_loop_runner_hears_the_cues(tmp_path: Path, compliance: float) -> None:
+    res = run_demo(
+        "heel-overstrider",
+        minutes=7.0,
+        speed=20.0,
+        compliance=compliance,
+        quiet=True,
+        data_dir=tmp_path / "data",
+        seed=3,
+    )
+    assert res.summary is not None
+    jsonschema.validate(res.summary, SCHEMA)
+    cad = _metric(res.summary, "cadence_spm")
+    over = _metric(res.summary, "overstride_m")
+    effects = res.summary["cues"]
+    cues = [e for e in effects if e["kind"] in ("cadence", "stride", "softer")]
+    assert cues, "a heel-overstrider must be coached"
+    if compliance > 0:
+        assert cad["last_third"] > cad["first_third"] + 5.0
+        assert over["last_third"] < over["first_third"] - 0.03
+        assert any(e["moved"] for e in cues), effects
+        assert any(e["kind"] == "reinforce" for e in effects)
+    else:
+        assert abs(cad["last_third"] - cad["first_third"]) < 3.0
+        assert over["last_third"] >= over["first_third"] - 0.02
+        assert not any(e["moved"] for e in cues if e["kind"] == "cadence")
+        # Ignored cues escalate instead of repeating: levels rise, within the cap.
+        levels = _levels(res.listener_log)
+        assert max(levels) >= 1
+        assert len(cues) <= CoachSettings().max_cues_per_10min
+        times = sorted(e["t_s"] for e in effects)
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 19.0
+
+
+def _levels(log: Path) -> list[int]:
+    """Escalation levels of the cues the listener printed (``[hh:mm:ss] kind L2: text``)."""
+    found = re.findall(r"^\[[\d:]+\] \w+(?: L(\d+))?:", log.read_text(), flags=re.MULTILINE)
+    return [int(x or 0) for x in found] or [0]
+
+
+def _retained(port: int, topic: str) -> dict[str, Any] | None:
+    got: list[dict[str, Any]] = []
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    c.on_message = lambda _c, _u, m: got.append(json.loads(m.payload))
+    c.connect("127.0.0.1", port)
+    c.subscribe(topic, qos=1)
+    deadline = time.monotonic() + 5
+    while not got and time.monotonic() < deadline:
+        c.loop(0.1)
+    c.disconnect()
+    return got[0] if got else None
+
+
+def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) -> None:
+    speed, run_stream_s = 10.0, 170.0
+    with demo_stack(
+        "efficient-midfoot",
+        run_stream_s / speed,
+        speed,
+        0.0,
+        seed=5,
+        faults=["left:dropout@70+30"],
+        runner="eve",
+        work=tmp_path / "work",
+    ) as st:
+        assert st.broker is not None
+        cfg = tmp_path / "gaitcoach.toml"
+        cfg.write_text(
+            f'[runner]\nid = "eve"\nheight_m = 1.70\n'
+            f'[mqtt]\nhost = "127.0.0.1"\nport = {st.port}\nembedded = "never"\n'
+            f'[link]\ntime_scale = {speed}\npods = [{{side = "left"}}, {{side = "right"}}]\n'
+            f'[session]\ndata_dir = "{tmp_path / "data"}"\n[service]\nlog_level = "info"\n'
+        )
+        env = dict(st.env)
+        log_file = st.work / "service.log"
+        svc = subprocess.Popen(
+            [sys.executable, "-m", "gaitcoach", "run", "--quiet", "--config", str(cfg)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log_file.open("w"),
+            text=True,
+        )
+        try:
+            time.sleep(115 / speed)  # stream time ~115 s: after the pod came back
+            st.broker.stop()
+            time.sleep(2.0)
+            st.broker.start()
+            time.sleep(30 / speed)
+            svc.send_signal(signal.SIGTERM)
+            out, _ = svc.communicate(timeout=60)
+        finally:
+            if svc.poll() is None:
+                svc.kill()
+        log = log_file.read_text()
+        assert svc.returncode == 0, log[-3000:]
+        result = json.loads(out.strip().splitlines()[-1])
+        status = _retained(st.port, "gaitcoach/eve/status")
+        session_msg = _retained(st.port, "gaitcoach/eve/session")
+    assert status is not None and status.get("online") is False, status
+    assert session_msg is not None
+    with SessionStore(tmp_path / "data") as store:
+        (info,) = store.list_sessions()
+        assert info.status is SessionStatus.COMPLETE
+        data = store.load(info.id)
+    left_gaps = [g for g in data.gaps if g.foot.value == "left"]
+    lost_s = sum(g.end_s - g.start_s for g in left_gaps)
+    assert 25.0 < lost_s < 40.0, left_gaps
+    assert result["gaps"] >= 1
+    # Strides on both sides of the loss, for both feet: the session is complete but the gap.
+    gap_start = min(g.start_s for g in left_gaps)
+    gap_end = max(g.end_s for g in left_gaps)
+    for foot in ("left", "right"):
+        mine = [s for s in data.strides if s.foot.value == foot]
+        assert any(s.end_ic_s < gap_start for s in mine)
+        assert any(s.ic_s > gap_end for s in mine)
+    right_in_gap = [
+        s for s in data.strides if s.foot.value == "right" and gap_start < s.ic_s < gap_end
+    ]
+    assert len(right_in_gap) > 20  # the other pod never stalled
+    assert "gap foot=left" in log

@@ -1,0 +1,71 @@
+"""SessionSettings from a config mapping: good values pass, bad ones are one ConfigError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gaitcoach.errors import ConfigError
+from gaitcoach.session.settings import SessionSettings
+
+
+def test_from_dict_reads_values(tmp_path: Path) -> None:
+    s = SessionSettings.from_dict(
+        {
+            "data_dir": str(tmp_path),
+            "runner": "ann",
+            "leg_length_m": 0.92,
+            "target_cadence_spm": [172, 182],
+            "flush_interval_s": 0.5,
+        }
+    )
+    assert s.data_dir == tmp_path and s.runner == "ann" and s.leg_length_m == 0.92
+    assert s.target_cadence_spm == (172.0, 182.0) and s.flush_interval_s == 0.5
+
+
+def test_defaults_follow_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GAITCOACH_DATA_DIR", str(tmp_path / "d"))
+    assert SessionSettings.from_dict({}).data_dir == tmp_path / "d"
+
+
+@pytest.mark.parametrize(
+    ("d", "key"),
+    [
+        ({"leg_length_m": 3.0}, "session.leg_length_m"),
+        ({"leg_length_m": "long"}, "session.leg_length_m"),
+        ({"target_cadence_spm": [185, 170]}, "session.target_cadence_spm"),
+        ({"flush_interval_s": 2.0}, "session.flush_interval_s"),
+        ({"runner": ""}, "session.runner"),
+        ({"min_free_bytes": -1}, "session.min_free_bytes"),
+        ({"colour": "red"}, "session.colour"),
+    ],
+)
+def test_bad_values_name_the_key(d: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        SessionSettings.from_dict(d)
+    assert err.value.key == key and str(err.value).startswith(f"config: {key} = ")
+
+
+def test_end_of_run_summary_is_the_published_json(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    from gaitcoach.session import Recorder, end_of_run_summary
+    from tests.session import factory
+
+    settings = SessionSettings.from_dict(
+        {"data_dir": str(tmp_path), "target_cadence_spm": [175, 190]}
+    )
+    with Recorder(settings.data_dir, flush_interval_s=settings.flush_interval_s) as rec:
+        for s in factory.strides(factory.Runner(cadence_spm=172.0), 5.0):
+            rec.add_stride(s)
+    summary = end_of_run_summary(settings, rec.session_id)
+    doc = summary.to_json()
+    schema = json.loads((Path(__file__).parents[2] / "docs" / "summary.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["target_cadence_spm"] == [175.0, 190.0]
+    assert any(a["tip"] == "technique" for a in doc["advice"])  # 172 is below this band
+    json.dumps(doc)  # plain JSON types only

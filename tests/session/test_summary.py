@@ -1,0 +1,164 @@
+"""Summary and advice from strides recorded into a real store and read back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from gaitcoach.errors import ConfigError
+from gaitcoach.session.advice import AdviceBook, AdviceContext, advise
+from gaitcoach.session.recorder import Recorder
+from gaitcoach.session.store import SessionData, SessionStore
+from gaitcoach.session.summary import SessionSummary, summarize
+from gaitcoach.types import Cue, CueKind, DiscomfortReport, Foot, StrideRecord
+from tests.session import factory
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "summary.schema.json").read_text())
+BOOK = AdviceBook.load()
+
+
+def record(
+    data_dir: Path,
+    strides: Sequence[StrideRecord],
+    cues: Sequence[Cue] = (),
+    discomfort: Sequence[DiscomfortReport] = (),
+) -> SessionData:
+    with Recorder(data_dir) as rec:
+        for s in strides:
+            rec.add_stride(s)
+        for c in cues:
+            rec.add_cue(c)
+        for d in discomfort:
+            rec.add_discomfort(d)
+        sid = rec.session_id
+    with SessionStore(data_dir) as store:
+        return store.load(sid)
+
+
+def full(data: SessionData, ctx: AdviceContext | None = None) -> SessionSummary:
+    summary = advise(summarize(data, (170.0, 185.0)), BOOK, ctx)
+    jsonschema.validate(summary.to_json(), SCHEMA)
+    return summary
+
+
+def tips(summary: SessionSummary) -> set[str]:
+    return {a.tip for a in summary.advice}
+
+
+def test_numbers_match_the_strides(tmp_path: Path) -> None:
+    strides = factory.strides(factory.EFFICIENT, 10.0, seed=3)
+    s = full(record(tmp_path, strides))
+    # Independent arithmetic on the input strides.
+    left = [x for x in strides if x.foot is Foot.LEFT]
+    right = [x for x in strides if x.foot is Foot.RIGHT]
+    dist = (
+        sum(x.stride_length_m or 0 for x in left) + sum(x.stride_length_m or 0 for x in right)
+    ) / 2
+    assert s.distance_m == pytest.approx(dist, rel=0.01)
+    speed = factory.EFFICIENT.stride_length_m * factory.EFFICIENT.cadence_spm / 120.0
+    assert s.distance_m == pytest.approx(speed * 600.0, rel=0.02)
+    assert s.pace_s_per_km == pytest.approx(1000.0 / speed, rel=0.02)
+    assert s.duration_s == pytest.approx(600.0, abs=2.0)
+    cad = s.metrics["cadence_spm"].all
+    assert cad is not None and cad.median == pytest.approx(176.0, abs=1.0)
+    assert 0 < cad.iqr < 6
+    assert s.metrics["contact_time_s"].left_share_pct == pytest.approx(50.0, abs=1.0)
+    assert len(s.splits_minute) == 10
+    assert [round(x.distance_m, -1) for x in s.splits_km[:2]] == [1000.0, 1000.0]
+    assert s.n_strides["left"] == len(left)
+    assert sum(s.strike_share_pct["all"].values()) == pytest.approx(100.0)
+
+
+def test_efficient_runner_is_not_told_to_shorten_stride(tmp_path: Path) -> None:
+    s = full(record(tmp_path, factory.strides(factory.EFFICIENT, 20.0)))
+    assert "technique" not in tips(s) and "strength" not in tips(s) and "rest" not in tips(s)
+    assert "not a medical diagnosis" in s.disclaimer
+
+
+def test_overstrider_gets_technique_with_reasons(tmp_path: Path) -> None:
+    s = full(record(tmp_path, factory.strides(factory.OVERSTRIDER, 20.0)))
+    [tech] = [a for a in s.advice if a.tip == "technique"]
+    text = " ".join(tech.reasons)
+    assert "154 steps/min" in text and "overstriding" in text and "heel strikes" in text
+    assert "162-169 steps/min" in tech.text  # +5-10 % of 154
+    assert "mobility" in tips(s)
+
+
+def test_fatigue_and_asymmetry_call_for_strength(tmp_path: Path) -> None:
+    fading = full(record(tmp_path / "a", factory.strides(factory.FATIGUING, 30.0)))
+    assert "strength" in tips(fading)
+    assert fading.fatigue["cadence_spm_drift_pct"] == pytest.approx(-4.0, abs=1.5)
+    lopsided = factory.Runner(right_contact_extra_s=0.03)
+    asym = full(record(tmp_path / "b", factory.strides(lopsided, 10.0)))
+    [strength] = [a for a in asym.advice if a.tip == "strength"]
+    assert any("Ground contact was uneven" in r for r in strength.reasons)
+
+
+def test_discomfort_and_load(tmp_path: Path) -> None:
+    strides = factory.strides(factory.EFFICIENT, 10.0)
+    once = full(record(tmp_path / "a", strides, discomfort=[factory.discomfort(100.0, 2)]))
+    assert "cross_training" in tips(once) and "rest" not in tips(once)
+    rising = [factory.discomfort(100.0, 2), factory.discomfort(400.0, 5)]
+    s = full(record(tmp_path / "b", strides, discomfort=rising))
+    [rest] = [a for a in s.advice if a.tip == "rest"]
+    assert any("rose from 2 to 5" in r for r in rest.reasons)
+    loaded = full(
+        record(tmp_path / "c", strides), AdviceContext(load_week_km=40.0, load_base_km=20.0)
+    )
+    assert "cross_training" in tips(loaded)
+
+
+def test_cue_effectiveness(tmp_path: Path) -> None:
+    # Cadence rises from 160 to 172 after a cadence cue at 5 min; an overstride cue at 8 min
+    # is ignored.
+    first = factory.strides(factory.Runner(cadence_spm=160.0, noise=0.003), 5.0)
+    t = first[-1].end_ic_s
+    second = factory.strides(factory.Runner(cadence_spm=172.0, noise=0.003), 5.0, t0_s=t + 0.3)
+    cues = [
+        factory.cue(CueKind.CADENCE, t, {"cadence_spm": 160.0}),
+        factory.cue(CueKind.STRIDE, t + 180.0, {"overstride_m": 0.06}, n=1),
+        factory.cue(CueKind.REINFORCE, t + 60.0, {}, n=2),
+    ]
+    s = full(record(tmp_path, [*first, *second], cues))
+    by_kind = {c.kind: c for c in s.cues}
+    assert by_kind["cadence"].moved is True
+    assert by_kind["cadence"].change == pytest.approx(12.0, abs=2.0)
+    assert by_kind["stride"].moved is False
+    assert by_kind["reinforce"].moved is None
+    assert s.cue_counts == {"cadence": 1, "stride": 1, "reinforce": 1}
+
+
+def test_advice_wording_is_data(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "config" / "advice" / "advice.toml").read_text()
+    custom = tmp_path / "advice.toml"
+    custom.write_text(text.replace("Strength work 2-3 times a week", "Get strong"))
+    book = AdviceBook.load(custom)
+    data = record(tmp_path / "s", factory.strides(factory.FATIGUING, 30.0))
+    s = advise(summarize(data), book)
+    assert "Get strong" in {a.title for a in s.advice}
+    broken = tmp_path / "broken.toml"
+    broken.write_text(text.replace("overstride_m = 0.28", 'overstride_m = "far"'))
+    with pytest.raises(ConfigError, match=r"thresholds.overstride_m"):
+        AdviceBook.load(broken)
+    with pytest.raises(ConfigError, match="readable TOML"):
+        AdviceBook.load(tmp_path / "missing.toml")
+
+
+def test_empty_session_summarises(tmp_path: Path) -> None:
+    s = full(record(tmp_path, []))
+    assert s.distance_m == 0 and s.pace_s_per_km is None and s.advice == []
+
+
+def test_overstride_estimate_alone_does_not_shorten_an_efficient_stride(tmp_path: Path) -> None:
+    # Quick cadence and a flat landing: a high model estimate of overstride is not enough.
+    quick_flat = factory.Runner(overstride_m=0.40)
+    s = full(record(tmp_path / "a", factory.strides(quick_flat, 10.0)))
+    assert "technique" not in tips(s)
+    slow = factory.Runner(cadence_spm=160.0, overstride_m=0.40)
+    s = full(record(tmp_path / "b", factory.strides(slow, 10.0)))
+    [tech] = [a for a in s.advice if a.tip == "technique"]
+    assert any("overstriding" in r for r in tech.reasons)
