@@ -93,18 +93,24 @@ def _ours_on_walking() -> tuple[float, dict[str, float]]:
             fa.finish()
             fas[foot] = fa
         best = min(best, time.perf_counter() - t0)
-    return best, _errors(ref, {f: fa.segments_ for f, fa in fas.items()})
+    segs = {f: fa.segments_ for f, fa in fas.items()}
+    return best, _errors(ref, segs, {f: fa.ic_times() for f, fa in fas.items()})
 
 
-def _errors(ref: WalkingReference, segs: Mapping[Foot, Sequence[_HasEvents]]) -> dict[str, float]:
+def _errors(
+    ref: WalkingReference,
+    segs: Mapping[Foot, Sequence[_HasEvents]],
+    ics: Mapping[Foot, Sequence[float]] | None = None,
+) -> dict[str, float]:
+    """Errors against motion capture; ``ics``: final contact times per foot if they differ
+    from the segments' impact onsets (our walking IC refinement)."""
     ic: list[float] = []
     to: list[float] = []
     length: list[float] = []
     for foot, ss in segs.items():
         truth = [s for s in ref.strides if s.foot is foot]
-        ic += match_events(
-            np.array([s.ic_s for s in truth]), np.array([s.ic_s for s in ss if s.ic_s]), 0.1
-        ).tolist()
+        est_ic = ics[foot] if ics is not None else [s.ic_s for s in ss if s.ic_s]
+        ic += match_events(np.array([s.ic_s for s in truth]), np.array(est_ic), 0.1).tolist()
         to += match_events(
             np.array([s.to_s for s in truth]), np.array([s.to_s for s in ss if s.to_s]), 0.1
         ).tolist()

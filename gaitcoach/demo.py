@@ -144,6 +144,7 @@ def demo_stack(
     faults: Sequence[str] = (),
     runner: str = "demo",
     work: Path | None = None,
+    pods: str = "left,right",
 ) -> Iterator[DemoStack]:
     """Private bus + virtual pods (their own process, steered by the cues), a broker
     (Mosquitto when installed; else the service starts its embedded one on ``port``) and
@@ -165,7 +166,7 @@ def demo_stack(
             port = free_port()
             text = f"embedded broker on 127.0.0.1:{port} (Mosquitto is not installed)"
         py = sys.executable
-        pods = stack.enter_context(
+        pod_proc = stack.enter_context(
             _process(
                 [
                     py,
@@ -176,6 +177,8 @@ def demo_stack(
                     bus.address,
                     "--profile",
                     profile,
+                    "--pods",
+                    pods,
                     "--speed",
                     str(speed),
                     "--seed",
@@ -194,7 +197,7 @@ def demo_stack(
                 None,
             )
         )
-        print("demo: pods " + _wait_line(pods, "ready", READY_TIMEOUT_S), flush=True)
+        print("demo: pods " + _wait_line(pod_proc, "ready", READY_TIMEOUT_S), flush=True)
         listener_log = work / "listener.log"
         log_file = stack.enter_context(open(listener_log, "w"))
         stack.enter_context(

@@ -16,6 +16,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "stance_window_s": (0.05, 1.0),
     "stance_max_gyr_radps": (0.05, 10.0),
     "stance_max_acc_mps2": (0.1, 20.0),
+    "stance_relaxed_energy": (1.0, 10.0),
+    "stance_relaxed_window_s": (0.05, 1.0),
+    "stance_relaxed_rest_s": (0.0, 2.0),
     "swing_min_gyr_radps": (0.5, 40.0),
     "flat_max_tilt_deg": (1.0, 90.0),
     "min_stride_s": (0.2, 5.0),
@@ -25,6 +28,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "impact_onset_fraction": (0.01, 0.9),
     "heel_off_fraction": (0.05, 0.95),
     "impact_window_s": (0.005, 0.2),
+    "walking_ic_window_s": (0.0, 0.1),
     "running_max_duty": (0.1, 0.9),
     "rearfoot_above_deg": (-30.0, 45.0),
     "forefoot_below_deg": (-45.0, 30.0),
@@ -47,8 +51,10 @@ class GaitConfig:
 
     rate_probe_samples: int = 16
     """Samples whose timestamps fix the nominal sample rate of a stream."""
-    max_dt_factor: float = 3.5
-    """A time step above this many nominal sample periods is a gap (resets the stride)."""
+    max_dt_factor: float = 9.0
+    """A time step above this many nominal sample periods is a gap (resets the stride); shorter
+    holes (up to 8 missing samples: irregular timestamps of real pods) are bridged, the
+    integration simply takes the longer step."""
     energy_window_s: float = 0.02
     """Half width of the running maximum of the gyro norm used to find stance phases."""
     stance_window_s: float = 0.2
@@ -57,6 +63,15 @@ class GaitConfig:
     """A stance anchor's gyro energy must be below this (rad/s)."""
     stance_max_acc_mps2: float = 3.5
     """A stance anchor's |specific force| must be within this of gravity (m/s^2)."""
+    stance_relaxed_energy: float = 3.5
+    """A foot that never rests: a stance anchor may have up to this energy (1 = the limits
+    above) if it is the lowest from ``stance_relaxed_window_s`` before it to
+    ``stance_window_s`` after it; 1 disables the rule."""
+    stance_relaxed_window_s: float = 0.25
+    """Look-back of the relaxed stance rule (below half the shortest stride)."""
+    stance_relaxed_rest_s: float = 0.45
+    """The relaxed rule applies only if the foot did not rest (energy below 1) within this
+    time before the candidate (nor within the window after it)."""
     swing_min_gyr_radps: float = 3.0
     """A swing between two stance anchors needs a gyro norm above this (rad/s)."""
     flat_max_tilt_deg: float = 30.0
@@ -73,6 +88,9 @@ class GaitConfig:
     """TO: heel-off samples for the toe lever fit have a toes-down rate above this share."""
     toe_speed_levels_mps: tuple[float, float, float] = TOE_SPEED_LEVELS_MPS
     """TO: toe speeds (increasing, equal ratios) whose crossings give the toe-off."""
+    walking_ic_window_s: float = 0.035
+    """Walking strides: IC is the end of the terminal-swing dorsiflexion if it comes at most
+    this long before the impact transient (0 = always the impact onset)."""
     impact_window_s: float = 0.04
     """Window after initial contact for the impact peak."""
     running_max_duty: float = 0.5

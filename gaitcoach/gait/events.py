@@ -52,6 +52,7 @@ def detect_events(
     speed: FloatArray,
     n: IntArray,
     onset_fraction: float = IMPACT_ONSET_FRACTION,
+    dt: FloatArray | None = None,
 ) -> SegmentEvents:
     """Mid-swing, toe-off and initial contact per segment row.
 
@@ -74,6 +75,11 @@ def detect_events(
         (S,) valid samples per row.
     onset_fraction
         Share of the largest second-difference residual that marks the impact onset.
+    dt
+        (S, L) time step before each sample, for irregular timestamps (bridged holes): the
+        prediction extrapolates over the actual steps and the residual is taken per unit of
+        squared time, so a smooth swing across a hole does not look like an impact. None:
+        uniform steps.
     """
     s, length = gyr.shape[:2]
     idx = np.arange(length)[None, :]
@@ -88,8 +94,16 @@ def detect_events(
     # sample after contact; IC lies just before the first sample whose residual reaches
     # ``onset_fraction`` of the largest one after mid-swing.
     jerk = np.zeros((s, length))
-    d2 = acc[:, 2:] - 2 * acc[:, 1:-1] + acc[:, :-2]
-    jerk[:, 2:] = np.sqrt(d2[..., 0] ** 2 + d2[..., 1] ** 2 + d2[..., 2] ** 2)
+    if dt is None:
+        d2 = acc[:, 2:] - 2 * acc[:, 1:-1] + acc[:, :-2]
+        jerk[:, 2:] = np.sqrt(d2[..., 0] ** 2 + d2[..., 1] ** 2 + d2[..., 2] ** 2)
+    else:
+        h1, h0 = dt[:, 2:], dt[:, 1:-1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(h0 > 0, h1 / np.where(h0 > 0, h0, 1.0), 1.0)
+            d2 = acc[:, 2:] - acc[:, 1:-1] - (acc[:, 1:-1] - acc[:, :-2]) * ratio[..., None]
+            scale = np.where(h1 > 0, 1.0 / np.where(h1 > 0, h1 * (h1 + h0), 1.0), 0.0)
+        jerk[:, 2:] = np.sqrt(d2[..., 0] ** 2 + d2[..., 1] ** 2 + d2[..., 2] ** 2) * scale
     after = valid & (idx > ms[:, None])
     jmax = _masked(jerk, after, -np.inf).max(axis=1, initial=-np.inf)
     first = np.argmax(after & (jerk >= onset_fraction * jmax[:, None]), axis=1)

@@ -43,6 +43,8 @@ class _Segment:
     rest_start: FloatArray
     """Mean specific force around the start anchor (foot at rest)."""
     rest_end: FloatArray
+    rested: bool
+    """Both anchors are at rest (energy below 1), not from the relaxed stance rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +64,52 @@ class SegmentResult:
     loading_rate_gps: float | None
     length_m: float
     clearance_m: float
+    ic_rotation_s: float | None = None
+    """End of the terminal-swing dorsiflexion (``gyr_ml`` turning positive) shortly before the
+    impact: the initial contact of a walking stride (docs/metrics.md)."""
 
 
 def _mean_rows(x: FloatArray) -> FloatArray:
     return np.add.reduce(x, axis=0) / len(x)
+
+
+def _window_min(x: FloatArray, start: int, size: int) -> FloatArray:
+    """``out[i] = min(x[i + start : i + start + size])`` (inf outside ``x``)."""
+    lo, hi = max(0, -start), max(0, start + size)
+    padded = np.concatenate((np.full(lo, np.inf), x, np.full(hi, np.inf)))
+    m = minimum_filter1d(padded, size=size, origin=-(size // 2), mode="constant", cval=np.inf)
+    return m[lo + start : lo + start + len(x)]
+
+
+def _strict_minimum(energy: FloatArray, k: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Samples ``k`` below every sample up to ``before`` earlier and at or below every one up
+    to ``after`` later (ties: the first)."""
+    e = energy[k]
+    return (e < _window_min(energy, -before, before)[k]) & (e <= _window_min(energy, 1, after)[k])
+
+
+def _rotation_reversal_s(
+    gml: FloatArray,
+    tt: FloatArray,
+    ms: np.ndarray,
+    ici: np.ndarray,
+    ic_s: FloatArray,
+    window_s: float,
+) -> FloatArray:
+    """Per row, the last time ``gml`` turns from negative (toes rising) to non-negative between
+    mid-swing and the impact onset sample ``ici``, no more than ``window_s`` before the impact
+    time ``ic_s`` (linear interpolation of the zero crossing); NaN where there is none."""
+    rows = np.arange(len(gml))
+    j = np.arange(gml.shape[1] - 1)[None, :]
+    cross = (gml[:, :-1] < 0.0) & (gml[:, 1:] >= 0.0)
+    cross &= (j >= ms[:, None]) & (j + 1 <= (ici - 1)[:, None])
+    cross &= (ic_s[:, None] - tt[:, :-1]) <= window_s
+    last = cross.shape[1] - 1 - np.argmax(cross[:, ::-1], axis=1)
+    g0, g1 = gml[rows, last], gml[rows, last + 1]
+    t0, t1 = tt[rows, last], tt[rows, last + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tc = t0 + (t1 - t0) * (-g0) / (g1 - g0)
+    return np.where(cross.any(axis=1) & (window_s > 0), tc, np.nan)
 
 
 def _rotate_rows(r: FloatArray, v: FloatArray) -> FloatArray:
@@ -135,6 +179,7 @@ class FootAnalyzer:
         self.alignment_: SensorAlignment | None = None
         self._horizon_s = -np.inf
         self._ics: list[float] = []
+        self._last_ic: float | None = None
         self._checker = InputChecker(config)
         self._probe: list[tuple[FloatArray, FloatArray, FloatArray]] = []
         self._probe_n = 0
@@ -143,11 +188,14 @@ class FootAnalyzer:
         self._last_t: float | None = None
         self._scan = 0
         self._anchor_prev: int | None = None
+        self._anchor_prev_rested = False
         self._stance = 0
         self._pending: list[_Segment] = []
         self._last_result: SegmentResult | None = None
         self._d = 0
         self._h = 0
+        self._dw = 0
+        self._dq = 0
         self._need_break = False
 
     def _new_buffer(self) -> SampleBuffer:
@@ -203,8 +251,9 @@ class FootAnalyzer:
         if self.rate_hz_ is not None and self._buf.end > 0:
             self._scan_anchors(final=True)
         self._end_run()
-        if self._pending and self.alignment_ is None and len(self._pending) >= 2:
-            self._align(self._pending[: self.config.align_stances])
+        chosen = self._alignment_segments(final=True) if self.alignment_ is None else []
+        if chosen:
+            self._align(chosen)
             self._process_pending()
         self._horizon_s = np.inf
         return self.strides_[n_before:]
@@ -235,6 +284,8 @@ class FootAnalyzer:
             self.rate_hz_ = float(1.0 / np.median(np.diff(tt[:m])))
             self._d = max(2, round(self.config.stance_window_s * self.rate_hz_))
             self._h = max(1, round(self.config.energy_window_s * self.rate_hz_))
+            self._dw = max(2, round(self.config.stance_relaxed_window_s * self.rate_hz_))
+            self._dq = round(self.config.stance_relaxed_rest_s * self.rate_hz_)
             t, acc, gyr = tt, aa, gg
         if self._need_break:
             self._need_break = False
@@ -262,38 +313,53 @@ class FootAnalyzer:
 
     # ------------------------------------------------------------------ anchors
     def _scan_anchors(self, final: bool = False) -> None:
-        buf, d, h = self._buf, self._d, self._h
-        hi = buf.end if final else buf.end - d - h
+        buf, d, h, dw, dq = self._buf, self._d, self._h, self._dw, self._dq
+        look = d
+        back = max(d, dw, dq)
+        gate = max(1.0, self.config.stance_relaxed_energy)
+        hi = buf.end if final else buf.end - look - h
         lo = self._scan
         if hi <= lo:
             return
-        if buf.energy(max(0, lo - h), min(buf.end, hi + h)).min() >= 1.0:
+        if buf.energy(max(0, lo - h), min(buf.end, hi + h)).min() >= gate:
             # Every candidate's running-max energy is at least its raw energy: none can be an
             # anchor (the foot is swinging); skip the filters.
             self._scan = hi
             return
-        a0 = max(0, lo - d - h)
+        a0 = max(buf.base, lo - back - h)
         energy = maximum_filter1d(buf.energy(a0, buf.end), size=2 * h + 1, mode="nearest")
-        padded = np.concatenate((np.full(d, np.inf), energy, np.full(d + 1, np.inf)))
-        wmin = minimum_filter1d(padded, size=d, origin=-(d // 2), mode="constant", cval=np.inf)
         k = np.arange(lo - a0, hi - a0)
         e = energy[k]
-        is_anchor = (e < wmin[k]) & (e <= wmin[k + d + 1]) & (e < 1.0)
+        is_anchor = _strict_minimum(energy, k, d, d) & (e < 1.0)
+        if gate > 1.0:
+            # A foot that never comes to rest (some runners): the lowest energy of a wider
+            # window, below a looser gate, is the stance too (docs/metrics.md).
+            # Only where the foot did not rest shortly before: between two resting stances
+            # the lowest point of a slow swing is not a stance.
+            cand = np.flatnonzero(_strict_minimum(energy, k, dw, d) & (e < gate) & (e >= 1.0))
+            for c in cand.tolist():
+                j = int(k[c])
+                if energy[max(0, j - dq) : j + d + 1].min() >= 1.0:
+                    is_anchor[c] = True
         self._scan = hi
-        for a in (k[is_anchor] + a0).tolist():
-            self._on_anchor(a)
+        for a, rested in zip(
+            (k[is_anchor] + a0).tolist(), (e[is_anchor] < 1.0).tolist(), strict=True
+        ):
+            self._on_anchor(a, rested)
         # All segments completed by this data are measured together (vectorised).
         self._process_pending()
         # Keep what later anchors and segments still need.
-        keep = min(self._scan - d - h, self._anchor_prev if self._anchor_prev is not None else hi)
+        keep = min(
+            self._scan - back - h, self._anchor_prev if self._anchor_prev is not None else hi
+        )
         buf.drop_before(max(keep - h, buf.base))
         if self._anchor_prev is not None:
             t_anchor = float(buf.t(self._anchor_prev, self._anchor_prev + 1)[0])
             self._horizon_s = max(self._horizon_s, t_anchor)
 
-    def _on_anchor(self, a: int) -> None:
-        p = self._anchor_prev
-        self._anchor_prev = a
+    def _on_anchor(self, a: int, rested: bool) -> None:
+        p, p_rested = self._anchor_prev, self._anchor_prev_rested
+        self._anchor_prev, self._anchor_prev_rested = a, rested
         if p is None:
             return
         buf, cfg = self._buf, self.config
@@ -320,15 +386,17 @@ class FootAnalyzer:
             gyr=buf.gyr(p, a + 1).copy(),
             rest_start=_mean_rows(buf.acc(max(p - h, buf.base), p + h + 1)),
             rest_end=_mean_rows(buf.acc(a - h, a + h + 1)),
+            rested=p_rested and rested,
         )
         self._pending.append(seg)
 
     # ------------------------------------------------------------------ segments
     def _process_pending(self) -> None:
         if self.alignment_ is None:
-            if len(self._pending) < self.config.align_stances:
+            chosen = self._alignment_segments(final=False)
+            if not chosen:
                 return
-            self._align(self._pending[: self.config.align_stances])
+            self._align(chosen)
         segs, self._pending = self._pending, []
         # Similar lengths share a batch (little padding); results do not depend on batching.
         order = sorted(range(len(segs)), key=lambda i: len(segs[i].t))
@@ -340,6 +408,22 @@ class FootAnalyzer:
         for done in results:
             assert done is not None
             self._assemble(done)
+
+    def _alignment_segments(self, final: bool) -> list[_Segment]:
+        """Segments to align with, chosen by content only (so streaming equals batch): the
+        first ``align_stances`` whose anchors are at rest among the first four times as
+        many; if those have fewer (a foot that never rests), all of them; at the end of data,
+        what there is (at least two). Empty: wait for more."""
+        n = self.config.align_stances
+        head = self._pending[: 4 * n]
+        rested = [s for s in head if s.rested]
+        if len(rested) >= n:
+            return rested[:n]
+        if len(head) >= 4 * n:
+            return head
+        if final:
+            return rested if len(rested) >= 2 else head[:n] if len(head) >= 2 else []
+        return []
 
     def _align(self, segs: list[_Segment]) -> None:
         cfg = self.config
@@ -379,7 +463,7 @@ class FootAnalyzer:
         flat_end = rest_end[:, 2] >= max_tilt * np.linalg.norm(rest_end, axis=1)
         traj = integrate(acc, gyr, dt, n, rest)
         cfg = self.config
-        ev = detect_events(acc, gyr, norm3(traj.vel_mps), n, cfg.impact_onset_fraction)
+        ev = detect_events(acc, gyr, norm3(traj.vel_mps), n, cfg.impact_onset_fraction, dt)
         q_inv = traj.quat * np.array([1.0, -1.0, -1.0, -1.0])
         vel_foot = rotate(q_inv, traj.vel_mps)
         to_pos, _ = toe_off_from_pivot(
@@ -423,8 +507,9 @@ class FootAnalyzer:
         frac = np.where(has_to, to_pos, 0.0) - k
         to_arr = tt[rows, k] + frac * (tt[rows, k1] - tt[rows, k])
         ms_arr = tt[rows, ev.ms]
+        ic_rot = _rotation_reversal_s(gyr[..., 1], tt, ev.ms, ici, ic_arr, cfg.walking_ic_window_s)
         out: list[SegmentResult] = []
-        for i, seg, hi_, ic_v, pk, hr, rt, ht, to_v, ms_v, st, ln, cl in zip(
+        for i, seg, hi_, ic_v, pk, hr, rt, ht, to_v, ms_v, st, ln, cl, ir in zip(
             range(s_count),
             segs,
             has_ic.tolist(),
@@ -438,6 +523,7 @@ class FootAnalyzer:
             strike.tolist(),
             length_m.tolist(),
             clearance.tolist(),
+            ic_rot.tolist(),
             strict=True,
         ):
             out.append(
@@ -454,26 +540,46 @@ class FootAnalyzer:
                     loading_rate_gps=rt if hr else None,
                     length_m=ln,
                     clearance_m=cl,
+                    ic_rotation_s=ir if hi_ and ir == ir else None,
                 )
             )
         return out, end_pos[:, 0]
 
     def _assemble(self, res: SegmentResult) -> None:
         self.segments_.append(res)
-        if res.ic_s is not None:
-            self._ics.append(res.ic_s)
         prev, self._last_result = self._last_result, res
+        prev_ic, self._last_ic = self._last_ic, res.ic_s
+        stride_rec = self._stride(prev, res, prev_ic)
+        if stride_rec is not None:
+            self._last_ic = stride_rec.end_ic_s
+            self.strides_.append(stride_rec)
+        if self._last_ic is not None:
+            self._ics.append(self._last_ic)
+
+    def _stride(
+        self, prev: SegmentResult | None, res: SegmentResult, prev_ic: float | None
+    ) -> StrideRecord | None:
+        """The stride from ``prev``'s contact (final time ``prev_ic``) to ``res``'s, if valid."""
         cfg = self.config
         if prev is None or prev.run != res.run or prev.stance + 1 != res.stance:
-            return
-        if prev.ic_s is None or res.to_s is None or res.ic_s is None:
-            return
+            return None
+        if prev.ic_s is None or prev_ic is None or res.to_s is None or res.ic_s is None:
+            return None
         ic, to, end = prev.ic_s, res.to_s, res.ic_s
         stride = end - ic
         if not (ic < to < end and cfg.min_stride_s <= stride <= cfg.max_stride_s):
-            return
+            return None
         if res.length_m < cfg.min_stride_length_m:
-            return
+            return None
+        walking = (to - ic) / stride >= cfg.running_max_duty
+        if walking and res.ic_rotation_s is not None:
+            # Walking: the heel touches down as the terminal-swing dorsiflexion ends, some
+            # 20 ms before the impact transient (docs/metrics.md).
+            end = res.ic_rotation_s
+        ic = prev_ic
+        stride = end - ic
+        if not (ic < to < end):
+            return None
         contact = to - ic
         speed = res.length_m / stride
         angle = prev.strike_deg
@@ -482,33 +588,31 @@ class FootAnalyzer:
             if angle is not None
             else None
         )
-        activity = Activity.RUNNING if contact / stride < cfg.running_max_duty else Activity.WALKING
-        self.strides_.append(
-            StrideRecord(
-                foot=self.foot,
-                index=len(self.strides_),
-                ic_s=ic,
-                to_s=to,
-                end_ic_s=end,
-                contact_time_s=contact,
-                swing_time_s=end - to,
-                stride_time_s=stride,
-                cadence_spm=120.0 / stride,
-                activity=activity,
-                stride_length_m=res.length_m,
-                speed_mps=speed,
-                clearance_m=res.clearance_m,
-                foot_strike_angle_deg=angle,
-                strike_pattern=pattern,
-                peak_impact_g=prev.peak_impact_g,
-                loading_rate_gps=prev.loading_rate_gps,
-                overstride_m=overstride_m(
-                    speed,
-                    contact,
-                    angle,
-                    self.leg_length_m,
-                    cfg.overstride_base_fraction,
-                    cfg.overstride_angle_gain,
-                ),
-            )
+        activity = Activity.WALKING if walking else Activity.RUNNING
+        return StrideRecord(
+            foot=self.foot,
+            index=len(self.strides_),
+            ic_s=ic,
+            to_s=to,
+            end_ic_s=end,
+            contact_time_s=contact,
+            swing_time_s=end - to,
+            stride_time_s=stride,
+            cadence_spm=120.0 / stride,
+            activity=activity,
+            stride_length_m=res.length_m,
+            speed_mps=speed,
+            clearance_m=res.clearance_m,
+            foot_strike_angle_deg=angle,
+            strike_pattern=pattern,
+            peak_impact_g=prev.peak_impact_g,
+            loading_rate_gps=prev.loading_rate_gps,
+            overstride_m=overstride_m(
+                speed,
+                contact,
+                angle,
+                self.leg_length_m,
+                cfg.overstride_base_fraction,
+                cfg.overstride_angle_gain,
+            ),
         )

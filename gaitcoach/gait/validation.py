@@ -4,13 +4,13 @@ independent cadence estimates (used by tests and ``bench/accuracy.py``)."""
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from scipy.signal import welch
 
 from gaitcoach.frames import G_MPS2
 from gaitcoach.gait.config import DEFAULT_CONFIG, GaitConfig
@@ -110,17 +110,41 @@ def match_events(truth_s: FloatArray, est_s: FloatArray, tolerance_s: float) -> 
 def spectral_cadence_spm(chunk: ImuChunk, start_s: float, end_s: float) -> float:
     """Cadence from the spectrum of the gyro norm of one foot (its stride frequency x 2).
 
-    Independent of event detection: Welch spectrum of the angular-rate magnitude, peak in the
-    0.6-1.8 Hz stride band (resampled to a uniform 100 Hz grid first).
+    Independent of event detection: the angular-rate magnitude is resampled to a uniform
+    100 Hz grid over ``[start_s, end_s]``, its mean removed, Hann-windowed and zero-padded to
+    2^20 points (0.0001 Hz bins); the highest peak in the 0.6-1.8 Hz stride band is refined
+    by a parabola through the log power of the three bins around it.
     """
     m = (chunk.t_s >= start_s) & (chunk.t_s <= end_s)
     t = chunk.t_s[m]
     g = np.linalg.norm(chunk.gyr_radps[m], axis=1)
-    grid = np.arange(t[0], t[-1], 0.01)
+    fs = 100.0
+    grid = np.arange(start_s, end_s, 1.0 / fs)
     x = np.interp(grid, t, g)
-    f, p = welch(x - x.mean(), fs=100.0, nperseg=min(len(x), 4096), nfft=1 << 16)
-    band = (f >= 0.6) & (f <= 1.8)
-    return float(120.0 * f[band][np.argmax(p[band])])
+    x = (x - x.mean()) * np.hanning(len(x))
+    nfft = 1 << 20
+    power = np.abs(np.fft.rfft(x, nfft)) ** 2
+    f = np.fft.rfftfreq(nfft, 1.0 / fs)
+    band = np.flatnonzero((f >= 0.6) & (f <= 1.8))
+    k = int(band[np.argmax(power[band])])
+    y0, y1, y2 = np.log(power[k - 1 : k + 2])
+    shift = 0.5 * (y0 - y2) / (y0 - 2.0 * y1 + y2)
+    return float(120.0 * (f[k] + shift * (f[1] - f[0])))
+
+
+def stride_cadence_spm(strides: Sequence[StrideRecord], start_s: float, end_s: float) -> float:
+    """Cadence of the strides inside ``[start_s, end_s]`` with the spectral estimate's time
+    weighting: mean stride frequency x 2 weighted by each stride's duration and the Hann
+    window at its midpoint (so a cadence drift inside the window weighs like in the
+    spectrum). NaN without strides."""
+    ic = np.array([s.ic_s for s in strides])
+    dur = np.array([s.stride_time_s for s in strides])
+    inside = (ic >= start_s) & (ic + dur <= end_s)
+    if not inside.any():
+        return float("nan")
+    mid = ic[inside] + 0.5 * dur[inside]
+    weight = np.sin(np.pi * (mid - start_s) / (end_s - start_s)) ** 2 * dur[inside]
+    return float(120.0 * np.sum(weight / dur[inside]) / np.sum(weight))
 
 
 class TruthLike(Protocol):
@@ -271,21 +295,22 @@ def score(
     )
 
 
-def walking_reference(folder: Path) -> dict[str, float]:
+def walking_reference(folder: Path, config: GaitConfig = DEFAULT_CONFIG) -> dict[str, float]:
     """gaitmap-walking: IC/TO against motion capture, stride length against the heel marker."""
     ref = load_gaitmap_walking(folder)
     ic_err: list[float] = []
     to_err: list[float] = []
     len_err: list[float] = []
     for foot, chunk in ref.imu.items():
-        fa = FootAnalyzer(foot)
+        fa = FootAnalyzer(foot, config)
         fa.push(chunk)
         fa.finish()
         truth = [s for s in ref.strides if s.foot is foot]
         segs = fa.segments_
         ic_err += match_events(
             np.array([s.ic_s for s in truth]),
-            np.array([s.ic_s for s in segs if s.ic_s is not None]),
+            # Final contact times (walking strides: end of the terminal-swing dorsiflexion).
+            np.array(fa.ic_times()),
             0.1,
         ).tolist()
         to_err += match_events(
@@ -327,24 +352,24 @@ def running_reference(path: Path, config: GaitConfig = DEFAULT_CONFIG) -> dict[s
     strides = fa.strides_
     moving = chunk.t_s[np.linalg.norm(chunk.gyr_radps, axis=1) > 3.0]
     start, stop = float(moving[0]), float(moving[-1])
-    ic = np.array([s.ic_s for s in strides])
     cad = np.array([s.cadence_spm for s in strides])
-    stride_s = np.array([s.stride_time_s for s in strides])
     diffs: list[float] = []
-    # 20 s windows, half overlapping: the strides inside a window give its mean cadence as
-    # steps over time (120 n / sum of stride times), compared with the spectral peak.
-    for w in np.arange(start + 5.0, stop - 25.0, 10.0):
-        m = (ic >= w) & (ic + stride_s <= w + 20.0)
-        if m.sum() >= 5:
-            stride_cad = 120.0 * m.sum() / float(stride_s[m].sum())
-            diffs.append(stride_cad - spectral_cadence_spm(chunk, w, w + 20.0))
+    # 20 s windows every 5 s over the running part (5 s margins for the start and stop).
+    for w in np.arange(start + 5.0, stop - 25.0 + 1e-9, 5.0):
+        sc = stride_cadence_spm(strides, w, w + 20.0)
+        if np.isfinite(sc):
+            diffs.append(sc - spectral_cadence_spm(chunk, w, w + 20.0))
     expected = (stop - start) * float(np.median(cad)) / 120.0 if len(cad) else float("nan")
     ct = np.array([s.contact_time_s for s in strides])
     fsa = np.array(
         [s.foot_strike_angle_deg for s in strides if s.foot_strike_angle_deg is not None]
     )
+    holes = [b.ic_s - a.end_ic_s for a, b in itertools.pairwise(strides)]
     return {
         "strides": float(len(strides)),
+        "first_ic_after_start_s": strides[0].ic_s - start if strides else float("nan"),
+        "last_ic_before_stop_s": stop - strides[-1].end_ic_s if strides else float("nan"),
+        "longest_hole_s": float(max(holes)) if holes else float("nan"),
         "expected_strides": expected,
         "gaps": float(len(fa.gaps_)),
         "cadence_median_spm": float(np.median(cad)) if len(cad) else float("nan"),

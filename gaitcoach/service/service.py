@@ -16,7 +16,7 @@ import logging
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,16 @@ from gaitcoach.session import (
     SessionStore,
 )
 from gaitcoach.session.history import session_summary
-from gaitcoach.types import Cue, Foot, GaitMetrics, Gap, ImuChunk, LinkEvent, LinkState
+from gaitcoach.types import (
+    Activity,
+    Cue,
+    Foot,
+    GaitMetrics,
+    Gap,
+    ImuChunk,
+    LinkEvent,
+    LinkState,
+)
 
 log = logging.getLogger("gaitcoach.service")
 
@@ -264,6 +273,8 @@ class Service:
         self._report_missing(now)
         self._cues(self.pipeline.tick(now))
         self.state.metrics = self.pipeline.metrics(now)
+        if self.state.metrics.n_strides == 0:
+            self.state.metrics = rsc_metrics(self.state.rsc.values(), now) or self.state.metrics
         if self.publisher is not None:
             self.publisher.publish_metrics(self.state.metrics)
         if self.on_state is not None:
@@ -369,6 +380,36 @@ class Service:
             list(self.state.gaps),
             dropped,
         )
+
+
+RSC_MAX_AGE_S = 3.0
+"""RSC readings older than this no longer describe the runner's gait."""
+
+
+def rsc_metrics(readings: Iterable[RscReading], now_s: float) -> GaitMetrics | None:
+    """Reduced metrics from pods that only speak Running Speed and Cadence: cadence, speed and
+    stride length as the pods' firmware computed them (no strike, contact or overstride)."""
+    fresh = [r for r in readings if now_s - r.t_s <= RSC_MAX_AGE_S]
+    if not fresh:
+        return None
+    m = [r.measurement for r in fresh]
+    strides = [x.stride_length_m for x in m if x.stride_length_m is not None]
+    speed = sum(x.speed_mps for x in m) / len(m)
+    moving = speed > 0.3 and any(x.cadence_spm > 0 for x in m)
+    return GaitMetrics(
+        t_s=now_s,
+        activity=(
+            Activity.STANDING
+            if not moving
+            else Activity.RUNNING
+            if any(x.running for x in m)
+            else Activity.WALKING
+        ),
+        n_strides=0,
+        cadence_spm=sum(x.cadence_spm for x in m) / len(m) if moving else None,
+        speed_mps=speed,
+        stride_length_m=sum(strides) / len(strides) if strides and moving else None,
+    )
 
 
 def _config_json(config: ServiceConfig) -> dict[str, Any]:

@@ -74,7 +74,8 @@ def plot_strike_angle(strides: Sequence[StrideRecord]) -> Figure:
     ax.axvline(REARFOOT_ABOVE_DEG, color="k", ls="--", lw=1)
     ax.axvline(FOREFOOT_BELOW_DEG, color="k", ls=":", lw=1)
     ax.set(xlabel="foot strike angle (deg, + = toes up)", ylabel="strides", title="Strike angle")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no data: no legend
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -99,7 +100,8 @@ def plot_contact(strides: Sequence[StrideRecord], t0: float) -> Figure:
         if t.size:
             ax.plot(t, _rolling_median(t * 60, v) * 1000, color=FOOT_COLOURS[foot], label=foot)
     ax.set(xlabel="time (min)", ylabel="contact time (ms)", title="Contact time, left / right")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no data: no legend
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -20,6 +20,9 @@ def test_defaults_are_valid_and_frozen() -> None:
         ("max_dt_factor", 1.0),
         ("align_stances", 1),
         ("stuck_samples", "many"),
+        ("stance_relaxed_energy", 0.5),
+        ("stance_relaxed_window_s", 0.0),
+        ("walking_ic_window_s", 0.5),
     ],
 )
 def test_out_of_range_names_parameter_and_range(name: str, value: object) -> None:

@@ -14,7 +14,7 @@ from gaitcoach.gait.validation import (
     spectral_cadence_spm,
     walking_reference,
 )
-from gaitcoach.types import Foot
+from gaitcoach.types import Foot, ImuChunk
 from tests.gait.simdata import SHARED_DATA, chunks_of
 from tests.support import require
 
@@ -34,63 +34,110 @@ def test_gaitmap_walking_events_and_stride_length_against_motion_capture() -> No
     assert w["to_abs_median_ms"] <= 10.0
     assert w["to_abs_p95_ms"] <= 15.0
     assert w["length_abs_median_pct"] <= 4.0
-    # IC is the impact onset (the simulator's definition); the lab's IC from the heel marker
-    # comes about 20 ms earlier, beyond the 10 ms target (docs/validation.md).
-    assert 0.0 < w["ic_signed_median_ms"] <= 25.0
+    # Walking IC = end of the terminal-swing dorsiflexion (about 20 ms before the impact
+    # onset, which alone is 22 ms late against the motion capture; docs/validation.md).
+    assert w["ic_abs_median_ms"] <= 10.0
+    assert abs(w["ic_signed_median_ms"]) <= 10.0
+
+
+def test_gaitmap_walking_ic_refinement_is_what_meets_the_target() -> None:
+    require(WALK.is_dir(), f"real walking data not found at {WALK}")
+    w = walking_reference(WALK, GaitConfig(walking_ic_window_s=0.0))
+    assert w["ic_signed_median_ms"] > 15.0
+
+
+@lru_cache(maxsize=4)
+def _run(runner: str) -> dict[str, float]:
+    path = RUN / f"{runner}.csv"
+    require(path.is_file(), f"real running data not found at {path}")
+    return running_reference(path)
 
 
 @pytest.mark.parametrize("runner", ["matt", "misha", "tom"])
 def test_fuzzy_run_no_crash_and_plausible_cadence(runner: str) -> None:
-    path = RUN / f"{runner}.csv"
-    require(path.is_file(), f"real running data not found at {path}")
-    r = running_reference(path)
-    assert r["strides"] >= 40
+    r = _run(runner)
+    assert r["strides"] >= 100
     assert 150.0 <= r["cadence_median_spm"] <= 200.0
     assert 0.15 <= r["contact_p50_s"] <= 0.4
 
 
-def test_fuzzy_run_matt_every_stride_and_cadence_agrees_with_spectrum() -> None:
-    path = RUN / "matt.csv"
-    require(path.is_file(), f"real running data not found at {path}")
-    r = running_reference(path)
-    assert r["strides"] >= 0.95 * r["expected_strides"]
-    assert r["windows"] >= 4
-    # Stride cadence versus the spectral peak of 20 s windows: the spectral estimate of a
-    # 20 s window resolves a few spm only (docs/validation.md), so: median within 2.5 spm.
-    assert r["cadence_vs_spectral_median_abs_spm"] <= 2.5
-    assert r["cadence_vs_spectral_max_abs_spm"] <= 8.0
+@pytest.mark.parametrize("runner", ["matt", "misha"])
+def test_fuzzy_run_every_stride_and_cadence_agrees_with_spectrum(runner: str) -> None:
+    r = _run(runner)
+    assert r["strides"] >= 0.9 * r["expected_strides"]
+    assert r["last_ic_before_stop_s"] <= 1.5
+    assert r["windows"] >= 15
+    # Hann-weighted stride cadence vs zero-padded spectral peak, 20 s windows every 5 s.
+    assert r["cadence_vs_spectral_median_abs_spm"] <= 1.0
+    assert r["cadence_vs_spectral_max_abs_spm"] <= 4.0
+    assert r["cadence_iqr_spm"] <= 20.0
 
 
-def test_fuzzy_run_misha_short_holes_can_be_bridged() -> None:
-    path = RUN / "misha.csv"
-    require(path.is_file(), f"real running data not found at {path}")
-    r = running_reference(path, GaitConfig(max_dt_factor=8.0))
-    assert r["strides"] >= 0.85 * r["expected_strides"]
-    assert r["cadence_vs_spectral_median_abs_spm"] <= 2.5
+def test_fuzzy_run_matt_found_from_start_to_stop() -> None:
+    r = _run("matt")
+    assert r["strides"] >= 0.97 * r["expected_strides"]
+    assert r["first_ic_after_start_s"] <= 1.0 and r["longest_hole_s"] <= 0.05
 
 
-def test_fuzzy_run_misha_irregular_timestamps_are_gaps_not_garbage() -> None:
+def test_fuzzy_run_tom_foot_that_never_rests_is_tracked() -> None:
+    # tom's foot keeps turning at 1-4 rad/s through stance: the relaxed stance rule finds
+    # most of his strides (53 of ~180 without it); still short of every stride
+    # (docs/validation.md).
+    r = _run("tom")
+    assert r["strides"] >= 0.6 * r["expected_strides"]
+    assert r["first_ic_after_start_s"] <= 1.0 and r["last_ic_before_stop_s"] <= 1.0
+    assert 175.0 <= r["cadence_median_spm"] <= 195.0
+    strict = running_reference(RUN / "tom.csv", GaitConfig(stance_relaxed_energy=1.0))
+    assert r["strides"] >= 2 * strict["strides"]
+
+
+def test_spectral_cadence_resolves_a_fraction_of_a_step() -> None:
+    # A synthetic gyro norm at 83.3 strides/min (166.6 spm) with harmonics and noise.
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 20.0, 0.01)
+    f = 166.6 / 120.0
+    w = 5 + 4 * np.sin(2 * np.pi * f * t) + 2 * np.sin(4 * np.pi * f * t + 1.0)
+    gyr = np.column_stack([w + rng.normal(0, 0.5, t.size), np.zeros(t.size), np.zeros(t.size)])
+    chunk = ImuChunk(Foot.LEFT, t, np.tile([0.0, 0.0, 9.81], (t.size, 1)), gyr)
+    assert spectral_cadence_spm(chunk, 0.0, 20.0) == pytest.approx(166.6, abs=0.1)
+
+
+def test_fuzzy_run_misha_short_holes_bridged_long_ones_are_gaps() -> None:
     path = RUN / "misha.csv"
     require(path.is_file(), f"real running data not found at {path}")
     chunk = load_fuzzy_run(path, Foot.UNKNOWN)
     fa = FootAnalyzer(Foot.UNKNOWN)
     fa.push(chunk)
     fa.finish()
-    assert len(fa.gaps_) > 50 and all(g.reason == "time jump" for g in fa.gaps_)
+    holes = np.diff(chunk.t_s)
+    # 1518 doubled steps and ~140 holes of 20-97 ms are bridged; only the holes over nine
+    # sample periods (127-236 ms) are gaps.
+    assert len(fa.gaps_) == int(np.sum(holes > 9 * 0.01 + 1e-9))
+    assert all(g.reason == "time jump" and g.end_s - g.start_s > 0.09 for g in fa.gaps_)
     assert all(not (s.ic_s < g.start_s < s.end_ic_s) for s in fa.strides_ for g in fa.gaps_)
-    cad = np.median([s.cadence_spm for s in fa.strides_])
-    assert abs(cad - spectral_cadence_spm(chunk, 60.0, 140.0)) <= 10.0
+    strict = FootAnalyzer(Foot.UNKNOWN, GaitConfig(max_dt_factor=3.5))
+    strict.push(chunk)
+    strict.finish()
+    assert len(fa.strides_) >= 2.5 * len(strict.strides_)
+    # Cut into short runs, the alignment still comes from resting stances only: the same
+    # frame, so plausible strike angles (relaxed anchors once turned it by 180 deg).
+    assert strict.alignment_ is not None and fa.alignment_ is not None
+    assert float(np.sum(strict.alignment_.r_fs_ * fa.alignment_.r_fs_)) >= 2.9
+    assert len(strict.strides_) >= 45
+    assert np.median([s.foot_strike_angle_deg for s in strict.strides_]) > 10.0
 
 
-def test_fuzzy_run_irregular_timestamps_stream_equals_batch() -> None:
-    path = RUN / "misha.csv"
+@pytest.mark.parametrize(("runner", "max_size"), [("misha", 700), ("tom", 700), ("tom", 12)])
+def test_fuzzy_run_stream_equals_batch(runner: str, max_size: int) -> None:
+    # misha: irregular timestamps and gaps; tom: anchors from the relaxed stance rule.
+    path = RUN / f"{runner}.csv"
     require(path.is_file(), f"real running data not found at {path}")
     chunk = load_fuzzy_run(path, Foot.UNKNOWN)
     batch = FootAnalyzer(Foot.UNKNOWN)
     batch.push(chunk)
     batch.finish()
     streamed = FootAnalyzer(Foot.UNKNOWN)
-    sizes = np.random.default_rng(5).integers(1, 700, size=len(chunk))
+    sizes = np.random.default_rng(5).integers(1, max_size, size=len(chunk))
     for part in chunks_of(chunk, sizes):
         streamed.push(part)
     streamed.finish()

@@ -3,6 +3,8 @@ Mosquitto, the real service and ``gaitcoach listen``, in accelerated time."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import itertools
 import json
 import re
@@ -196,3 +198,44 @@ def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) ->
     ]
     assert len(right_in_gap) > 20  # the other pod never stalled
     assert "gap foot=left" in log
+
+
+def test_rsc_only_pods_give_reduced_metrics(tmp_path: Path) -> None:
+    """Pods that only speak Running Speed and Cadence: cadence, speed and stride length."""
+    from gaitcoach.demo import demo_config
+    from gaitcoach.link import PodSelector
+    from gaitcoach.service.config import load_config
+    from gaitcoach.service.service import Service
+    from gaitcoach.types import Foot
+
+    speed = 5.0
+    with demo_stack(
+        "efficient-midfoot",
+        60 / speed,
+        speed,
+        0.0,
+        pods="rsc:left,rsc:right",
+        runner="rsc",
+        work=tmp_path / "work",
+    ) as st:
+        cfg = demo_config(load_config(None), tmp_path / "data", st.port, speed, "rsc")
+        selectors = (
+            PodSelector(address="D0:0D:02:01:00:00", foot=Foot.LEFT),
+            PodSelector(address="D0:0D:02:02:00:01", foot=Foot.RIGHT),
+        )
+        cfg = dataclasses.replace(cfg, link=dataclasses.replace(cfg.link, pods=selectors))
+        seen: list[Any] = []
+        svc = Service(cfg, on_state=lambda s: seen.append(s.state.metrics))
+
+        async def main() -> None:
+            asyncio.get_running_loop().call_later(50 / speed, svc.stop)
+            await svc.run()
+
+        asyncio.run(main())
+    running = [m for m in seen if m is not None and m.cadence_spm is not None]
+    assert len(running) >= 3, seen[-5:]
+    last = running[-1]
+    assert 170 < last.cadence_spm < 190  # the profile runs at 180 steps/min
+    assert 3.0 < last.speed_mps < 3.6
+    assert last.stride_length_m is not None and 2.0 < last.stride_length_m < 2.4
+    assert last.foot_strike_angle_deg is None  # reduced metrics: RSC has no strike angle
