@@ -24,16 +24,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from gaitcoach.mqtt.mosquitto import MosquittoBroker, free_port, mosquitto_available
+from gaitcoach.mqtt.mosquitto import MosquittoBroker, mosquitto_available
+from gaitcoach.proc import die_with_parent, free_port
 from gaitcoach.service.config import ServiceConfig, load_config
 
 READY_TIMEOUT_S = 30.0
-
-
-def _die_with_parent() -> None:
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 @contextlib.contextmanager
@@ -47,7 +42,7 @@ def _process(
         stdout=subprocess.PIPE if log is None else log,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         yield proc

@@ -7,16 +7,17 @@ tied to their parent with ``prctl(PR_SET_PDEATHSIG, SIGTERM)`` so none outlives 
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
-PR_SET_PDEATHSIG = 1
+from gaitcoach.proc import die_with_parent
+
+__all__ = ["PrivateBus", "die_with_parent", "env_for_bus", "write_bluetoothctl_shim"]
+
 BLUEZ_VERSION = "5.72"
 """Version the bluetoothctl shim reports (bleak requires 5.55+ in the 5.x series)."""
 
@@ -53,12 +54,6 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configura
   <limit name="reply_timeout">300000</limit>
 </busconfig>
 """
-
-
-def die_with_parent() -> None:
-    """``preexec_fn`` for children: receive SIGTERM when the parent process dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class PrivateBus:

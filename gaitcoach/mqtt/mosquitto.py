@@ -8,10 +8,8 @@ Measured facts behind the details (TCP_NODELAY, ``user root``, ``listener 0``):
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -19,27 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
+from gaitcoach.proc import die_with_parent, free_port
+
 SERVICE_USER = "gaitcoach"
 """A user allowed on every runner's topics (the ACL's service account)."""
 
 
 def mosquitto_available() -> bool:
     return shutil.which("mosquitto") is not None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    # Runs in the child before exec: SIGTERM when the parent dies, so no broker leaks.
-    # (Linux ties this to the thread that started the child: start brokers from the main
-    # thread or another long-lived one, not from a short-lived executor thread.)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -159,7 +144,7 @@ class MosquittoBroker:
                 ["mosquitto", "-c", str(self.config_path)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
             if self._wait_accepting(timeout_s):
                 return
