@@ -59,7 +59,10 @@ class _Subscriber:
     def _on(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         t = self._to(time.monotonic())
         p = json.loads(msg.payload)
-        key = f"cue:{p['id']}" if msg.topic.endswith("/cue") else f"stride:{p['foot']}:{p['index']}"
+        if msg.topic.endswith("/cue"):
+            key = f"cue:{p['id']}"
+        else:
+            key = f"stride:{p['stride']['foot']}:{p['stride']['index']}"
         self.got[key] = t
 
     def close(self) -> None:
@@ -108,6 +111,7 @@ def latency(seconds: float) -> None:
         asyncio.run(main())
         time.sleep(0.5)
         sub.close()
+    print(f"published {len(marks)} strides and cues, the subscriber received {len(sub.got)}")
     rows = []
     for kind in ("stride", "cue"):
         keys = [k for k in marks if k.startswith(kind) and k in sub.got]

@@ -368,15 +368,18 @@ class Service:
 
     def result(self) -> ServiceResult:
         dropped: dict[str, int] = {}
+        counts = dict(self.pipeline.counts)
         if self.publisher is not None:
             dropped.update({f"mqtt_{k}": v for k, v in self.publisher.dropped.items()})
+            counts["commands_ok"] = self.publisher.stats.commands_ok
+            counts["commands_rejected"] = self.publisher.stats.commands_rejected
         if self.link is not None:
             dropped["link_queue"] = self.link.queue_drops
         return ServiceResult(
             self.session_ids,
             self.last_summary,
             self.report_path,
-            dict(self.pipeline.counts),
+            counts,
             list(self.state.gaps),
             dropped,
         )

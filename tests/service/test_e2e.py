@@ -131,6 +131,27 @@ def _retained(port: int, topic: str) -> dict[str, Any] | None:
     return got[0] if got else None
 
 
+def _commands(
+    port: int, runner: str, commands: list[tuple[str, dict[str, Any]]]
+) -> dict[str, dict[str, Any]]:
+    """Send commands to the service and collect the replies by request id."""
+    replies: dict[str, dict[str, Any]] = {}
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    c.on_message = lambda _c, _u, m: replies.update(
+        {json.loads(m.payload).get("id"): json.loads(m.payload)}
+    )
+    c.connect("127.0.0.1", port)
+    c.subscribe(f"gaitcoach/{runner}/reply", qos=1)
+    c.loop(0.2)
+    for name, args in commands:
+        c.publish(f"gaitcoach/{runner}/cmd/{name}", json.dumps(args), qos=1)
+    deadline = time.monotonic() + 5
+    while len(replies) < len(commands) and time.monotonic() < deadline:
+        c.loop(0.1)
+    c.disconnect()
+    return replies
+
+
 def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) -> None:
     speed, run_stream_s = 10.0, 170.0
     with demo_stack(
@@ -161,7 +182,17 @@ def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) ->
             text=True,
         )
         try:
-            time.sleep(115 / speed)  # stream time ~115 s: after the pod came back
+            time.sleep(40 / speed)
+            replies = _commands(
+                st.port,
+                "eve",
+                [
+                    ("discomfort", {"body_part": "knee", "score": 5, "id": "d1"}),
+                    ("mute", {"duration_s": -5, "id": "m1"}),
+                    ("warp", {"id": "w1"}),
+                ],
+            )
+            time.sleep(75 / speed)  # stream time ~115 s: after the pod came back
             st.broker.stop()
             time.sleep(2.0)
             st.broker.start()
@@ -177,15 +208,23 @@ def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) ->
         status = _retained(st.port, "gaitcoach/eve/status")
         session_msg = _retained(st.port, "gaitcoach/eve/session")
     assert status is not None and status.get("online") is False, status
+    # Commands: applied or refused with a clear error, one reply each.
+    assert replies["d1"]["ok"] is True
+    assert replies["m1"]["ok"] is False and replies["m1"]["error"]["code"] == "out_of_range"
+    assert replies["w1"]["ok"] is False and replies["w1"]["error"]["code"] == "unknown_command"
     assert session_msg is not None
     with SessionStore(tmp_path / "data") as store:
         (info,) = store.list_sessions()
         assert info.status is SessionStatus.COMPLETE
         data = store.load(info.id)
+    assert [(d.body_part, d.score) for d in data.discomfort] == [("knee", 5)]
+    assert any(c.kind.value == "discomfort" for c in data.cues)
+    assert {c.name for c in data.commands} >= {"discomfort"}
     left_gaps = [g for g in data.gaps if g.foot.value == "left"]
     lost_s = sum(g.end_s - g.start_s for g in left_gaps)
     assert 25.0 < lost_s < 40.0, left_gaps
     assert result["gaps"] >= 1
+    assert result["counts"]["commands_ok"] == 1 and result["counts"]["commands_rejected"] == 2
     # Strides on both sides of the loss, for both feet: the session is complete but the gap.
     gap_start = min(g.start_s for g in left_gaps)
     gap_end = max(g.end_s for g in left_gaps)
