@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -78,6 +77,7 @@ class DemoResult:
     data_dir: Path
     gaps: int
     counts: dict[str, int]
+    summary_text: str
 
 
 def demo_config(
@@ -240,7 +240,13 @@ def run_demo(
         cfg = demo_config(base, data, st.port, speed, runner)
         result = asyncio.run(_run_service(cfg, run_s, quiet))
     return DemoResult(
-        result.summary, result.report_path, st.listener_log, data, len(result.gaps), result.counts
+        result.summary,
+        result.report_path,
+        st.listener_log,
+        data,
+        len(result.gaps),
+        result.counts,
+        result.summary_text,
     )
 
 
@@ -277,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(res.listener_log.read_text().rstrip() or "(nothing)")
     if res.summary is not None:
         print("\nsummary:")
-        print(json.dumps(res.summary, indent=1)[:4000])
+        print(res.summary_text)
     print(f"\nHTML report: {res.report_path}")
     return 0 if res.summary is not None else 1
 

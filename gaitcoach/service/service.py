@@ -35,6 +35,7 @@ from gaitcoach.session import (
     SessionStore,
 )
 from gaitcoach.session.history import session_summary
+from gaitcoach.session.summary import SessionSummary, summary_text
 from gaitcoach.types import (
     Activity,
     Cue,
@@ -89,6 +90,7 @@ class ServiceResult:
     counts: dict[str, int]
     gaps: list[Gap]
     dropped: dict[str, int]
+    summary_text: str = ""
 
 
 class Service:
@@ -115,6 +117,7 @@ class Service:
         self.link: FootpodLink | None = None
         self.session_ids: list[str] = []
         self.last_summary: dict[str, Any] | None = None
+        self.summary_text = ""
         self.report_path: Path | None = None
         self._stop = asyncio.Event()
         self._last_t: dict[Foot, float] = {}
@@ -155,9 +158,9 @@ class Service:
         stats = rec.close(status)
         log.info("session closed id=%s status=%s stats=%s", rec.session_id, status, stats)
         try:
-            self.last_summary, self.report_path = _summarise(
-                self.config.session_settings(), rec.session_id
-            )
+            summary, self.report_path = _summarise(self.config.session_settings(), rec.session_id)
+            self.last_summary = summary.to_json()
+            self.summary_text = summary_text(summary)
         except Exception:  # a summary must never cost the recording
             log.exception("summary of session %s failed", rec.session_id)
             return
@@ -382,6 +385,7 @@ class Service:
             counts,
             list(self.state.gaps),
             dropped,
+            self.summary_text,
         )
 
 
@@ -430,8 +434,8 @@ def _config_json(config: ServiceConfig) -> dict[str, Any]:
     return out
 
 
-def _summarise(settings: SessionSettings, session_id: str) -> tuple[dict[str, Any], Path]:
-    """The session's summary (JSON, with advice) and its HTML report, written beside the store."""
+def _summarise(settings: SessionSettings, session_id: str) -> tuple[SessionSummary, Path]:
+    """The session's summary (with advice) and its HTML report, written beside the store."""
     from gaitcoach.session.report import render_html
 
     with SessionStore(settings.data_dir) as store:
@@ -442,4 +446,4 @@ def _summarise(settings: SessionSettings, session_id: str) -> tuple[dict[str, An
     reports.mkdir(parents=True, exist_ok=True)
     path = reports / f"{session_id}.html"
     path.write_text(render_html(data, summary), encoding="utf-8")
-    return summary.to_json(), path
+    return summary, path

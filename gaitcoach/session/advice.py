@@ -192,7 +192,10 @@ def advise(
     if duration_min >= th["long_run_min"]:
         found["mobility"].append(("long_run", {"duration_min": duration_min}))
     sdrift = fat.get("stride_length_m_drift_pct")
-    if sdrift is not None and -sdrift >= th["fatigue_stride_drop_pct"]:
+    # A stride that shortens because the cadence rose (as coached) at the same speed is
+    # technique, not tight or tired muscles: count only shortening cadence does not explain.
+    cad_rise = fat.get("cadence_spm_drift_pct") or 0.0
+    if sdrift is not None and -sdrift >= th["fatigue_stride_drop_pct"] and cad_rise < -sdrift / 2:
         found["mobility"].append(("stride_shortened", {"stride_drop_pct": -sdrift}))
     if found["technique"]:
         found["mobility"].append(("technique_change", {}))

@@ -19,7 +19,7 @@ from gaitcoach.cli import CliError
 from gaitcoach.errors import ConfigError
 from gaitcoach.session.advice import DEFAULT_ADVICE_PATH, AdviceBook, advise
 from gaitcoach.session.store import SessionError, SessionStore
-from gaitcoach.session.summary import SessionSummary
+from gaitcoach.session.summary import summary_text
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -87,35 +87,6 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary_text(s: SessionSummary) -> str:
-    lines = [
-        f"session {s.session_id} ({s.status}) runner {s.runner}",
-        f"  {s.duration_s / 60:.1f} min, {s.distance_m / 1000:.2f} km"
-        + (f", pace {s.pace_s_per_km / 60:.2f} min/km" if s.pace_s_per_km else ""),
-    ]
-    for name, m in s.metrics.items():
-        if m.all is not None:
-            share = f"  L {m.left_share_pct:.1f}%" if m.left_share_pct is not None else ""
-            lines.append(
-                f"  {name:<22} {m.all.median:9.3f}  IQR {m.all.p25:.3f}-{m.all.p75:.3f}{share}"
-            )
-    shares = s.strike_share_pct["all"]
-    lines.append("  strike: " + ", ".join(f"{k} {v:.0f}%" for k, v in shares.items()))
-    moved = [c for c in s.cues if c.moved is not None]
-    if s.cues:
-        lines.append(
-            f"  cues: {len(s.cues)}, metric moved after {sum(bool(c.moved) for c in moved)}"
-            f" of {len(moved)}"
-        )
-    for d in s.discomfort:
-        lines.append(f"  discomfort at {d.t_s / 60:.1f} min: {d.body_part} {d.score}/10")
-    for a in s.advice:
-        lines.append(f"* {a.title}: {a.text}")
-        lines.extend(f"    because: {r}" for r in a.reasons)
-    lines.append(s.disclaimer)
-    return "\n".join(lines)
-
-
 @_guard
 def cmd_summary(args: argparse.Namespace) -> int:
     from gaitcoach.session.history import session_summary
@@ -133,7 +104,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         else:
             Path(args.json).write_text(text + "\n", encoding="utf-8")
     if args.json != "-":
-        print(_summary_text(summary))
+        print(summary_text(summary))
         if args.html:
             print(f"HTML report: {args.html}")
     return 0
@@ -180,7 +151,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raw_summary = summarize(data)
             summary = advise(raw_summary, book, advice_context(store, data, raw_summary))
             print("summary from the replayed strides:")
-            print(_summary_text(summary))
+            print(summary_text(summary))
     print(
         f"session {result.session_id}: {result.samples} samples in {result.chunks} chunks, "
         f"{len(result.strides)} strides replayed, {result.stored} stored; "

@@ -404,3 +404,33 @@ def summarize(
         },
         target_cadence_spm=(float(target_cadence_spm[0]), float(target_cadence_spm[1])),
     )
+
+
+def summary_text(s: SessionSummary) -> str:
+    """The summary as a few lines of text (terminal, demo)."""
+    lines = [
+        f"session {s.session_id} ({s.status}) runner {s.runner}",
+        f"  {s.duration_s / 60:.1f} min, {s.distance_m / 1000:.2f} km"
+        + (f", pace {s.pace_s_per_km / 60:.2f} min/km" if s.pace_s_per_km else ""),
+    ]
+    for name, m in s.metrics.items():
+        if m.all is not None:
+            share = f"  L {m.left_share_pct:.1f}%" if m.left_share_pct is not None else ""
+            lines.append(
+                f"  {name:<22} {m.all.median:9.3f}  IQR {m.all.p25:.3f}-{m.all.p75:.3f}{share}"
+            )
+    shares = s.strike_share_pct["all"]
+    lines.append("  strike: " + ", ".join(f"{k} {v:.0f}%" for k, v in shares.items()))
+    moved = [c for c in s.cues if c.moved is not None]
+    if s.cues:
+        lines.append(
+            f"  cues: {len(s.cues)}, metric moved after {sum(bool(c.moved) for c in moved)}"
+            f" of {len(moved)}"
+        )
+    for d in s.discomfort:
+        lines.append(f"  discomfort at {d.t_s / 60:.1f} min: {d.body_part} {d.score}/10")
+    for a in s.advice:
+        lines.append(f"* {a.title}: {a.text}")
+        lines.extend(f"    because: {r}" for r in a.reasons)
+    lines.append(s.disclaimer)
+    return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,3 +163,24 @@ def test_overstride_estimate_alone_does_not_shorten_an_efficient_stride(tmp_path
     s = full(record(tmp_path / "b", factory.strides(slow, 10.0)))
     [tech] = [a for a in s.advice if a.tip == "technique"]
     assert any("overstriding" in r for r in tech.reasons)
+
+
+@pytest.mark.parametrize("cadence_rises", [True, False])
+def test_coached_shorter_stride_is_not_called_fatigue(tmp_path: Path, cadence_rises: bool) -> None:
+    """A stride that shortens because the cadence rose (the coached change) is technique; a
+    stride that shortens at the same cadence is a sign of tired or tight muscles."""
+    base = factory.strides(factory.EFFICIENT, 10.0, seed=4)
+    t0, t1 = base[0].ic_s, base[-1].end_ic_s
+    changed = []
+    for s in base:
+        f = (s.ic_s - t0) / (t1 - t0)
+        changed.append(
+            dataclasses.replace(
+                s,
+                stride_length_m=(s.stride_length_m or 0.0) * (1 - 0.09 * f),
+                cadence_spm=s.cadence_spm * (1 + (0.09 * f if cadence_rises else 0.0)),
+            )
+        )
+    summary = full(record(tmp_path, changed))
+    reasons = " ".join(r for a in summary.advice for r in a.reasons)
+    assert ("stride shortened" in reasons) is not cadence_rises
