@@ -1,4 +1,5 @@
-"""The gait engine: streaming stride analysis of foot-mounted IMUs (pure numpy/scipy).
+"""The gait engine: streaming stride analysis of foot-mounted IMUs (numpy/scipy and numba
+kernels; no I/O).
 
 Public API: :class:`GaitConfig`, :class:`FootAnalyzer` (one foot), :class:`GaitAnalyzer`
 (both feet, bilateral values), :func:`analyze` (batch = the same code). Definitions of every

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import fields
+from operator import attrgetter
 
 from gaitcoach.types import Gap, StrideRecord
 
 _SLOTS = tuple(f.name for f in fields(StrideRecord))
+_VALUES = attrgetter(*_SLOTS)
+_STEP = _SLOTS.index("step_time_s")
+_FLIGHT = _SLOTS.index("flight_time_s")
 
 
 def _overlaps(gaps: list[Gap], start_s: float, end_s: float) -> bool:
@@ -40,21 +44,19 @@ def complete_stride(
     if (
         prev_ic is not None
         and 0 < stride.ic_s - prev_ic <= max_step_s
-        and not _overlaps(other_gaps, prev_ic, stride.ic_s)
+        and not (other_gaps and _overlaps(other_gaps, prev_ic, stride.ic_s))
     ):
         step = stride.ic_s - prev_ic
     if (
         next_ic is not None
         and next_ic < stride.end_ic_s
-        and not _overlaps(other_gaps, stride.to_s, next_ic)
+        and not (other_gaps and _overlaps(other_gaps, stride.to_s, next_ic))
     ):
         flight = next_ic - stride.to_s
     if step is None and flight is None:
         return stride
-    # A frozen slotted record: copy its slots and set the two fields (replace() is slower).
-    out = object.__new__(StrideRecord)
-    for name in _SLOTS:
-        object.__setattr__(out, name, getattr(stride, name))
-    object.__setattr__(out, "step_time_s", step)
-    object.__setattr__(out, "flight_time_s", flight)
-    return out
+    # A frozen slotted record: all values at once, two replaced (replace() is slower).
+    values = list(_VALUES(stride))
+    values[_STEP] = step
+    values[_FLIGHT] = flight
+    return StrideRecord(*values)

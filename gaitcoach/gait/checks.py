@@ -11,6 +11,7 @@ import numpy as np
 
 from gaitcoach.frames import G_MPS2
 from gaitcoach.gait.config import GaitConfig
+from gaitcoach.gait.kernel import finite_max_abs, scan_clean
 from gaitcoach.types import FloatArray, ImuChunk
 
 
@@ -49,15 +50,6 @@ class CheckedSamples:
     """Indices (into the kept samples) before which the stride in progress must be reset."""
 
 
-def _finite_max_abs(x: FloatArray) -> float:
-    """Largest finite absolute value (NaN and infinities are counted elsewhere)."""
-    m = float(np.fmax.reduce(np.abs(x), axis=None, initial=0.0))
-    if m == np.inf:
-        a = np.abs(x)
-        m = float(np.fmax.reduce(np.where(np.isinf(a), 0.0, a), axis=None, initial=0.0))
-    return m
-
-
 class InputChecker:
     """Causal per-sample checks of one pod's stream (state carried across chunks)."""
 
@@ -71,6 +63,10 @@ class InputChecker:
         self._units_error: str | None = None
         self._units_done = False
         self._pending_break = False
+        self._scan: (
+            tuple[FloatArray, FloatArray, FloatArray, tuple[bool, bool, float, float, int, int]]
+            | None
+        ) = None
 
     UNITS_PROBE_SAMPLES = 256
     """Samples (about a second or more) whose median |acc| tells m/s^2 from g."""
@@ -87,8 +83,12 @@ class InputChecker:
         cfg = self.config
         acc, gyr = chunk.acc_mps2, chunk.gyr_radps
         # No real sensor reports beyond 1.8 x its full scale on any axis (NaN ignored).
-        acc_max = _finite_max_abs(acc)
-        gyr_max = _finite_max_abs(gyr)
+        # One pass serves both checks (the fast path of ``check`` reuses it).
+        scan = scan_clean(chunk.t_s, acc, gyr)
+        self._scan = (chunk.t_s, acc, gyr, scan)
+        finite, _, acc_max, gyr_max, _, _ = scan
+        if not finite:
+            acc_max, gyr_max = finite_max_abs(acc), finite_max_abs(gyr)
         if acc_max > 1.8 * cfg.acc_full_scale_mps2:
             self.counts.wrong_units += 1
             raise GaitInputError(
@@ -105,7 +105,8 @@ class InputChecker:
         # a second or more, which always holds stance phases).
         if self._units_done:
             return
-        acc_n = np.sqrt((acc * acc).sum(axis=1))
+        head = acc[: self.UNITS_PROBE_SAMPLES]
+        acc_n = np.sqrt((head * head).sum(axis=1))
         self._units_probe.append(acc_n[np.isfinite(acc_n)])
         probe = np.concatenate(self._units_probe)
         if len(probe) < self.UNITS_PROBE_SAMPLES:
@@ -195,40 +196,36 @@ class InputChecker:
         no repeated sample, nothing at full scale. None when any per-sample work is needed."""
         if self._pending_break or self._run >= 2:
             return None  # a run of identical samples continues: count it sample by sample
-        if not (np.isfinite(acc).all() and np.isfinite(gyr).all() and np.isfinite(t).all()):
-            return None
-        if not t[0] > self._last_t or (len(t) > 1 and not (t[1:] > t[:-1]).all()):
+        cached = self._scan
+        self._scan = None
+        if cached is not None and cached[0] is t and cached[1] is acc and cached[2] is gyr:
+            scan = cached[3]
+        else:
+            scan = scan_clean(t, acc, gyr)
+        finite, increasing, acc_max, gyr_max, longest, run_end = scan
+        if not (finite and increasing and t[0] > self._last_t):
             return None
         cfg = self.config
         if (
-            np.abs(acc).max() >= cfg.saturation_margin * cfg.acc_full_scale_mps2
-            or np.abs(gyr).max() >= cfg.saturation_margin * cfg.gyr_full_scale_radps
+            acc_max >= cfg.saturation_margin * cfg.acc_full_scale_mps2
+            or gyr_max >= cfg.saturation_margin * cfg.gyr_full_scale_radps
         ):
             return None
-        first_acc = acc[0] if self._last_raw is None else self._last_raw[:3]
-        first_gyr = gyr[0] if self._last_raw is None else self._last_raw[3:]
         if (
             self._last_raw is not None
-            and (acc[0] == first_acc).all()
-            and (gyr[0] == first_gyr).all()
+            and (acc[0] == self._last_raw[:3]).all()
+            and (gyr[0] == self._last_raw[3:]).all()
         ):
             return None
-        repeated = (acc[1:] == acc[:-1]).all(axis=1) & (gyr[1:] == gyr[:-1]).all(axis=1)
-        run_end = 1
-        if repeated.any():
-            # Identical neighbours happen at rest (quantisation); only long runs are stuck.
-            edges = np.flatnonzero(np.diff(np.concatenate(([0], repeated.view(np.int8), [0]))))
-            starts, ends = edges[::2], edges[1::2]
-            if int((ends - starts).max()) + 1 >= cfg.stuck_samples:
-                return None
-            if ends[-1] == len(repeated):
-                run_end = int(ends[-1] - starts[-1]) + 1
+        # Identical neighbours happen at rest (quantisation); only long runs are stuck.
+        if longest >= cfg.stuck_samples:
+            return None
         self._last_t = float(t[-1])
         self._last_raw = np.concatenate((acc[-1], gyr[-1]))
         self._run = run_end
         return CheckedSamples(
-            t_s=t.astype(np.float64),
-            acc_mps2=acc.astype(np.float64),
-            gyr_radps=gyr.astype(np.float64),
+            t_s=np.asarray(t, dtype=np.float64),
+            acc_mps2=np.asarray(acc, dtype=np.float64),
+            gyr_radps=np.asarray(gyr, dtype=np.float64),
             breaks=[],
         )

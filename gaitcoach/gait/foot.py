@@ -6,7 +6,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from gaitcoach.frames import G_MPS2
 from gaitcoach.gait.alignment import SensorAlignment
@@ -14,6 +13,7 @@ from gaitcoach.gait.buffer import SampleBuffer
 from gaitcoach.gait.checks import GaitInputError, InputChecker, RejectCounts
 from gaitcoach.gait.config import DEFAULT_CONFIG, GaitConfig
 from gaitcoach.gait.events import detect_events, toe_off_from_pivot
+from gaitcoach.gait.kernel import find_anchors, measure_segments, segment_bounds
 from gaitcoach.gait.overstride import overstride_m
 from gaitcoach.gait.strapdown import integrate, norm3, rotate
 from gaitcoach.types import (
@@ -26,25 +26,48 @@ from gaitcoach.types import (
     classify_strike,
 )
 
-_BATCH_ROWS = 256
-"""Segments integrated together (bounded so padding stays small)."""
 
-
-@dataclass(frozen=True, slots=True)
 class _Segment:
-    """Samples from one stance anchor to the next (sensor frame), copied out of the buffer."""
+    """Samples from one stance anchor to the next (sensor frame): rows ``lo:hi`` of a block
+    copied out of the buffer (a plain slotted class: thousands are made per minute)."""
 
-    run: int
-    stance: int
-    """Index (within the run) of the stance phase the segment starts in."""
-    t: FloatArray
-    acc: FloatArray
-    gyr: FloatArray
-    rest_start: FloatArray
-    """Mean specific force around the start anchor (foot at rest)."""
-    rest_end: FloatArray
-    rested: bool
-    """Both anchors are at rest (energy below 1), not from the relaxed stance rule."""
+    __slots__ = ("block", "hi", "lo", "rest_end", "rest_start", "rested", "run", "stance")
+
+    def __init__(
+        self,
+        run: int,
+        stance: int,
+        block: tuple[FloatArray, FloatArray, FloatArray],
+        lo: int,
+        hi: int,
+        rest_start: list[float],
+        rest_end: list[float],
+        rested: bool,
+    ) -> None:
+        self.run = run
+        self.stance = stance
+        """Index (within the run) of the stance phase the segment starts in."""
+        self.block = block
+        """The copied samples (t, acc, gyr) holding this segment."""
+        self.lo = lo
+        self.hi = hi
+        self.rest_start = rest_start
+        """Mean specific force around the start anchor (foot at rest)."""
+        self.rest_end = rest_end
+        self.rested = rested
+        """Both anchors are at rest (energy below 1), not from the relaxed stance rule."""
+
+    @property
+    def t(self) -> FloatArray:
+        return self.block[0][self.lo : self.hi]
+
+    @property
+    def acc(self) -> FloatArray:
+        return self.block[1][self.lo : self.hi]
+
+    @property
+    def gyr(self) -> FloatArray:
+        return self.block[2][self.lo : self.hi]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,25 +90,6 @@ class SegmentResult:
     ic_rotation_s: float | None = None
     """End of the terminal-swing dorsiflexion (``gyr_ml`` turning positive) shortly before the
     impact: the initial contact of a walking stride (docs/metrics.md)."""
-
-
-def _mean_rows(x: FloatArray) -> FloatArray:
-    return np.add.reduce(x, axis=0) / len(x)
-
-
-def _window_min(x: FloatArray, start: int, size: int) -> FloatArray:
-    """``out[i] = min(x[i + start : i + start + size])`` (inf outside ``x``)."""
-    lo, hi = max(0, -start), max(0, start + size)
-    padded = np.concatenate((np.full(lo, np.inf), x, np.full(hi, np.inf)))
-    m = minimum_filter1d(padded, size=size, origin=-(size // 2), mode="constant", cval=np.inf)
-    return m[lo + start : lo + start + len(x)]
-
-
-def _strict_minimum(energy: FloatArray, k: np.ndarray, before: int, after: int) -> np.ndarray:
-    """Samples ``k`` below every sample up to ``before`` earlier and at or below every one up
-    to ``after`` later (ties: the first)."""
-    e = energy[k]
-    return (e < _window_min(energy, -before, before)[k]) & (e <= _window_min(energy, 1, after)[k])
 
 
 def _rotation_reversal_s(
@@ -132,8 +136,9 @@ class FootAnalyzer:
        it works before alignment), grouped into stance phases separated by swings.
     3. Segments from the last anchor of one stance to the first anchor of the next are
        aligned to the foot frame (:class:`~gaitcoach.gait.alignment.SensorAlignment`),
-       integrated with ZUPT (:mod:`gaitcoach.gait.strapdown`) and searched for events
-       (:mod:`gaitcoach.gait.events`).
+       integrated with ZUPT and searched for events, one segment at a time in the compiled
+       kernel :mod:`gaitcoach.gait.kernel` (the algorithms of :mod:`gaitcoach.gait.strapdown`
+       and :mod:`gaitcoach.gait.events`, which remain the vectorised reference).
     4. Two consecutive segments make a stride: IC (end of the first), TO and the next IC
        (second); spatial values from the second, strike and impact at the first IC.
 
@@ -231,6 +236,7 @@ class FootAnalyzer:
                 self._need_break = True
             if b > a:
                 self._feed(checked.t_s[a:b], checked.acc_mps2[a:b], checked.gyr_radps[a:b])
+        self._buf.detach()  # the chunk's arrays belong to the caller
         return self.strides_[n_before:]
 
     def push_gap(self, gap: Gap) -> None:
@@ -271,13 +277,18 @@ class FootAnalyzer:
 
     def _feed(self, t: FloatArray, acc: FloatArray, gyr: FloatArray) -> None:
         if self.rate_hz_ is None:
-            self._probe.append((t, acc, gyr))
             self._probe_n += len(t)
             if self._probe_n < self.config.rate_probe_samples:
+                # Kept past this call: a copy (the chunk's arrays belong to the caller).
+                self._probe.append((t.copy(), acc.copy(), gyr.copy()))
                 return
-            tt = np.concatenate([p[0] for p in self._probe])
-            aa = np.concatenate([p[1] for p in self._probe])
-            gg = np.concatenate([p[2] for p in self._probe])
+            self._probe.append((t, acc, gyr))
+            if len(self._probe) == 1:
+                tt, aa, gg = self._probe[0]
+            else:
+                tt = np.concatenate([p[0] for p in self._probe])
+                aa = np.concatenate([p[1] for p in self._probe])
+                gg = np.concatenate([p[2] for p in self._probe])
             self._probe = []
             # Exactly the first N timestamps decide, whatever the chunking.
             m = self.config.rate_probe_samples
@@ -327,27 +338,27 @@ class FootAnalyzer:
             self._scan = hi
             return
         a0 = max(buf.base, lo - back - h)
-        energy = maximum_filter1d(buf.energy(a0, buf.end), size=2 * h + 1, mode="nearest")
-        k = np.arange(lo - a0, hi - a0)
-        e = energy[k]
-        is_anchor = _strict_minimum(energy, k, d, d) & (e < 1.0)
-        if gate > 1.0:
-            # A foot that never comes to rest (some runners): the lowest energy of a wider
-            # window, below a looser gate, is the stance too (docs/metrics.md).
-            # Only where the foot did not rest shortly before: between two resting stances
-            # the lowest point of a slow swing is not a stance.
-            cand = np.flatnonzero(_strict_minimum(energy, k, dw, d) & (e < gate) & (e >= 1.0))
-            for c in cand.tolist():
-                j = int(k[c])
-                if energy[max(0, j - dq) : j + d + 1].min() >= 1.0:
-                    is_anchor[c] = True
+        anchors, rested = find_anchors(
+            buf.energy(a0, buf.end), h, lo - a0, hi - a0, d, dw, dq, gate
+        )
         self._scan = hi
-        for a, rested in zip(
-            (k[is_anchor] + a0).tolist(), (e[is_anchor] < 1.0).tolist(), strict=True
-        ):
-            self._on_anchor(a, rested)
-        # All segments completed by this data are measured together (vectorised).
+        if len(anchors):
+            self._on_anchors(anchors + a0, rested)
+        # All segments completed by this data are measured in one kernel call.
         self._process_pending()
+        if self._pending:
+            # Still waiting for the alignment: copy their samples out (the buffer moves on).
+            copies: dict[int, tuple[FloatArray, FloatArray, FloatArray]] = {}
+            for seg in self._pending:
+                if seg.block[0].base is not None:
+                    key = id(seg.block)
+                    if key not in copies:
+                        copies[key] = (
+                            seg.block[0].copy(),
+                            seg.block[1].copy(),
+                            seg.block[2].copy(),
+                        )
+                    seg.block = copies[key]
         # Keep what later anchors and segments still need.
         keep = min(
             self._scan - back - h, self._anchor_prev if self._anchor_prev is not None else hi
@@ -357,38 +368,39 @@ class FootAnalyzer:
             t_anchor = float(buf.t(self._anchor_prev, self._anchor_prev + 1)[0])
             self._horizon_s = max(self._horizon_s, t_anchor)
 
-    def _on_anchor(self, a: int, rested: bool) -> None:
-        p, p_rested = self._anchor_prev, self._anchor_prev_rested
-        self._anchor_prev, self._anchor_prev_rested = a, rested
-        if p is None:
-            return
+    def _on_anchors(self, anchors: np.ndarray, rested: np.ndarray) -> None:
+        """New stance anchors (run indices, in order): queue the segments they close."""
         buf, cfg = self._buf, self.config
-        swinging = buf.gn(p + 1, a) > cfg.swing_min_gyr_radps
-        if not swinging.any():
-            return  # same stance
-        self._stance += 1
-        t = buf.t(p, a + 1)
-        if t[-1] - t[0] > cfg.max_stride_s:
-            # A perfectly flat rest (noise-free data) has its minimum on its first sample:
-            # start at the end of the plateau, the last still sample before the foot moves.
-            energy = buf.energy(p, p + 1 + int(np.argmax(swinging)))
-            still = energy <= energy[0]
-            p += int(np.argmin(still)) - 1 if not still.all() else len(still) - 1
-            t = buf.t(p, a + 1)
-        if not 0.1 <= t[-1] - t[0] <= cfg.max_stride_s:
-            return
-        h = self._h
-        seg = _Segment(
-            run=self._run,
-            stance=self._stance - 1,
-            t=t.copy(),
-            acc=buf.acc(p, a + 1).copy(),
-            gyr=buf.gyr(p, a + 1).copy(),
-            rest_start=_mean_rows(buf.acc(max(p - h, buf.base), p + h + 1)),
-            rest_end=_mean_rows(buf.acc(a - h, a + h + 1)),
-            rested=p_rested and rested,
+        t, acc, gyr, gn, en = buf.views()
+        base = buf.base
+        prev = -1 if self._anchor_prev is None else self._anchor_prev - base
+        bounds, rest_start, rest_end, prev, prev_rested, self._stance = segment_bounds(
+            t,
+            gn,
+            en,
+            acc,
+            anchors - base,
+            rested,
+            prev,
+            self._anchor_prev_rested,
+            self._stance,
+            swing_min_gyr_radps=cfg.swing_min_gyr_radps,
+            max_stride_s=cfg.max_stride_s,
+            h=self._h,
         )
-        self._pending.append(seg)
+        self._anchor_prev, self._anchor_prev_rested = prev + base, prev_rested
+        if not len(bounds):
+            return
+        lo, hi = int(bounds[0, 0]), int(bounds[-1, 1])
+        # Views of the buffer: measured before it changes, or detached (``_scan_anchors``).
+        tc, ac, gc = t[lo:hi], acc[lo:hi], gyr[lo:hi]
+        run, block = self._run, (tc, ac, gc)
+        self._pending.extend(
+            _Segment(run, stance, block, p - lo, a - lo, rs, re, both == 1)
+            for (p, a, stance, both), rs, re in zip(
+                bounds.tolist(), rest_start.tolist(), rest_end.tolist(), strict=True
+            )
+        )
 
     # ------------------------------------------------------------------ segments
     def _process_pending(self) -> None:
@@ -398,16 +410,9 @@ class FootAnalyzer:
                 return
             self._align(chosen)
         segs, self._pending = self._pending, []
-        # Similar lengths share a batch (little padding); results do not depend on batching.
-        order = sorted(range(len(segs)), key=lambda i: len(segs[i].t))
-        results: list[SegmentResult | None] = [None] * len(segs)
-        for start in range(0, len(order), _BATCH_ROWS):
-            part = order[start : start + _BATCH_ROWS]
-            for i, res in zip(part, self._measure([segs[i] for i in part])[0], strict=True):
-                results[i] = res
-        for done in results:
-            assert done is not None
-            self._assemble(done)
+        if segs:
+            for res in self._measure(segs)[0]:
+                self._assemble(res)
 
     def _alignment_segments(self, final: bool) -> list[_Segment]:
         """Segments to align with, chosen by content only (so streaming equals batch): the
@@ -438,7 +443,70 @@ class FootAnalyzer:
             alignment.flip()
 
     def _measure(self, segs: list[_Segment]) -> tuple[list[SegmentResult], FloatArray]:
-        """Results per segment, and each segment's displacement toward the toes (m)."""
+        """Results per segment, and each segment's displacement toward the toes (m): the
+        compiled kernel (:mod:`gaitcoach.gait.kernel`), one segment at a time."""
+        assert self.alignment_ is not None and self.rate_hz_ is not None
+        cfg = self.config
+        # The samples go to the kernel as the blocks they were copied in (no second copy).
+        blocks: dict[int, int] = {}
+        parts: list[tuple[FloatArray, FloatArray, FloatArray]] = []
+        size = 0
+        starts = np.empty(len(segs), np.int64)
+        for i, seg in enumerate(segs):
+            at = blocks.get(id(seg.block))
+            if at is None:
+                at = blocks[id(seg.block)] = size
+                parts.append(seg.block)
+                size += len(seg.block[0])
+            starts[i] = at + seg.lo
+        stops = starts + np.fromiter((s.hi - s.lo for s in segs), np.int64, len(segs))
+        if len(parts) == 1:
+            t_all, acc_all, gyr_all = parts[0]
+        else:
+            t_all = np.concatenate([b[0] for b in parts])
+            acc_all = np.concatenate([b[1] for b in parts])
+            gyr_all = np.concatenate([b[2] for b in parts])
+        out = measure_segments(
+            t_all,
+            acc_all,
+            gyr_all,
+            starts,
+            stops,
+            np.array([s.rest_start for s in segs]),
+            np.array([s.rest_end for s in segs]),
+            self.alignment_.r_fs_,
+            flat_max_tilt_deg=cfg.flat_max_tilt_deg,
+            impact_onset_fraction=cfg.impact_onset_fraction,
+            toe_speed_levels_mps=cfg.toe_speed_levels_mps,
+            heel_off_fraction=cfg.heel_off_fraction,
+            impact_window_samples=max(1, round(cfg.impact_window_s * self.rate_hz_)),
+            walking_ic_window_s=cfg.walking_ic_window_s,
+        )
+        results = [
+            SegmentResult(
+                seg.run,
+                seg.stance,
+                start,
+                end,
+                None if to != to else to,
+                ms,
+                None if ic != ic else ic,
+                None if st != st else st,
+                None if pk != pk else pk,
+                None if lr != lr else lr,
+                ln,
+                cl,
+                None if ir != ir else ir,
+            )
+            for seg, (start, end, to, ms, ic, st, pk, lr, ln, cl, ir, _) in zip(
+                segs, out.tolist(), strict=True
+            )
+        ]
+        return results, out[:, 11]
+
+    def _measure_reference(self, segs: list[_Segment]) -> tuple[list[SegmentResult], FloatArray]:
+        """:meth:`_measure` in vectorised numpy over padded segments (the readable reference
+        the kernel is tested against; same results up to rounding)."""
         assert self.alignment_ is not None and self.rate_hz_ is not None
         r = self.alignment_.r_fs_
         n = np.array([len(s.t) for s in segs])

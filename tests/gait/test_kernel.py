@@ -1,0 +1,131 @@
+"""The compiled kernels (gaitcoach.gait.kernel) against the numpy reference, and the
+zero-copy input path (the caller's arrays are read in place but never kept or written)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from gaitcoach.gait import FootAnalyzer, GaitConfig, analyze
+from gaitcoach.gait.buffer import SampleBuffer
+from gaitcoach.gait.foot import SegmentResult
+from gaitcoach.gait.kernel import find_anchors, scan_clean
+from gaitcoach.types import Foot, ImuChunk
+from tests.gait.simdata import recording
+
+
+def _segments(
+    chunk: ImuChunk, reference: bool, monkeypatch: pytest.MonkeyPatch
+) -> list[SegmentResult]:
+    with monkeypatch.context() as m:
+        if reference:
+            m.setattr(FootAnalyzer, "_measure", FootAnalyzer._measure_reference)
+        fa = FootAnalyzer(chunk.foot)
+        fa.push(chunk)
+        fa.finish()
+    return fa.segments_
+
+
+@pytest.mark.parametrize(
+    ("profile", "rate_hz"), [("heel-overstrider", 104.0), ("forefoot", 416.0), ("walk-run", 208.0)]
+)
+def test_kernel_measures_like_the_numpy_reference(
+    profile: str, rate_hz: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chunk = recording(profile, 0.5, rate_hz, seed=3).imu[Foot.LEFT]
+    fast = _segments(chunk, False, monkeypatch)
+    ref = _segments(chunk, True, monkeypatch)
+    assert len(fast) == len(ref) > 20
+    found = 0
+    for a, b in zip(fast, ref, strict=True):
+        for f in dataclasses.fields(SegmentResult):
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            assert (x is None) == (y is None), f.name
+            if isinstance(x, float) and isinstance(y, float):
+                # Same algorithm, same order of operations, except the kernel's Taylor
+                # sin/cos: rounding-level differences only.
+                assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (f.name, x, y)
+                found += 1
+            else:
+                assert x == y, f.name
+    assert found >= 8 * len(fast)  # most values are found (not all None on both sides)
+
+
+def test_caller_arrays_are_neither_kept_nor_written() -> None:
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=6)
+    clean = analyze(rec.imu)
+    chunk = rec.imu[Foot.RIGHT]
+    t, acc, gyr = chunk.t_s.copy(), chunk.acc_mps2.copy(), chunk.gyr_radps.copy()
+    saved = (t.copy(), acc.copy(), gyr.copy())
+    # align_stances high: segments wait for the alignment past the first push.
+    cfg = GaitConfig(align_stances=40)
+    fa = FootAnalyzer(Foot.RIGHT, cfg)
+    cut = 6000  # above the buffer's initial capacity: the block is read in place
+    fa.push(ImuChunk(Foot.RIGHT, t[:cut], acc[:cut], gyr[:cut]))
+    for a, b in zip((t, acc, gyr), saved, strict=True):
+        assert np.array_equal(a, b)  # not written
+    # The caller reuses its arrays: what the analyzer kept must not change.
+    acc[:cut] = 0.0
+    gyr[:cut] = 99.0
+    fa.push(ImuChunk(Foot.RIGHT, t[cut:], acc[cut:], gyr[cut:]))
+    fa.finish()
+    ref = FootAnalyzer(Foot.RIGHT, cfg)
+    ref.push(chunk)
+    ref.finish()
+    assert fa.strides_ == ref.strides_
+    assert len(ref.strides_) > 60
+    # the batch input itself is left as it was
+    assert analyze(rec.imu) == clean
+
+
+def test_buffer_adopts_a_large_first_block_and_detaches_it() -> None:
+    rng = np.random.default_rng(0)
+    n = 5000
+    t = np.arange(n) / 100.0
+    acc = rng.normal(size=(n, 3))
+    gyr = rng.normal(size=(n, 3))
+    original = acc.copy()
+    buf = SampleBuffer(capacity=16)
+    buf.append(t, acc, gyr)
+    assert np.shares_memory(buf.acc(0, n), acc)
+    buf.drop_before(4000)
+    assert buf.base == 4000 and np.array_equal(buf.acc(4000, n), acc[4000:])
+    buf.detach()
+    assert not np.shares_memory(buf.acc(4000, n), acc)
+    acc[:] = 0.0
+    buf.append(t[:3] + 100.0, acc[:3] + 1.0, gyr[:3])
+    assert np.array_equal(buf.acc(4000, n), original[4000:])
+    assert buf.end == n + 3
+
+
+def test_scan_clean_flags() -> None:
+    t = np.arange(6, dtype=float)
+    acc = np.tile([0.0, 0.0, 9.8], (6, 1))
+    gyr = np.zeros((6, 3))
+    gyr[:, 0] = [0.1, 0.2, 0.2, 0.2, 0.3, 0.3]
+    finite, increasing, acc_max, gyr_max, longest, run_end = scan_clean(t, acc, gyr)
+    assert (finite, increasing, acc_max, gyr_max, longest, run_end) == (True, True, 9.8, 0.3, 3, 2)
+    t[3] = t[2]
+    acc[1, 1] = np.nan
+    finite, increasing, *_ = scan_clean(t, acc, gyr)
+    assert not finite and not increasing
+
+
+def test_find_anchors_strict_minimum_and_relaxed_rule() -> None:
+    # Two rests (energy 0.5 with a dip) between swings, and a slow swing low point at 2.0.
+    e = np.full(200, 5.0)
+    e[20:40] = 0.6
+    e[30] = 0.5
+    e[100:110] = 2.5
+    e[105] = 2.0
+    idx, rested = find_anchors(e, 0, 0, 200, 10, 10, 10, 3.5)
+    assert idx.tolist() == [30, 105] and rested.tolist() == [True, False]
+    # relaxed rule off (gate 1): only the rest
+    idx, _ = find_anchors(e, 0, 0, 200, 10, 10, 10, 1.0)
+    assert idx.tolist() == [30]
+    # a rest nearby before the low point vetoes it (dq reaches back to the rest)
+    idx, _ = find_anchors(e, 0, 0, 200, 10, 10, 80, 3.5)
+    assert idx.tolist() == [30]
