@@ -95,14 +95,24 @@ def test_closed_loop_runner_hears_the_cues(tmp_path: Path, compliance: float) ->
     effects = res.summary["cues"]
     cues = [e for e in effects if e["kind"] in ("cadence", "stride", "softer")]
     assert cues, "a heel-overstrider must be coached"
+    # Against the first minute (before any cue: warm-up) the end of the run (last third).
+    first = res.summary["splits_minute"][0]["medians"]
+    print(
+        "cadence",
+        first["cadence_spm"],
+        cad["last_third"],
+        "overstride",
+        first["overstride_m"],
+        over["last_third"],
+    )
     if compliance > 0:
-        assert cad["last_third"] > cad["first_third"] + 5.0
-        assert over["last_third"] < over["first_third"] - 0.03
+        assert cad["last_third"] > first["cadence_spm"] + 4.0
+        assert over["last_third"] < first["overstride_m"] - 0.03
         assert any(e["moved"] for e in cues), effects
         assert any(e["kind"] == "reinforce" for e in effects)
     else:
-        assert abs(cad["last_third"] - cad["first_third"]) < 3.0
-        assert over["last_third"] >= over["first_third"] - 0.02
+        assert abs(cad["last_third"] - first["cadence_spm"]) < 3.0
+        assert over["last_third"] >= first["overstride_m"] - 0.02
         assert not any(e["moved"] for e in cues if e["kind"] == "cadence")
         # Ignored cues escalate instead of repeating: levels rise, within the cap.
         levels = _levels(res.listener_log)
