@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from gaitcoach.footpod.profile import ACC_RANGES_G, GYR_RANGES_DPS, acc_lsb_mps2, gyr_lsb_radps
 from gaitcoach.types import FloatArray
 
 ENC_COUNTS = "i16"
@@ -93,27 +94,39 @@ def _exact_counts(values: FloatArray, scale: float) -> npt.NDArray[np.int16] | N
 def infer_scale(values: FloatArray) -> float | None:
     """Guess the LSB of values that are integer counts times one scale, else ``None``.
 
-    The smallest step between distinct values is the LSB or a multiple of it; refining it
-    on the largest value makes it exact for decoded counts.
+    The smallest step between distinct values is the LSB or a small multiple of it (few
+    samples rarely show two values one count apart); each divisor of it, refined on the largest
+    value, is tried until one reproduces every value exactly.
     """
     finite = values[np.isfinite(values)]
     uniq = np.unique(np.abs(finite))
     uniq = uniq[uniq > 0]
     if uniq.size < 2:
         return float(uniq[0]) if uniq.size == 1 else None
-    step = float(np.min(np.diff(uniq)))
-    step = min(step, float(uniq[0]))
+    step = min(float(np.min(np.diff(uniq))), float(uniq[0]))
     if step <= 0:
         return None
     top = float(uniq[-1])
-    k = round(top / step)
-    return top / k if k > 0 else None
+    for divisor in range(1, 17):
+        k = round(top / (step / divisor))
+        if k > 0 and _exact_counts(finite, top / k) is not None:
+            return top / k
+    return None
+
+
+# The footpod profile's LSBs: tried before inference, which cannot find the LSB of a short
+# block whose values lie many counts apart.
+PROFILE_LSBS = tuple(acc_lsb_mps2(r) for r in ACC_RANGES_G) + tuple(
+    gyr_lsb_radps(r) for r in GYR_RANGES_DPS
+)
 
 
 def encode_samples(values: FloatArray, scale: float | None = None) -> EncodedBlock:
-    """Encode an (n, 3) float64 block losslessly, as int16 counts when ``scale`` fits."""
+    """Encode an (n, 3) float64 block losslessly, as int16 counts when a scale fits: the given
+    one, one of the footpod profile's, or one inferred from the values."""
     values = np.ascontiguousarray(values, dtype=np.float64)
-    for candidate in (scale, infer_scale(values) if values.size else None):
+    candidates = (scale, *PROFILE_LSBS, infer_scale(values) if values.size else None)
+    for candidate in candidates:
         if candidate is None:
             continue
         counts = _exact_counts(values, candidate)
