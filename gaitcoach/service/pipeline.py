@@ -38,13 +38,11 @@ class Pipeline:
         self.analyzer = GaitAnalyzer(config.gait, leg_length_m=leg)
         self.coach = Coach(config.runner, config.coach)
         self.counts: Counter[str] = Counter()
-        self.strides_: list[StrideRecord] = []
 
     def _after(self, strides: list[StrideRecord]) -> Outputs:
         out = Outputs(strides=strides)
         for stride in strides:
             out.cues.extend(self.coach.on_stride(stride))
-        self.strides_.extend(strides)
         self.counts["strides"] += len(strides)
         self.counts["cues"] += len(out.cues)
         return out

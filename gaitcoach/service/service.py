@@ -77,7 +77,6 @@ class ServiceState:
     gaps: list[Gap] = field(default_factory=list)
     rsc: dict[str, RscReading] = field(default_factory=dict)
     session_id: str | None = None
-    started_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ class Service:
         self.config = config
         self.clock = ServiceClock(config.link.time_scale)
         self.pipeline = Pipeline(config)
-        self.state = ServiceState(started_s=self.clock.now())
+        self.state = ServiceState()
         self.on_state = on_state
         self.recorder: Recorder | None = None
         self.publisher: MqttPublisher | None = None
