@@ -167,7 +167,8 @@ def real() -> None:
         "5 s, median/max"
     )
     print(
-        f"  {'runner':7} {'strides':>7} {'expect':>6} {'gaps':>4} {'lag s':>9} {'hole s':>6} "
+        f"  {'runner':7} {'strides':>7} {'expect':>6} {'swings':>6} {'1sw%':>5} {'gaps':>4} "
+        f"{'lag s':>9} {'hole s':>6} "
         f"{'cad med':>7} {'IQR':>5} {'cad-spec med/max':>16} {'CT p10/50/90 s':>18} "
         f"{'FSA p10/50/90 deg':>18}"
     )
@@ -181,7 +182,8 @@ def real() -> None:
     for name, config in runs:
         r = running_reference(DATA / "fuzzy-run" / f"{name.rstrip('-')}.csv", config)
         print(
-            f"  {name:7} {r['strides']:7.0f} {r['expected_strides']:6.0f} {r['gaps']:4.0f} "
+            f"  {name:7} {r['strides']:7.0f} {r['expected_strides']:6.0f} {r['swings']:6.0f} "
+            f"{r['one_swing_pct']:5.1f} {r['gaps']:4.0f} "
             f"{r['first_ic_after_start_s']:4.1f}/{r['last_ic_before_stop_s']:<4.1f} "
             f"{r['longest_hole_s']:6.2f} "
             f"{r['cadence_median_spm']:7.1f} {r['cadence_iqr_spm']:5.1f} "
@@ -190,6 +192,8 @@ def real() -> None:
             f"{r['contact_p10_s']:6.3f}/{r['contact_p50_s']:.3f}/{r['contact_p90_s']:.3f} "
             f"{r['strike_p10_deg']:6.1f}/{r['strike_p50_deg']:.1f}/{r['strike_p90_deg']:.1f}"
         )
+    print("  expect = run time x median cadence; swings = swing phases counted independently of")
+    print("  the events (peaks of the low-passed toes-up rate); 1sw% = strides holding exactly one")
     print("  lag = first IC after the start / last stride end before the stop of motion; hole =")
     print("  longest time between consecutive strides. Defaults bridge timestamp holes up to 8")
     print("  missing samples and accept stance anchors of a foot that never rests. For comparison:")
@@ -201,7 +205,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench accuracy", description=__doc__)
     parser.add_argument("--minutes", type=float, default=3.0, help="minutes per simulated run")
     parser.add_argument("--rates", default="104,208,416")
-    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--seeds", default="0,1,2,3,4,5", help="pooled per row")
     parser.add_argument("--quick", action="store_true", help="1 min, 208 Hz only")
     parser.add_argument("--real-only", action="store_true")
     args = parser.parse_args(argv)

@@ -20,6 +20,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "stance_relaxed_window_s": (0.05, 1.0),
     "stance_relaxed_rest_s": (0.0, 2.0),
     "swing_min_gyr_radps": (0.5, 40.0),
+    "swing_rate_radps": (0.1, 10.0),
+    "swing_bridge_s": (0.0, 0.2),
+    "swing_min_rotation_deg": (5.0, 180.0),
     "flat_max_tilt_deg": (1.0, 90.0),
     "min_stride_s": (0.2, 5.0),
     "max_stride_s": (0.5, 10.0),
@@ -67,14 +70,22 @@ class GaitConfig:
     """A foot that never rests: a stance anchor may have up to this energy (1 = the limits
     above) if it is the lowest from ``stance_relaxed_window_s`` before it to
     ``stance_window_s`` after it; 1 disables the rule."""
-    stance_relaxed_window_s: float = 0.25
+    stance_relaxed_window_s: float = 0.35
     """Look-back of the relaxed stance rule (below half the shortest stride)."""
     stance_relaxed_rest_s: float = 0.45
     """The relaxed rule applies only if the foot did not rest (energy below 1) within this
     time before the candidate (nor within the window after it)."""
     swing_min_gyr_radps: float = 3.0
     """A swing between two stance anchors needs a gyro norm above this (rad/s)."""
-    flat_max_tilt_deg: float = 30.0
+    swing_rate_radps: float = 1.0
+    """A swing is a run of toes-up rotation faster than this (``-gyr_ml``, rad/s) ..."""
+    swing_bridge_s: float = 0.03
+    """... where pauses up to this long do not end the run ..."""
+    swing_min_rotation_deg: float = 20.0
+    """... that turns the foot by at least this much. A segment must hold exactly one swing:
+    two or more mean missed stances (it is cut between them), none a spurious anchor (its
+    events are dropped)."""
+    flat_max_tilt_deg: float = 60.0
     """A stance's rest specific force must be within this angle of the foot's up axis."""
     min_stride_s: float = 0.4
     max_stride_s: float = 2.5

@@ -19,7 +19,7 @@ IMPACT_ONSET_FRACTION = 0.15
 """IC: share of the largest second-difference residual after mid-swing that marks the impact."""
 HEEL_OFF_FRACTION = 0.5
 """Heel-off samples for the lever-arm fit: toes-down rate above this share of its peak."""
-TOE_SPEED_LEVELS_MPS = (0.3, 0.6, 1.2)
+TOE_SPEED_LEVELS_MPS = (0.25, 0.5, 1.0)
 """Toe speeds whose crossing times give the toe-off by power-law extrapolation."""
 
 
@@ -53,6 +53,7 @@ def detect_events(
     n: IntArray,
     onset_fraction: float = IMPACT_ONSET_FRACTION,
     dt: FloatArray | None = None,
+    ic_from: IntArray | None = None,
 ) -> SegmentEvents:
     """Mid-swing, toe-off and initial contact per segment row.
 
@@ -80,6 +81,8 @@ def detect_events(
         prediction extrapolates over the actual steps and the residual is taken per unit of
         squared time, so a smooth swing across a hole does not look like an impact. None:
         uniform steps.
+    ic_from
+        (S,) earliest row of the impact search (the middle of the segment's swing), -1: none.
     """
     s, length = gyr.shape[:2]
     idx = np.arange(length)[None, :]
@@ -105,6 +108,8 @@ def detect_events(
             scale = np.where(h1 > 0, 1.0 / np.where(h1 > 0, h1 * (h1 + h0), 1.0), 0.0)
         jerk[:, 2:] = np.sqrt(d2[..., 0] ** 2 + d2[..., 1] ** 2 + d2[..., 2] ** 2) * scale
     after = valid & (idx > ms[:, None])
+    if ic_from is not None:
+        after &= idx >= ic_from[:, None]
     jmax = _masked(jerk, after, -np.inf).max(axis=1, initial=-np.inf)
     first = np.argmax(after & (jerk >= onset_fraction * jmax[:, None]), axis=1)
     ic = np.where(after.any(axis=1) & (first > 0), first, -1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from gaitcoach.gait.buffer import SampleBuffer
 from gaitcoach.gait.checks import GaitInputError, InputChecker, RejectCounts
 from gaitcoach.gait.config import DEFAULT_CONFIG, GaitConfig
 from gaitcoach.gait.events import detect_events, toe_off_from_pivot
-from gaitcoach.gait.kernel import find_anchors, measure_segments, segment_bounds
+from gaitcoach.gait.kernel import find_anchors, measure_segments, segment_bounds, split_swings
 from gaitcoach.gait.overstride import overstride_m
 from gaitcoach.gait.strapdown import integrate, norm3, rotate
 from gaitcoach.types import (
@@ -31,7 +32,18 @@ class _Segment:
     """Samples from one stance anchor to the next (sensor frame): rows ``lo:hi`` of a block
     copied out of the buffer (a plain slotted class: thousands are made per minute)."""
 
-    __slots__ = ("block", "hi", "lo", "rest_end", "rest_start", "rested", "run", "stance")
+    __slots__ = (
+        "block",
+        "hi",
+        "lo",
+        "rest_end",
+        "rest_start",
+        "rested",
+        "run",
+        "stance",
+        "swing_mid",
+        "swings",
+    )
 
     def __init__(
         self,
@@ -56,6 +68,16 @@ class _Segment:
         self.rest_end = rest_end
         self.rested = rested
         """Both anchors are at rest (energy below 1), not from the relaxed stance rule."""
+        self.swings = -1
+        """Swings found in the segment (:func:`~gaitcoach.gait.kernel.split_swings`); -1:
+        not counted yet."""
+        self.swing_mid = -1
+        """Block row of the middle of its swing (the IC comes later); -1: unknown."""
+
+    @property
+    def ic_from(self) -> int:
+        """Segment row where the IC search may start (-1: anywhere after mid-swing)."""
+        return self.swing_mid - self.lo if self.swing_mid >= 0 else -1
 
     @property
     def t(self) -> FloatArray:
@@ -195,6 +217,8 @@ class FootAnalyzer:
         self._anchor_prev: int | None = None
         self._anchor_prev_rested = False
         self._stance = 0
+        self._stance_shift = (0, 0)
+        """(run, stances inserted so far in that run by cutting segments at missed stances)."""
         self._pending: list[_Segment] = []
         self._last_result: SegmentResult | None = None
         self._d = 0
@@ -212,7 +236,7 @@ class FootAnalyzer:
 
     @property
     def horizon_s_(self) -> float:
-        if self._pending and self.alignment_ is None:
+        if self._pending:
             return min(self._horizon_s, self._pending[0].t[0])
         return self._horizon_s
 
@@ -260,7 +284,8 @@ class FootAnalyzer:
         chosen = self._alignment_segments(final=True) if self.alignment_ is None else []
         if chosen:
             self._align(chosen)
-            self._process_pending()
+        if self.alignment_ is not None:
+            self._process_pending(final=True)
         self._horizon_s = np.inf
         return self.strides_[n_before:]
 
@@ -403,16 +428,126 @@ class FootAnalyzer:
         )
 
     # ------------------------------------------------------------------ segments
-    def _process_pending(self) -> None:
+    def _process_pending(self, final: bool = False) -> None:
         if self.alignment_ is None:
             chosen = self._alignment_segments(final=False)
             if not chosen:
                 return
             self._align(chosen)
         segs, self._pending = self._pending, []
+        if not segs:
+            return
+        # A segment without a swing waits for the next one (it may be merged with it).
+        held = [segs.pop(0)] if segs[0].swings == 0 else []
+        segs = self._merge([*held, *(self._split(segs) if segs else [])])
+        if not final and segs and segs[-1].swings == 0:
+            self._pending = [segs.pop()]
         if segs:
-            for res in self._measure(segs)[0]:
+            for seg, res in zip(segs, self._measure(segs)[0], strict=True):
+                if seg.swings != 1:
+                    # No swing: an anchor inside a swing; too many to cut: not a stride.
+                    res = dataclasses.replace(res, to_s=None, ic_s=None)
                 self._assemble(res)
+
+    def _merge(self, segs: list[_Segment]) -> list[_Segment]:
+        """Join each segment without a swing to the next one if that one holds the swing: it
+        ended at an anchor inside the swing (a pause of the rotation the anchor rules took
+        for a stance), and the two make the whole stride."""
+        out: list[_Segment] = []
+        i = 0
+        while i < len(segs):
+            seg = segs[i]
+            nxt = segs[i + 1] if i + 1 < len(segs) else None
+            if (
+                seg.swings != 0
+                or nxt is None
+                or nxt.run != seg.run
+                or nxt.stance != seg.stance + 1
+                or nxt.swings != 1
+                or nxt.t[0] != seg.t[-1]
+                or nxt.t[-1] - seg.t[0] > self.config.max_stride_s
+            ):
+                out.append(seg)
+                i += 1
+                continue
+            block = (
+                np.concatenate([seg.t[:-1], nxt.t]),
+                np.concatenate([seg.acc[:-1], nxt.acc]),
+                np.concatenate([seg.gyr[:-1], nxt.gyr]),
+            )
+            merged = _Segment(
+                seg.run, seg.stance, block, 0, len(block[0]), seg.rest_start, nxt.rest_end, False
+            )
+            merged.swings = 1
+            if nxt.swing_mid >= 0:
+                merged.swing_mid = len(seg.t) - 1 + nxt.ic_from
+            out.append(merged)
+            for later in segs[i + 2 :]:
+                if later.run == seg.run:
+                    later.stance -= 1
+            run, shift = self._stance_shift
+            if run == seg.run:
+                self._stance_shift = (run, shift - 1)
+            i += 2
+        return out
+
+    def _split(self, segs: list[_Segment]) -> list[_Segment]:
+        """Cut segments holding several swings at the stances between them (missed anchors),
+        renumbering the stances that follow in the run."""
+        assert self.alignment_ is not None and self.rate_hz_ is not None
+        cfg = self.config
+        t_all, acc_all, gyr_all, starts, stops = self._gather(segs)
+        counts, cuts, rests, mids = split_swings(
+            t_all,
+            acc_all,
+            gyr_all,
+            starts,
+            stops,
+            self.alignment_.r_fs_,
+            rate_radps=cfg.swing_rate_radps,
+            bridge_s=cfg.swing_bridge_s,
+            min_rotation_rad=np.radians(cfg.swing_min_rotation_deg),
+            min_piece_s=cfg.min_stride_s,
+            gyr_scale=cfg.stance_max_gyr_radps,
+            acc_scale=cfg.stance_max_acc_mps2,
+            h=self._h,
+        )
+        out: list[_Segment] = []
+        for k, seg in enumerate(segs):
+            run, shift = self._stance_shift
+            if run != seg.run:
+                shift = 0
+            seg.stance += shift
+            seg.swings = int(counts[k])
+            ks = [int(c) - int(starts[k]) + seg.lo for c in cuts[k] if c >= 0]
+            sw = [int(c) - int(starts[k]) + seg.lo for c in mids[k] if c >= 0]
+            if not ks:
+                if seg.swings == 1:
+                    seg.swing_mid = sw[-1]
+                out.append(seg)
+                self._stance_shift = (seg.run, shift)
+                continue
+            bounds = [seg.lo, *ks, seg.hi - 1]
+            rest = [seg.rest_start, *rests[k, : len(ks)].tolist(), seg.rest_end]
+            for j in range(len(bounds) - 1):
+                piece = _Segment(
+                    seg.run,
+                    seg.stance + j,
+                    seg.block,
+                    bounds[j],
+                    bounds[j + 1] + 1,
+                    rest[j],
+                    rest[j + 1],
+                    False,
+                )
+                piece.swings = 1
+                # The last swing in the piece precedes its IC.
+                piece.swing_mid = max(
+                    (m for m in sw if bounds[j] <= m <= bounds[j + 1]), default=-1
+                )
+                out.append(piece)
+            self._stance_shift = (seg.run, shift + len(ks))
+        return out
 
     def _alignment_segments(self, final: bool) -> list[_Segment]:
         """Segments to align with, chosen by content only (so streaming equals batch): the
@@ -442,12 +577,12 @@ class FootAnalyzer:
         if np.median(forward_m) < 0:
             alignment.flip()
 
-    def _measure(self, segs: list[_Segment]) -> tuple[list[SegmentResult], FloatArray]:
-        """Results per segment, and each segment's displacement toward the toes (m): the
-        compiled kernel (:mod:`gaitcoach.gait.kernel`), one segment at a time."""
-        assert self.alignment_ is not None and self.rate_hz_ is not None
-        cfg = self.config
-        # The samples go to the kernel as the blocks they were copied in (no second copy).
+    @staticmethod
+    def _gather(
+        segs: list[_Segment],
+    ) -> tuple[FloatArray, FloatArray, FloatArray, np.ndarray, np.ndarray]:
+        """The segments' samples as one set of arrays (the blocks they were copied in, each
+        once) and each segment's start and stop row in them."""
         blocks: dict[int, int] = {}
         parts: list[tuple[FloatArray, FloatArray, FloatArray]] = []
         size = 0
@@ -461,11 +596,21 @@ class FootAnalyzer:
             starts[i] = at + seg.lo
         stops = starts + np.fromiter((s.hi - s.lo for s in segs), np.int64, len(segs))
         if len(parts) == 1:
-            t_all, acc_all, gyr_all = parts[0]
-        else:
-            t_all = np.concatenate([b[0] for b in parts])
-            acc_all = np.concatenate([b[1] for b in parts])
-            gyr_all = np.concatenate([b[2] for b in parts])
+            return (*parts[0], starts, stops)
+        return (
+            np.concatenate([b[0] for b in parts]),
+            np.concatenate([b[1] for b in parts]),
+            np.concatenate([b[2] for b in parts]),
+            starts,
+            stops,
+        )
+
+    def _measure(self, segs: list[_Segment]) -> tuple[list[SegmentResult], FloatArray]:
+        """Results per segment, and each segment's displacement toward the toes (m): the
+        compiled kernel (:mod:`gaitcoach.gait.kernel`), one segment at a time."""
+        assert self.alignment_ is not None and self.rate_hz_ is not None
+        cfg = self.config
+        t_all, acc_all, gyr_all, starts, stops = self._gather(segs)
         out = measure_segments(
             t_all,
             acc_all,
@@ -481,6 +626,7 @@ class FootAnalyzer:
             heel_off_fraction=cfg.heel_off_fraction,
             impact_window_samples=max(1, round(cfg.impact_window_s * self.rate_hz_)),
             walking_ic_window_s=cfg.walking_ic_window_s,
+            ic_from=np.fromiter((s.ic_from for s in segs), np.int64, len(segs)),
         )
         results = [
             SegmentResult(
@@ -531,7 +677,10 @@ class FootAnalyzer:
         flat_end = rest_end[:, 2] >= max_tilt * np.linalg.norm(rest_end, axis=1)
         traj = integrate(acc, gyr, dt, n, rest)
         cfg = self.config
-        ev = detect_events(acc, gyr, norm3(traj.vel_mps), n, cfg.impact_onset_fraction, dt)
+        ic_from = np.array([s.ic_from for s in segs])
+        ev = detect_events(
+            acc, gyr, norm3(traj.vel_mps), n, cfg.impact_onset_fraction, dt, ic_from
+        )
         q_inv = traj.quat * np.array([1.0, -1.0, -1.0, -1.0])
         vel_foot = rotate(q_inv, traj.vel_mps)
         to_pos, _ = toe_off_from_pivot(

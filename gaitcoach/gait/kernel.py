@@ -76,6 +76,7 @@ def _segment(
     heel_off_fraction: float,
     win: int,
     walking_window_s: float,
+    ic_from: int,
     out: FloatArray,
 ) -> None:
     n = t.shape[0]
@@ -204,11 +205,14 @@ def _segment(
             d2 = acc[i, j] - acc[i - 1, j] - (acc[i - 1, j] - acc[i - 2, j]) * ratio
             s2 += d2 * d2
         jerk[i] = math.sqrt(s2) * scale
+    # Contact comes after the swing's toes-up rotation is half done (``ic_from``, when the
+    # swing is known): an early jerk is never taken for the impact.
+    ic_lo = max(ms + 1, ic_from)
     jmax = -math.inf
-    for i in range(ms + 1, n):
+    for i in range(ic_lo, n):
         jmax = max(jmax, jerk[i])
     ic = -1
-    for i in range(ms + 1, n):
+    for i in range(ic_lo, n):
         if jerk[i] >= onset_fraction * jmax:
             ic = i
             break
@@ -349,6 +353,7 @@ def _measure_all(
     heel_off_fraction: float,
     win: int,
     walking_window_s: float,
+    ic_from: np.ndarray,
 ) -> FloatArray:
     s = starts.shape[0]
     out = np.empty((s, 12))
@@ -367,6 +372,7 @@ def _measure_all(
             heel_off_fraction,
             win,
             walking_window_s,
+            ic_from[k],
             out[k],
         )
     return out
@@ -388,6 +394,7 @@ def measure_segments(
     heel_off_fraction: float,
     impact_window_samples: int,
     walking_ic_window_s: float,
+    ic_from: np.ndarray | None = None,
 ) -> FloatArray:
     """Measure segments (rows ``starts[k]:stops[k]`` of the sample arrays).
 
@@ -401,6 +408,9 @@ def measure_segments(
         (S, 3) mean specific force at rest around each segment's start and end anchor.
     r_fs
         (3, 3) sensor-to-foot rotation.
+    ic_from
+        (S,) int64: row within each segment where the IC search may start at the earliest
+        (the middle of its swing, :func:`split_swings`); -1 or None: after mid-swing only.
 
     Returns
     -------
@@ -421,6 +431,9 @@ def measure_segments(
         float(heel_off_fraction),
         int(impact_window_samples),
         float(walking_ic_window_s),
+        np.full(len(starts), -1, np.int64)
+        if ic_from is None
+        else np.ascontiguousarray(ic_from, dtype=np.int64),
     )
 
 
@@ -617,7 +630,8 @@ def _find_anchors(
         if not e < gate:
             continue
         ok = True
-        for j in range(k + 1, min(k + 1 + d, n)):
+        ahead = d
+        for j in range(k + 1, min(k + 1 + ahead, n)):
             if energy[j] < e:
                 ok = False
                 break
@@ -676,3 +690,134 @@ def _finite_max_abs(x: FloatArray) -> float:
 def finite_max_abs(x: FloatArray) -> float:
     """Largest finite absolute value (NaN and infinities are counted elsewhere); 0 if none."""
     return float(_finite_max_abs(np.ascontiguousarray(x, dtype=np.float64)))
+
+
+MAX_SWINGS = 8
+"""Segments with more swings than this are not split (their events are dropped)."""
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _split_swings(
+    t: FloatArray,
+    acc: FloatArray,
+    gyr: FloatArray,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    r1: FloatArray,
+    rate: float,
+    bridge_s: float,
+    min_rot: float,
+    min_piece_s: float,
+    gs: float,
+    as_: float,
+    h: int,
+) -> tuple[np.ndarray, np.ndarray, FloatArray, np.ndarray]:
+    s = starts.shape[0]
+    counts = np.zeros(s, np.int64)
+    cuts = np.full((s, MAX_SWINGS - 1), -1, np.int64)
+    rests = np.zeros((s, MAX_SWINGS - 1, 3))
+    mids = np.full((s, MAX_SWINGS), -1, np.int64)
+    sw_a = np.empty(MAX_SWINGS + 1, np.int64)
+    sw_b = np.empty(MAX_SWINGS + 1, np.int64)
+    for k in range(s):
+        a, b = starts[k], stops[k]
+        n_sw = 0
+        run_a = -1
+        run_b = -1
+        rot = 0.0
+        for i in range(a, b + 1):
+            g = 0.0
+            if i < b:
+                g = r1[0] * gyr[i, 0] + r1[1] * gyr[i, 1] + r1[2] * gyr[i, 2]
+            if i < b and g < -rate:
+                # Consecutive samples continue a run even across a timestamp hole.
+                if run_a < 0 or (i > run_b and t[i] - t[run_b - 1] > bridge_s):
+                    if run_a >= 0 and rot >= min_rot and n_sw <= MAX_SWINGS:
+                        sw_a[n_sw] = run_a
+                        sw_b[n_sw] = run_b
+                        n_sw += 1
+                    run_a = i
+                    rot = 0.0
+                if i > a:
+                    rot -= g * (t[i] - t[i - 1])
+                run_b = i + 1
+            elif i == b and run_a >= 0 and rot >= min_rot and n_sw <= MAX_SWINGS:
+                sw_a[n_sw] = run_a
+                sw_b[n_sw] = run_b
+                n_sw += 1
+        counts[k] = n_sw
+        if n_sw > MAX_SWINGS:
+            continue
+        for j in range(n_sw):
+            mids[k, j] = (sw_a[j] + sw_b[j] - 1) // 2
+        if n_sw < 2:
+            continue
+        last = a
+        n_cut = 0
+        for j in range(n_sw - 1):
+            # The stance between two swings: its lowest (running-maximum) stance energy.
+            best = -1
+            best_e = math.inf
+            for i in range(sw_b[j], sw_a[j + 1]):
+                e = 0.0
+                for m in range(max(i - h, a), min(i + h + 1, b)):
+                    gn = math.sqrt(gyr[m, 0] ** 2 + gyr[m, 1] ** 2 + gyr[m, 2] ** 2)
+                    an = math.sqrt(acc[m, 0] ** 2 + acc[m, 1] ** 2 + acc[m, 2] ** 2)
+                    e = max(e, gn / gs, abs(an - G_MPS2) / as_)
+                if e < best_e:
+                    best_e = e
+                    best = i
+            if t[best] - t[last] < min_piece_s or t[b - 1] - t[best] < min_piece_s:
+                # Too close to a stance already there: not a second swing (e.g. the heel
+                # drop after a forefoot landing), the two runs are one stride.
+                counts[k] -= 1
+                continue
+            cuts[k, n_cut] = best
+            rests[k, n_cut] = _mean_acc(acc, max(best - h, a), min(best + h + 1, b))
+            n_cut += 1
+            last = best
+    return counts, cuts, rests, mids
+
+
+def split_swings(
+    t: FloatArray,
+    acc: FloatArray,
+    gyr: FloatArray,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    r_fs: FloatArray,
+    *,
+    rate_radps: float,
+    bridge_s: float,
+    min_rotation_rad: float,
+    min_piece_s: float,
+    gyr_scale: float,
+    acc_scale: float,
+    h: int,
+) -> tuple[np.ndarray, np.ndarray, FloatArray, np.ndarray]:
+    """Swings per segment, and where to cut segments that hold more than one.
+
+    A swing is a run of toes-up rotation (``gyr_ml`` below ``-rate_radps``; runs less than
+    ``bridge_s`` apart are one) that turns the foot by at least ``min_rotation_rad``. Between
+    two swings lies a stance the anchor rules missed: the cut is its lowest stance energy
+    (running maximum over +-``h``), as for an anchor; a cut closer than ``min_piece_s`` to the
+    segment's ends or the previous cut is not made (the two runs are one stride's). Returns
+    the swing count per segment (S,; less the cuts not made), the cut rows (S, MAX_SWINGS - 1;
+    -1 = none), the mean specific force around each cut and the middle row of each swing
+    (S, MAX_SWINGS; -1 = none).
+    """
+    return _split_swings(
+        np.ascontiguousarray(t, dtype=np.float64),
+        np.ascontiguousarray(acc, dtype=np.float64),
+        np.ascontiguousarray(gyr, dtype=np.float64),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(stops, dtype=np.int64),
+        np.ascontiguousarray(r_fs[1], dtype=np.float64),
+        float(rate_radps),
+        float(bridge_s),
+        float(min_rotation_rad),
+        float(min_piece_s),
+        float(gyr_scale),
+        float(acc_scale),
+        int(h),
+    )

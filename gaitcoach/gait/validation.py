@@ -132,6 +132,26 @@ def spectral_cadence_spm(chunk: ImuChunk, start_s: float, end_s: float) -> float
     return float(120.0 * (f[k] + shift * (f[1] - f[0])))
 
 
+def swing_times_s(chunk: ImuChunk, r_fs: FloatArray) -> FloatArray:
+    """Times of the swing phases of one foot, independent of the engine's events: peaks of
+    the toes-up rotation rate.
+
+    ``gyr_ml`` (the sensor rate turned into the foot frame by ``r_fs``; only the mounting is
+    taken from the engine) is resampled to a uniform 100 Hz grid and low-passed at 6 Hz
+    (2nd-order Butterworth, forward-backward); every peak of ``-gyr_ml`` above 3 rad/s with a
+    prominence of 3 rad/s and at least 0.3 s from the previous one is a swing. Each stride
+    holds exactly one.
+    """
+    from scipy.signal import butter, find_peaks, sosfiltfilt
+
+    fs = 100.0
+    grid = np.arange(chunk.t_s[0], chunk.t_s[-1], 1.0 / fs)
+    gml = np.interp(grid, chunk.t_s, chunk.gyr_radps @ np.asarray(r_fs)[1])
+    smooth = sosfiltfilt(butter(2, 6.0, fs=fs, output="sos"), gml)
+    peaks, _ = find_peaks(-smooth, height=3.0, prominence=3.0, distance=round(0.3 * fs))
+    return grid[peaks]
+
+
 def stride_cadence_spm(strides: Sequence[StrideRecord], start_s: float, end_s: float) -> float:
     """Cadence of the strides inside ``[start_s, end_s]`` with the spectral estimate's time
     weighting: mean stride frequency x 2 weighted by each stride's duration and the Hann
@@ -365,7 +385,14 @@ def running_reference(path: Path, config: GaitConfig = DEFAULT_CONFIG) -> dict[s
         [s.foot_strike_angle_deg for s in strides if s.foot_strike_angle_deg is not None]
     )
     holes = [b.ic_s - a.end_ic_s for a, b in itertools.pairwise(strides)]
+    swings = np.array([])
+    if fa.alignment_ is not None:
+        swings = swing_times_s(chunk, fa.alignment_.r_fs_)
+        swings = swings[(swings > start) & (swings < stop)]
+    one = [np.sum((swings >= s.ic_s) & (swings <= s.end_ic_s)) == 1 for s in strides]
     return {
+        "swings": float(len(swings)),
+        "one_swing_pct": 100.0 * float(np.mean(one)) if one else float("nan"),
         "strides": float(len(strides)),
         "first_ic_after_start_s": strides[0].ic_s - start if strides else float("nan"),
         "last_ic_before_stop_s": stop - strides[-1].end_ic_s if strides else float("nan"),

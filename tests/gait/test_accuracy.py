@@ -24,6 +24,7 @@ CASES = [
     ("asymmetric", 104.0, False, 6),
     ("forefoot", 104.0, True, 7),
     ("walk-run", 416.0, False, 8),
+    ("heel-overstrider", 416.0, False, 11),
 ]
 
 
@@ -39,9 +40,10 @@ def test_events_and_temporal_targets(profile: str, rate: float, noise: bool, see
     assert sc.n_truth > 90
     assert median_abs(sc.ic_err_samples) <= 1.0
     assert p95_abs(sc.ic_err_samples) <= 3.0
-    # Toe-off carries a model-dependent bias of up to ~3 ms (docs/validation.md): within one
-    # sample at 104 and 208 Hz, up to 1.5 samples at 416 Hz (a known miss of the target).
-    assert median_abs(sc.to_err_samples) <= (1.5 if rate > 400 else 1.0)
+    # Toe-off carries a model bias of about +2 ms (docs/validation.md): within a sample at
+    # every rate without sensor errors and pooled over pods, but one pod in three (its draw
+    # of bias and scale errors) reaches 1.1-1.5 samples at 416 Hz.
+    assert median_abs(sc.to_err_samples) <= (1.5 if rate > 400 and noise else 1.0)
     assert p95_abs(sc.to_err_samples) <= 3.0
     assert float(np.mean(np.abs(sc.contact_err_s))) <= 0.008
     assert len(sc.cadence_window_err_spm) >= 1
