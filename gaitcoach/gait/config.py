@@ -23,6 +23,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "swing_rate_radps": (0.1, 10.0),
     "swing_bridge_s": (0.0, 0.2),
     "swing_min_rotation_deg": (5.0, 180.0),
+    "push_off_min_rotation_deg": (5.0, 180.0),
     "flat_max_tilt_deg": (1.0, 90.0),
     "min_stride_s": (0.2, 5.0),
     "max_stride_s": (0.5, 10.0),
@@ -83,8 +84,10 @@ class GaitConfig:
     """... where pauses up to this long do not end the run ..."""
     swing_min_rotation_deg: float = 20.0
     """... that turns the foot by at least this much. A segment must hold exactly one swing:
-    two or more mean missed stances (it is cut between them), none a spurious anchor (its
-    events are dropped)."""
+    two or more mean missed stances (it is cut between them), none a spurious anchor (it is
+    joined to the next segment if it holds the push-off, else its events are dropped)."""
+    push_off_min_rotation_deg: float = 35.0
+    """A push-off is a toes-down run (as a swing, sign turned) turning the foot this much."""
     flat_max_tilt_deg: float = 60.0
     """A stance's rest specific force must be within this angle of the foot's up axis."""
     min_stride_s: float = 0.4
@@ -156,7 +159,7 @@ class GaitConfig:
         ):
             raise ValueError(
                 f"GaitConfig.toe_speed_levels_mps = {lv!r} must be three increasing speeds in "
-                "(0, 5] m/s with equal ratios, e.g. (0.3, 0.6, 1.2)"
+                "(0, 5] m/s with equal ratios, e.g. (0.25, 0.5, 1.0)"
             )
 
 

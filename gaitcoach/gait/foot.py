@@ -452,7 +452,9 @@ class FootAnalyzer:
     def _merge(self, segs: list[_Segment]) -> list[_Segment]:
         """Join each segment without a swing to the next one if that one holds the swing: it
         ended at an anchor inside the swing (a pause of the rotation the anchor rules took
-        for a stance), and the two make the whole stride."""
+        for a stance), and the two make the whole stride. Only if it holds the push-off (else
+        the anchor inside a swing is its start, e.g. in the first step from standing, and it
+        holds a landing: joining forward would pair the wrong contact with the stride)."""
         out: list[_Segment] = []
         i = 0
         while i < len(segs):
@@ -466,6 +468,7 @@ class FootAnalyzer:
                 or nxt.swings != 1
                 or nxt.t[0] != seg.t[-1]
                 or nxt.t[-1] - seg.t[0] > self.config.max_stride_s
+                or not self._holds_push_off(seg)
             ):
                 out.append(seg)
                 i += 1
@@ -491,6 +494,29 @@ class FootAnalyzer:
             i += 2
         return out
 
+    def _holds_push_off(self, seg: _Segment) -> bool:
+        """A toes-down run (the swing rule with the sign turned) of at least
+        ``push_off_min_rotation_deg``: heel-off to toe-off turns the foot by 40-75 deg, the
+        foot slap after a heel strike by 30 deg at most."""
+        assert self.alignment_ is not None
+        cfg = self.config
+        counts, *_ = split_swings(
+            seg.t,
+            seg.acc,
+            seg.gyr,
+            np.array([0]),
+            np.array([len(seg.t)]),
+            -self.alignment_.r_fs_,
+            rate_radps=cfg.swing_rate_radps,
+            bridge_s=cfg.swing_bridge_s,
+            min_rotation_rad=np.radians(cfg.push_off_min_rotation_deg),
+            min_piece_s=0.0,
+            gyr_scale=cfg.stance_max_gyr_radps,
+            acc_scale=cfg.stance_max_acc_mps2,
+            h=self._h,
+        )
+        return bool(counts[0] >= 1)
+
     def _split(self, segs: list[_Segment]) -> list[_Segment]:
         """Cut segments holding several swings at the stances between them (missed anchors),
         renumbering the stances that follow in the run."""
@@ -512,21 +538,25 @@ class FootAnalyzer:
             acc_scale=cfg.stance_max_acc_mps2,
             h=self._h,
         )
+        # Block rows; the first swing's middle (a later toes-up run that was not cut off is the
+        # heel drop after a forefoot landing, which follows the IC).
+        offset = np.array([s.lo for s in segs]) - starts
+        first_mid = np.where(mids[:, 0] >= 0, mids[:, 0] + offset, -1).tolist()
+        cut_any = (cuts[:, 0] >= 0).tolist()
         out: list[_Segment] = []
+        run, shift = self._stance_shift
         for k, seg in enumerate(segs):
-            run, shift = self._stance_shift
             if run != seg.run:
-                shift = 0
+                run, shift = seg.run, 0
             seg.stance += shift
             seg.swings = int(counts[k])
-            ks = [int(c) - int(starts[k]) + seg.lo for c in cuts[k] if c >= 0]
-            sw = [int(c) - int(starts[k]) + seg.lo for c in mids[k] if c >= 0]
-            if not ks:
+            if not cut_any[k]:
                 if seg.swings == 1:
-                    seg.swing_mid = sw[-1]
+                    seg.swing_mid = first_mid[k]
                 out.append(seg)
-                self._stance_shift = (seg.run, shift)
                 continue
+            ks = [c + int(offset[k]) for c in cuts[k].tolist() if c >= 0]
+            sw = [c + int(offset[k]) for c in mids[k].tolist() if c >= 0]
             bounds = [seg.lo, *ks, seg.hi - 1]
             rest = [seg.rest_start, *rests[k, : len(ks)].tolist(), seg.rest_end]
             for j in range(len(bounds) - 1):
@@ -541,12 +571,12 @@ class FootAnalyzer:
                     False,
                 )
                 piece.swings = 1
-                # The last swing in the piece precedes its IC.
-                piece.swing_mid = max(
+                piece.swing_mid = min(
                     (m for m in sw if bounds[j] <= m <= bounds[j + 1]), default=-1
                 )
                 out.append(piece)
-            self._stance_shift = (seg.run, shift + len(ks))
+            shift += len(ks)
+        self._stance_shift = (run, shift)
         return out
 
     def _alignment_segments(self, final: bool) -> list[_Segment]:

@@ -141,3 +141,18 @@ def test_an_anchor_inside_a_swing_is_joined_to_the_rest_of_the_stride(profile: s
         assert np.min(np.abs(ics - true_ic)) <= 2 / 208.0, true_ic
     # One segment spans the pause.
     assert any(s.start_s < stride.to_s < stride.to_s + 0.12 < s.end_s for s in fa.segments_)
+
+
+def test_a_landing_piece_is_not_joined_forward() -> None:
+    # The first step from standing: an anchor falls in the air before the first landing, so
+    # the piece after it holds the landing and no swing. Joined forward it would pair that
+    # step's early IC with the next stride's (a false stride); it holds no push-off, so it
+    # is not joined.
+    rec = recording("heel-overstrider", 0.5, 104.0, seed=4)
+    fa = FootAnalyzer(Foot.RIGHT)
+    fa.push(rec.imu[Foot.RIGHT])
+    fa.finish()
+    truth = np.array([s.ic_s for s in rec.truth if s.foot is Foot.RIGHT])
+    assert len(fa.strides_) >= len(truth) - 2
+    for s in fa.strides_:
+        assert np.min(np.abs(truth - s.ic_s)) <= 2 / 104.0, s.ic_s
