@@ -93,7 +93,7 @@ class GaitConfig:
     min_stride_s: float = 0.4
     max_stride_s: float = 2.5
     min_stride_length_m: float = 0.15
-    """Shorter foot displacements are shuffling, not strides."""
+    """Shorter foot displacements between resting anchors are shuffling, not strides."""
     align_stances: int = 4
     """Stance phases (with swings between them) used to find the sensor-to-foot rotation."""
     impact_onset_fraction: float = IMPACT_ONSET_FRACTION

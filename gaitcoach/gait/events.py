@@ -196,4 +196,13 @@ def toe_off_from_pivot(
         crude = (m * ta - tb) / (m - 1.0)
         to = np.where((k >= 3) & (slope > 0), to, crude)
     to = np.where(np.isfinite(to), np.maximum(to, peak.astype(float)), np.nan)
+    # The toe was never still (a foot that does not rest): no pivot to end; the toe-off is the
+    # end of push-off, the toes-down rate peak.
+    first = np.clip(peak + 1, 0, length - 1)
+    never_still = (
+        (peak >= 0)
+        & (first < ms)
+        & (np.take_along_axis(toe_speed, first[:, None], axis=1)[:, 0] > levels_mps[0])
+    )
+    to = np.where(never_still, peak.astype(float), to)
     return to, np.stack([x, z], axis=-1)

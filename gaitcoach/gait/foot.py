@@ -112,6 +112,8 @@ class SegmentResult:
     ic_rotation_s: float | None = None
     """End of the terminal-swing dorsiflexion (``gyr_ml`` turning positive) shortly before the
     impact: the initial contact of a walking stride (docs/metrics.md)."""
+    rested: bool = True
+    """Both anchors at rest: the zero-velocity update holds, so the length is trusted."""
 
 
 def _rotation_reversal_s(
@@ -673,6 +675,7 @@ class FootAnalyzer:
                 ln,
                 cl,
                 None if ir != ir else ir,
+                seg.rested,
             )
             for seg, (start, end, to, ms, ic, st, pk, lr, ln, cl, ir, _) in zip(
                 segs, out.tolist(), strict=True
@@ -788,6 +791,7 @@ class FootAnalyzer:
                     length_m=ln,
                     clearance_m=cl,
                     ic_rotation_s=ir if hi_ and ir == ir else None,
+                    rested=seg.rested,
                 )
             )
         return out, end_pos[:, 0]
@@ -816,7 +820,9 @@ class FootAnalyzer:
         stride = end - ic
         if not (ic < to < end and cfg.min_stride_s <= stride <= cfg.max_stride_s):
             return None
-        if res.length_m < cfg.min_stride_length_m:
+        if res.rested and res.length_m < cfg.min_stride_length_m:
+            # Shuffling on the spot (with relaxed anchors the ZUPT does not hold and the
+            # length is not trusted; the one-swing rule already asks for a real swing).
             return None
         walking = (to - ic) / stride >= cfg.running_max_duty
         if walking and res.ic_rotation_s is not None:

@@ -286,6 +286,10 @@ def _segment(
     else:
         to_pos = (m * ta - tb) / (m - 1.0)
     to_pos = max(to_pos, float(to)) if math.isfinite(to_pos) else _NAN
+    if 0 <= lo_i < ms and toe_speed[lo_i] > levels[0]:
+        # The toe was never still (a foot that does not rest): no pivot to end; the toe-off
+        # is the end of push-off, the toes-down rate peak.
+        to_pos = float(to)
 
     # --- strike angle: toes direction at the sample before the impact, seen from the end
     ici = max(ic, 1)

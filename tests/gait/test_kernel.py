@@ -13,8 +13,10 @@ from gaitcoach.gait import FootAnalyzer, GaitConfig, analyze
 from gaitcoach.gait.buffer import SampleBuffer
 from gaitcoach.gait.foot import SegmentResult
 from gaitcoach.gait.kernel import find_anchors, scan_clean
+from gaitcoach.gait.validation import load_fuzzy_run
 from gaitcoach.types import Foot, ImuChunk
-from tests.gait.simdata import recording
+from tests.gait.simdata import SHARED_DATA, recording
+from tests.support import require
 
 
 def _segments(
@@ -52,6 +54,26 @@ def test_kernel_measures_like_the_numpy_reference(
             else:
                 assert x == y, f.name
     assert found >= 8 * len(fast)  # most values are found (not all None on both sides)
+
+
+def test_kernel_measures_like_the_numpy_reference_on_a_foot_that_never_rests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # fuzzy-run/tom: relaxed anchors, cut and joined segments, toe-offs without a pivot.
+    path = SHARED_DATA / "fuzzy-run" / "tom.csv"
+    require(path.is_file(), f"real running data not found at {path}")
+    chunk = load_fuzzy_run(path, Foot.LEFT)
+    fast = _segments(chunk, False, monkeypatch)
+    ref = _segments(chunk, True, monkeypatch)
+    assert len(fast) == len(ref) > 150
+    for a, b in zip(fast, ref, strict=True):
+        for f in dataclasses.fields(SegmentResult):
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            assert (x is None) == (y is None), f.name
+            if isinstance(x, float) and isinstance(y, float):
+                assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), (f.name, x, y)
+            else:
+                assert x == y, f.name
 
 
 def test_caller_arrays_are_neither_kept_nor_written() -> None:
