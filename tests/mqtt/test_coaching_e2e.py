@@ -57,6 +57,9 @@ async def test_simulated_run_is_coached_over_mqtt(mosquitto: MosquittoBroker) ->
                     await asyncio.sleep(0)  # let replies and callbacks run
             assert await pub.flush()
             await app.wait_for("/cue", lambda d: d["id"] == coach.cues_[-1].id)
+        # The publisher's last word (retained offline status) reaches the app after the
+        # publisher has closed: wait for it before the app stops listening.
+        await app.wait_for("/status", lambda d: d["online"] is False)
 
     cues = [validate(m.payload) for m in app.on("/cue")]
     assert [c["id"] for c in cues] == [c.id for c in coach.cues_]
