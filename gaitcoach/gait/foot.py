@@ -439,10 +439,10 @@ class FootAnalyzer:
         segs, self._pending = self._pending, []
         if not segs:
             return
-        # A segment without a swing waits for the next one (it may be merged with it).
-        held = [segs.pop(0)] if segs[0].swings == 0 else []
+        # A segment that may be joined to the next one waits for it (already split).
+        held = [segs.pop(0)] if segs[0].swings >= 0 else []
         segs = self._merge([*held, *(self._split(segs) if segs else [])])
-        if not final and segs and segs[-1].swings == 0:
+        if not final and segs and self._may_join(segs[-1]):
             self._pending = [segs.pop()]
         if segs:
             for seg, res in zip(segs, self._measure(segs)[0], strict=True):
@@ -451,26 +451,34 @@ class FootAnalyzer:
                     res = dataclasses.replace(res, to_s=None, ic_s=None)
                 self._assemble(res)
 
+    def _may_join(self, seg: _Segment) -> bool:
+        """The segment's end anchor is no stance, seen from the segment alone: it holds the
+        push-off but no swing (the anchor fell inside the swing), or the swing but its end
+        is not foot-flat (the anchor fell in the late swing, before the landing)."""
+        if seg.swings == 0:
+            return self._holds_push_off(seg)
+        return seg.swings == 1 and not self._flat(seg.rest_end)
+
     def _merge(self, segs: list[_Segment]) -> list[_Segment]:
-        """Join each segment without a swing to the next one if that one holds the swing: it
-        ended at an anchor inside the swing (a pause of the rotation the anchor rules took
-        for a stance), and the two make the whole stride. Only if it holds the push-off (else
-        the anchor inside a swing is its start, e.g. in the first step from standing, and it
-        holds a landing: joining forward would pair the wrong contact with the stride)."""
+        """Join a segment to the next one where the anchor between them is no stance (a
+        pause of the rotation the anchor rules took for one): the push-off piece to the swing
+        that follows it, or the swing to the landing piece that follows it; the two make the
+        whole stride. A piece without a swing and without the push-off holds a landing: its
+        start anchor is the one in the air (e.g. in the first step from standing), and it is
+        not joined forward (that would pair the wrong contact with the stride)."""
         out: list[_Segment] = []
         i = 0
         while i < len(segs):
             seg = segs[i]
             nxt = segs[i + 1] if i + 1 < len(segs) else None
             if (
-                seg.swings != 0
-                or nxt is None
+                nxt is None
+                or {seg.swings, nxt.swings} != {0, 1}
                 or nxt.run != seg.run
                 or nxt.stance != seg.stance + 1
-                or nxt.swings != 1
                 or nxt.t[0] != seg.t[-1]
                 or nxt.t[-1] - seg.t[0] > self.config.max_stride_s
-                or not self._holds_push_off(seg)
+                or not self._may_join(seg)
             ):
                 out.append(seg)
                 i += 1
@@ -484,7 +492,9 @@ class FootAnalyzer:
                 seg.run, seg.stance, block, 0, len(block[0]), seg.rest_start, nxt.rest_end, False
             )
             merged.swings = 1
-            if nxt.swing_mid >= 0:
+            if seg.swings == 1:
+                merged.swing_mid = seg.ic_from
+            elif nxt.swing_mid >= 0:
                 merged.swing_mid = len(seg.t) - 1 + nxt.ic_from
             out.append(merged)
             for later in segs[i + 2 :]:
@@ -495,6 +505,12 @@ class FootAnalyzer:
                 self._stance_shift = (run, shift - 1)
             i += 2
         return out
+
+    def _flat(self, rest: list[float]) -> bool:
+        """Rest specific force within ``flat_max_tilt_deg`` of the foot's up axis."""
+        assert self.alignment_ is not None
+        v = self.alignment_.r_fs_ @ np.asarray(rest)
+        return bool(v[2] >= np.cos(np.radians(self.config.flat_max_tilt_deg)) * np.linalg.norm(v))
 
     def _holds_push_off(self, seg: _Segment) -> bool:
         """A toes-down run (the swing rule with the sign turned) of at least
@@ -711,9 +727,7 @@ class FootAnalyzer:
         traj = integrate(acc, gyr, dt, n, rest)
         cfg = self.config
         ic_from = np.array([s.ic_from for s in segs])
-        ev = detect_events(
-            acc, gyr, norm3(traj.vel_mps), n, cfg.impact_onset_fraction, dt, ic_from
-        )
+        ev = detect_events(acc, gyr, norm3(traj.vel_mps), n, cfg.impact_onset_fraction, dt, ic_from)
         q_inv = traj.quat * np.array([1.0, -1.0, -1.0, -1.0])
         vel_foot = rotate(q_inv, traj.vel_mps)
         to_pos, _ = toe_off_from_pivot(

@@ -87,7 +87,7 @@ def test_fuzzy_run_tom_foot_that_never_rests_is_tracked() -> None:
     # one-swing-per-stride rule (cut at missed stances, join across anchors in a swing) find
     # most of his strides; still short of every stride (docs/validation.md).
     r = _run("tom")
-    assert r["strides"] >= 0.88 * r["swings"] and r["swings"] >= 170
+    assert r["strides"] >= 0.9 * r["swings"] and r["swings"] >= 170
     assert r["one_swing_pct"] >= 95.0
     assert r["cadence_vs_spectral_median_abs_spm"] <= 3.5
     assert r["first_ic_after_start_s"] <= 1.0 and r["last_ic_before_stop_s"] <= 1.0
@@ -148,3 +148,17 @@ def test_fuzzy_run_stream_equals_batch(runner: str, max_size: int) -> None:
     streamed.finish()
     assert streamed.strides_ == batch.strides_ and len(batch.strides_) > 30
     assert streamed.gaps_ == batch.gaps_
+
+
+def test_fuzzy_run_tom_anchor_in_the_late_swing_is_joined() -> None:
+    # At 50.51 s an anchor falls in tom's late swing (its rest specific force is 100 deg off
+    # the foot's up axis, no foot-flat): the swing before it and the landing piece after it
+    # are one stride, and both strides around it are measured (lost without the join).
+    path = RUN / "tom.csv"
+    require(path.is_file(), f"real running data not found at {path}")
+    fa = FootAnalyzer(Foot.UNKNOWN)
+    fa.push(load_fuzzy_run(path, Foot.UNKNOWN))
+    fa.finish()
+    spans = [(s.ic_s, s.end_ic_s) for s in fa.strides_]
+    for start, end in ((49.97, 50.66), (50.66, 51.34)):
+        assert any(abs(a - start) < 0.02 and abs(b - end) < 0.02 for a, b in spans), start
