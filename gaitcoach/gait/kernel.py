@@ -771,7 +771,7 @@ def _split_swings(
                 if e < best_e:
                     best_e = e
                     best = i
-            if t[best] - t[last] < min_piece_s or t[b - 1] - t[best] < min_piece_s:
+            if best < 0 or t[best] - t[last] < min_piece_s or t[b - 1] - t[best] < min_piece_s:
                 # Too close to a stance already there: not a second swing (e.g. the heel
                 # drop after a forefoot landing), the two runs are one stride.
                 counts[k] -= 1

@@ -85,8 +85,9 @@ def test_small_or_close_toes_up_runs_are_not_swings() -> None:
 def test_a_timestamp_hole_inside_a_swing_does_not_split_it() -> None:
     t = np.arange(200) / RATE_HZ
     t[40:] += 0.06  # 6 samples lost in the middle of the swing (bridge is 30 ms)
-    count, cuts, _ = _segment(_hump(t, 0.3, 0.2, -8.0), t)
-    assert (count, cuts) == (1, [])
+    gml = _hump(t, 0.3, 0.25, -8.0)  # each side of the hole alone turns the foot > 20 deg
+    count, cuts, mids = _segment(gml, t)
+    assert (count, cuts) == (1, []) and len(mids) == 1
 
 
 def test_a_stance_hidden_from_the_anchor_rules_still_gives_its_strides() -> None:
