@@ -35,6 +35,7 @@ class _Segment:
     __slots__ = (
         "block",
         "hi",
+        "joinable",
         "lo",
         "rest_end",
         "rest_start",
@@ -73,6 +74,9 @@ class _Segment:
         not counted yet."""
         self.swing_mid = -1
         """Block row of the middle of its swing (the IC comes later); -1: unknown."""
+        self.joinable: bool | None = None
+        """:meth:`FootAnalyzer._may_join`, once decided (a held segment is asked again at
+        every scan until the next segment arrives)."""
 
     @property
     def ic_from(self) -> int:
@@ -138,6 +142,13 @@ def _rotation_reversal_s(
     with np.errstate(invalid="ignore", divide="ignore"):
         tc = t0 + (t1 - t0) * (-g0) / (g1 - g0)
     return np.where(cross.any(axis=1) & (window_s > 0), tc, np.nan)
+
+
+def _flat_rows(rest_foot: FloatArray, max_tilt_deg: float) -> np.ndarray:
+    """Rows of rest specific force (foot frame) within ``max_tilt_deg`` of the up axis (the
+    kernel's foot-flat check, :mod:`gaitcoach.gait.kernel`)."""
+    cos_tilt = np.cos(np.radians(max_tilt_deg))
+    return rest_foot[:, 2] >= cos_tilt * np.linalg.norm(rest_foot, axis=1)
 
 
 def _rotate_rows(r: FloatArray, v: FloatArray) -> FloatArray:
@@ -455,9 +466,12 @@ class FootAnalyzer:
         """The segment's end anchor is no stance, seen from the segment alone: it holds the
         push-off but no swing (the anchor fell inside the swing), or the swing but its end
         is not foot-flat (the anchor fell in the late swing, before the landing)."""
-        if seg.swings == 0:
-            return self._holds_push_off(seg)
-        return seg.swings == 1 and not self._flat(seg.rest_end)
+        if seg.joinable is None:
+            if seg.swings == 0:
+                seg.joinable = self._holds_push_off(seg)
+            else:
+                seg.joinable = seg.swings == 1 and not self._flat(seg.rest_end)
+        return seg.joinable
 
     def _merge(self, segs: list[_Segment]) -> list[_Segment]:
         """Join a segment to the next one where the anchor between them is no stance (a
@@ -507,10 +521,11 @@ class FootAnalyzer:
         return out
 
     def _flat(self, rest: list[float]) -> bool:
-        """Rest specific force within ``flat_max_tilt_deg`` of the foot's up axis."""
+        """Rest specific force (sensor frame) within ``flat_max_tilt_deg`` of the foot's up
+        axis."""
         assert self.alignment_ is not None
-        v = self.alignment_.r_fs_ @ np.asarray(rest)
-        return bool(v[2] >= np.cos(np.radians(self.config.flat_max_tilt_deg)) * np.linalg.norm(v))
+        foot = _rotate_rows(self.alignment_.r_fs_, np.array([rest]))
+        return bool(_flat_rows(foot, self.config.flat_max_tilt_deg)[0])
 
     def _holds_push_off(self, seg: _Segment) -> bool:
         """A toes-down run (the swing rule with the sign turned) of at least
@@ -721,9 +736,8 @@ class FootAnalyzer:
         rest_end = _rotate_rows(r, np.array([s.rest_end for s in segs]))
         # A real stance has the foot flat: its rest specific force points up the foot's si
         # axis. A pause of the rotation in a slow swing does not; its events are dropped.
-        max_tilt = np.cos(np.radians(self.config.flat_max_tilt_deg))
-        flat_start = rest[:, 2] >= max_tilt * np.linalg.norm(rest, axis=1)
-        flat_end = rest_end[:, 2] >= max_tilt * np.linalg.norm(rest_end, axis=1)
+        flat_start = _flat_rows(rest, self.config.flat_max_tilt_deg)
+        flat_end = _flat_rows(rest_end, self.config.flat_max_tilt_deg)
         traj = integrate(acc, gyr, dt, n, rest)
         cfg = self.config
         ic_from = np.array([s.ic_from for s in segs])

@@ -589,17 +589,23 @@ def scan_clean(
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _rate_and_energy(
+    acc: FloatArray, gyr: FloatArray, i: int, gs: float, as_: float
+) -> tuple[float, float]:
+    """Gyro norm and stance energy of sample ``i`` (see :func:`stance_energy`)."""
+    g = math.sqrt(gyr[i, 0] * gyr[i, 0] + gyr[i, 1] * gyr[i, 1] + gyr[i, 2] * gyr[i, 2])
+    a = abs(
+        math.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]) - G_MPS2
+    )
+    return g, max(g / gs, a / as_)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _stance_energy(
     acc: FloatArray, gyr: FloatArray, gn: FloatArray, en: FloatArray, gs: float, as_: float
 ) -> None:
     for i in range(acc.shape[0]):
-        g = math.sqrt(gyr[i, 0] * gyr[i, 0] + gyr[i, 1] * gyr[i, 1] + gyr[i, 2] * gyr[i, 2])
-        a = abs(
-            math.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2])
-            - G_MPS2
-        )
-        gn[i] = g
-        en[i] = max(g / gs, a / as_)
+        gn[i], en[i] = _rate_and_energy(acc, gyr, i, gs, as_)
 
 
 def stance_energy(
@@ -765,9 +771,7 @@ def _split_swings(
             for i in range(sw_b[j], sw_a[j + 1]):
                 e = 0.0
                 for m in range(max(i - h, a), min(i + h + 1, b)):
-                    gn = math.sqrt(gyr[m, 0] ** 2 + gyr[m, 1] ** 2 + gyr[m, 2] ** 2)
-                    an = math.sqrt(acc[m, 0] ** 2 + acc[m, 1] ** 2 + acc[m, 2] ** 2)
-                    e = max(e, gn / gs, abs(an - G_MPS2) / as_)
+                    e = max(e, _rate_and_energy(acc, gyr, m, gs, as_)[1])
                 if e < best_e:
                     best_e = e
                     best = i
