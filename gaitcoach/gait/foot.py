@@ -14,7 +14,13 @@ from gaitcoach.gait.buffer import SampleBuffer
 from gaitcoach.gait.checks import GaitInputError, InputChecker, RejectCounts
 from gaitcoach.gait.config import DEFAULT_CONFIG, GaitConfig
 from gaitcoach.gait.events import detect_events, toe_off_from_pivot
-from gaitcoach.gait.kernel import find_anchors, measure_segments, segment_bounds, split_swings
+from gaitcoach.gait.kernel import (
+    find_anchors,
+    measure_segments,
+    rotation_runs,
+    segment_bounds,
+    split_swings,
+)
 from gaitcoach.gait.overstride import overstride_m
 from gaitcoach.gait.strapdown import integrate, norm3, rotate
 from gaitcoach.types import (
@@ -533,22 +539,15 @@ class FootAnalyzer:
         foot slap after a heel strike by 30 deg at most."""
         assert self.alignment_ is not None
         cfg = self.config
-        counts, *_ = split_swings(
+        runs = rotation_runs(
             seg.t,
-            seg.acc,
             seg.gyr,
-            np.array([0]),
-            np.array([len(seg.t)]),
-            -self.alignment_.r_fs_,
+            -self.alignment_.r_fs_[1],
             rate_radps=cfg.swing_rate_radps,
             bridge_s=cfg.swing_bridge_s,
             min_rotation_rad=np.radians(cfg.push_off_min_rotation_deg),
-            min_piece_s=0.0,
-            gyr_scale=cfg.stance_max_gyr_radps,
-            acc_scale=cfg.stance_max_acc_mps2,
-            h=self._h,
         )
-        return bool(counts[0] >= 1)
+        return runs >= 1
 
     def _split(self, segs: list[_Segment]) -> list[_Segment]:
         """Cut segments holding several swings at the stances between them (missed anchors),

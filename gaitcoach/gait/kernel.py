@@ -707,6 +707,76 @@ MAX_SWINGS = 8
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _rotation_runs(
+    t: FloatArray,
+    gyr: FloatArray,
+    a: int,
+    b: int,
+    r1: FloatArray,
+    rate: float,
+    bridge_s: float,
+    min_rot: float,
+    run_a: np.ndarray,
+    run_b: np.ndarray,
+) -> int:
+    """Runs of rotation faster than ``rate`` against the axis ``r1`` in rows ``a:b`` that turn
+    by at least ``min_rot``; the first ones' bounds go to ``run_a``/``run_b``. Returns how
+    many there are (also beyond the arrays' length)."""
+    n = 0
+    start = -1
+    end = -1
+    rot = 0.0
+    for i in range(a, b):
+        g = r1[0] * gyr[i, 0] + r1[1] * gyr[i, 1] + r1[2] * gyr[i, 2]
+        if not g < -rate:
+            continue
+        # Consecutive samples continue a run even across a timestamp hole.
+        if start < 0 or (i > end and t[i] - t[end - 1] > bridge_s):
+            if start >= 0 and rot >= min_rot:
+                if n < run_a.shape[0]:
+                    run_a[n], run_b[n] = start, end
+                n += 1
+            start = i
+            rot = 0.0
+        if i > a:
+            rot -= g * (t[i] - t[i - 1])
+        end = i + 1
+    if start >= 0 and rot >= min_rot:
+        if n < run_a.shape[0]:
+            run_a[n], run_b[n] = start, end
+        n += 1
+    return n
+
+
+def rotation_runs(
+    t: FloatArray,
+    gyr: FloatArray,
+    axis: FloatArray,
+    *,
+    rate_radps: float,
+    bridge_s: float,
+    min_rotation_rad: float,
+) -> int:
+    """How many runs of rotation against ``axis`` (a row of the sensor-to-foot rotation; the
+    swing rule of :func:`split_swings` with any axis and sign) one segment holds."""
+    none = np.empty(0, np.int64)
+    return int(
+        _rotation_runs(
+            np.ascontiguousarray(t, dtype=np.float64),
+            np.ascontiguousarray(gyr, dtype=np.float64),
+            0,
+            len(t),
+            np.ascontiguousarray(axis, dtype=np.float64),
+            float(rate_radps),
+            float(bridge_s),
+            float(min_rotation_rad),
+            none,
+            none,
+        )
+    )
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _split_swings(
     t: FloatArray,
     acc: FloatArray,
@@ -727,34 +797,11 @@ def _split_swings(
     cuts = np.full((s, MAX_SWINGS - 1), -1, np.int64)
     rests = np.zeros((s, MAX_SWINGS - 1, 3))
     mids = np.full((s, MAX_SWINGS), -1, np.int64)
-    sw_a = np.empty(MAX_SWINGS + 1, np.int64)
-    sw_b = np.empty(MAX_SWINGS + 1, np.int64)
+    sw_a = np.empty(MAX_SWINGS, np.int64)
+    sw_b = np.empty(MAX_SWINGS, np.int64)
     for k in range(s):
         a, b = starts[k], stops[k]
-        n_sw = 0
-        run_a = -1
-        run_b = -1
-        rot = 0.0
-        for i in range(a, b + 1):
-            g = 0.0
-            if i < b:
-                g = r1[0] * gyr[i, 0] + r1[1] * gyr[i, 1] + r1[2] * gyr[i, 2]
-            if i < b and g < -rate:
-                # Consecutive samples continue a run even across a timestamp hole.
-                if run_a < 0 or (i > run_b and t[i] - t[run_b - 1] > bridge_s):
-                    if run_a >= 0 and rot >= min_rot and n_sw <= MAX_SWINGS:
-                        sw_a[n_sw] = run_a
-                        sw_b[n_sw] = run_b
-                        n_sw += 1
-                    run_a = i
-                    rot = 0.0
-                if i > a:
-                    rot -= g * (t[i] - t[i - 1])
-                run_b = i + 1
-            elif i == b and run_a >= 0 and rot >= min_rot and n_sw <= MAX_SWINGS:
-                sw_a[n_sw] = run_a
-                sw_b[n_sw] = run_b
-                n_sw += 1
+        n_sw = _rotation_runs(t, gyr, a, b, r1, rate, bridge_s, min_rot, sw_a, sw_b)
         counts[k] = n_sw
         if n_sw > MAX_SWINGS:
             continue
