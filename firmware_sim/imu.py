@@ -9,6 +9,7 @@ import numpy.typing as npt
 from firmware_sim.kinematics import F64
 from firmware_sim.params import ImuSpec
 from firmware_sim.trajectory import FootState
+from gaitcoach.footpod.profile import acc_lsb_mps2, gyr_lsb_radps
 from gaitcoach.frames import G_MPS2, GRAVITY_W
 
 I16 = npt.NDArray[np.int16]
@@ -25,7 +26,7 @@ def ideal_imu(state: FootState, r_fs: F64) -> tuple[F64, F64]:
 
 def lsb(spec: ImuSpec) -> tuple[float, float]:
     """Scale of one count: (m/s^2 per LSB, rad/s per LSB); full range maps to +-32768."""
-    return spec.acc_range_g * G_MPS2 / 32768.0, np.radians(spec.gyr_range_dps) / 32768.0
+    return acc_lsb_mps2(spec.acc_range_g), gyr_lsb_radps(spec.gyr_range_dps)
 
 
 class SensorErrors:

@@ -9,7 +9,9 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 
-SUPPORTED_RATES_HZ = (104.0, 208.0, 416.0)
+from gaitcoach.footpod.profile import RATES_HZ
+
+SUPPORTED_RATES_HZ = tuple(float(r) for r in RATES_HZ)
 
 
 class Mode(StrEnum):
@@ -124,9 +126,6 @@ class Variability:
                 0.0,
                 0.2 if f.name.endswith("cv") else 5.0,
             )
-
-
-NO_VARIABILITY = Variability(0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)

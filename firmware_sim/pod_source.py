@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gaitcoach.types import Foot
+from gaitcoach.types import Foot, ImuChunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,15 @@ class PodSamples:
     """Accelerometer, int16 counts, shape (n, 3), sensor frame; times ``acc_lsb_mps2``."""
     gyr_counts: npt.NDArray[np.int16]
     """Gyroscope, int16 counts, shape (n, 3), sensor frame; times ``gyr_lsb_radps``."""
+
+    def to_chunk(self, foot: Foot, acc_lsb_mps2: float, gyr_lsb_radps: float) -> ImuChunk:
+        """These samples in SI units at true time."""
+        return ImuChunk(
+            foot,
+            np.asarray(self.t_true_s, dtype=np.float64),
+            self.acc_counts.astype(np.float64) * acc_lsb_mps2,
+            self.gyr_counts.astype(np.float64) * gyr_lsb_radps,
+        )
 
 
 class PodStream(Protocol):

@@ -110,12 +110,7 @@ def record(
         pod = sim.pod(foot)
         n = int(duration * pod.rate_hz)
         s = pod.read(n)
-        imu_out[foot] = ImuChunk(
-            foot,
-            s.t_true_s,
-            s.acc_counts.astype(np.float64) * pod.acc_lsb_mps2,
-            s.gyr_counts.astype(np.float64) * pod.gyr_lsb_radps,
-        )
+        imu_out[foot] = s.to_chunk(foot, pod.acc_lsb_mps2, pod.gyr_lsb_radps)
         sensor_t[foot] = s.t_sensor_s
     end = min(float(c.t_s[-1]) for c in imu_out.values())
     truth = sim.truth_strides(until_s=end)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from firmware_sim.params import _check
+
 
 @dataclass(frozen=True)
 class ResponseSettings:
@@ -52,8 +54,7 @@ class ResponseSettings:
             "strike_step_deg": (self.strike_step_deg, 0.0, 30.0),
         }
         for name, (v, lo, hi) in checks.items():
-            if not (math.isfinite(v) and lo <= v <= hi):
-                raise ValueError(f"response.{name} = {v!r} is out of range; allowed {lo:g}..{hi:g}")
+            _check(f"response.{name}", v, lo, hi)
 
 
 # Coupling of a cadence change to the other parameters (per step/min of change).

@@ -35,10 +35,6 @@ class SimPod:
         # The sensor ticks at its nominal rate on its own clock, which runs fast by `ppm`.
         self._true_dt = 1.0 / (spec.rate_hz * (1.0 + spec.clock_drift_ppm * 1e-6))
 
-    @property
-    def samples_read(self) -> int:
-        return self._k
-
     def read(self, n: int) -> PodSamples:
         if n < 1:
             raise ValueError(f"n = {n!r} is out of range; allowed >= 1 samples")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import signal
 import socket
+import subprocess
 
 PR_SET_PDEATHSIG = 1
 
@@ -17,6 +18,19 @@ def die_with_parent() -> None:
     """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM a running child, wait up to ``timeout_s``, then SIGKILL; close its stdout pipe."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from gaitcoach.proc import die_with_parent
+from gaitcoach.proc import die_with_parent, stop_process
 
 __all__ = ["PrivateBus", "die_with_parent", "env_for_bus", "write_bluetoothctl_shim"]
 
@@ -100,15 +100,7 @@ class PrivateBus:
 
     def stop(self) -> None:
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
+            stop_process(self._proc, 5)
             self._proc = None
         if self._owned_dir:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -20,7 +20,6 @@ class AttError(Exception):
         self.code = code
 
 
-ATT_INVALID_LENGTH = 0x0D
 ATT_VALUE_NOT_ALLOWED = 0x13
 ATT_APPLICATION_ERROR = 0x80
 

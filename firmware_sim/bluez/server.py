@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 from types import TracebackType
-from typing import Annotated, Any
+from typing import Annotated
 
 from dbus_fast import BusType, DBusError, Variant
 from dbus_fast.aio import MessageBus
@@ -56,11 +56,10 @@ class Adapter1(ServiceInterface):
         super().__init__("org.bluez.Adapter1")
         self._server = server
         self.discovering = False
-        self.filter: dict[str, Any] = {}
 
     @dbus_method()
     def SetDiscoveryFilter(self, props: DBusDict) -> None:
-        self.filter = {k: v.value for k, v in props.items()}
+        pass  # accepted, not applied
 
     @dbus_method()
     def StartDiscovery(self) -> None:
@@ -468,12 +467,12 @@ class VirtualDevice:
             self.present = False
             self.server.bus.unexport(self.path)
 
-    def advertise(self, rssi_dbm: int | None = None) -> None:
+    def advertise(self) -> None:
         """One advertising event seen by a scanning adapter: refresh RSSI and service data."""
         if not self.present or self.connected:
             return
         adv = self.peripheral.advertisement()
-        self.rssi_dbm = adv.rssi_dbm if rssi_dbm is None else rssi_dbm
+        self.rssi_dbm = adv.rssi_dbm
         self.iface.emit_properties_changed(
             {
                 "RSSI": self.rssi_dbm,

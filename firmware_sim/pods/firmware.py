@@ -162,7 +162,6 @@ class VirtualPod:
         self._clock_zero_s = 0.0
         self._streaming = False
         self._gsp_ref: int | None = None
-        self._gsp_rate = 0
         self._last_packet = b""
         self._next_rsc_s = 0.0
         self._down_until_s = -math.inf
@@ -170,11 +169,7 @@ class VirtualPod:
 
     # -- Peripheral --------------------------------------------------------------------------
     def advertisement(self) -> Advertisement:
-        service = {
-            P.PodKind.FOOTPOD: P.FOOTPOD_SERVICE_UUID,
-            P.PodKind.RSC: P.RSC_SERVICE_UUID,
-            P.PodKind.MOVESENSE: P.MOVESENSE_SERVICE_UUID,
-        }[self.cfg.kind]
+        service = P.SERVICE_BY_KIND[self.cfg.kind]
         data: dict[str, bytes] = {}
         if self.cfg.kind is P.PodKind.FOOTPOD:
             side = self.cfg.side if self.cfg.advertise_side else Foot.UNKNOWN
@@ -286,7 +281,7 @@ class VirtualPod:
                 rate = gsp.parse_imu6_path(req.path)
                 if rate != self.stream.rate_hz:
                     self._change_rate(rate)
-                self._gsp_ref, self._gsp_rate = req.ref, rate
+                self._gsp_ref = req.ref
             elif req.command is gsp.GspCommand.UNSUBSCRIBE:
                 self._gsp_ref = None
             status = 200
@@ -346,12 +341,11 @@ class VirtualPod:
             return max(1, round(self.fmt.rate_hz * IDLE_BATCH_S))
         if self.cfg.kind is P.PodKind.MOVESENSE:
             # At most two notifications (DATA + DATA_PART2) per batch.
-            mtu = self.central.mtu if self.central is not None else P.DEFAULT_ATT_MTU
+            mtu = self.central.mtu
             return max(1, min(MOVESENSE_BATCH, (2 * (mtu - 5) - 5) // gsp.SAMPLE_PAIR_BYTES))
         if self.cfg.kind is P.PodKind.RSC:
             return max(1, int(self.fmt.rate_hz * 0.05))
-        mtu = self.central.mtu if self.central is not None else P.DEFAULT_ATT_MTU
-        return samples_per_packet(mtu)
+        return samples_per_packet(self.central.mtu)
 
     async def run(self) -> None:
         """Sample and stream forever (cancel to stop)."""

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
-
 from firmware_sim.pod_source import PodSamples
 from gaitcoach.footpod.rsc import RscMeasurement
-from gaitcoach.types import Foot, ImuChunk
+from gaitcoach.types import Foot
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +67,7 @@ class GaitEngineRsc:
             self._analyzer, self._ready = self._make_analyzer(foot), True
         if self._analyzer is None:
             return
-        chunk = ImuChunk(
-            foot,
-            np.asarray(samples.t_true_s, dtype=np.float64),
-            samples.acc_counts.astype(np.float64) * acc_lsb,
-            samples.gyr_counts.astype(np.float64) * gyr_lsb,
-        )
-        for stride in self._analyzer.push(chunk):
+        for stride in self._analyzer.push(samples.to_chunk(foot, acc_lsb, gyr_lsb)):
             self._last = stride
             if stride.stride_length_m is not None:
                 self._distance_m += stride.stride_length_m

@@ -175,13 +175,13 @@ class GspReassembler:
             raise PacketError(f"GSP data for reference {ref}, subscribed as {self.ref}")
         if kind == GspResponse.DATA:
             payload = raw[2:]
-            if len(payload) >= 4 and (len(payload) - 4) % SAMPLE_PAIR_BYTES == 0:
-                self._pending = None
-                return decode_imu6_payload(ref, payload)
-            self._pending = payload
             if len(payload) < 4:
                 self._pending = None
                 raise PacketError("GSP DATA without a timestamp")
+            if (len(payload) - 4) % SAMPLE_PAIR_BYTES == 0:
+                self._pending = None
+                return decode_imu6_payload(ref, payload)
+            self._pending = payload
             return None
         if kind == GspResponse.DATA_PART2:
             if self._pending is None:

@@ -48,7 +48,6 @@ RSC_SERVICE_UUID = sig_uuid(0x1814)
 RSC_MEASUREMENT_CHAR_UUID = sig_uuid(0x2A53)
 RSC_FEATURE_CHAR_UUID = sig_uuid(0x2A54)
 SENSOR_LOCATION_CHAR_UUID = sig_uuid(0x2A5D)
-CCCD_UUID = sig_uuid(0x2902)
 
 MOVESENSE_SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
 MOVESENSE_WRITE_CHAR_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"
@@ -75,6 +74,7 @@ KIND_BY_SERVICE: dict[str, PodKind] = {
     MOVESENSE_SERVICE_UUID: PodKind.MOVESENSE,
     RSC_SERVICE_UUID: PodKind.RSC,
 }
+SERVICE_BY_KIND: dict[PodKind, str] = {kind: uuid for uuid, kind in KIND_BY_SERVICE.items()}
 
 
 def kind_from_services(uuids: list[str] | set[str] | tuple[str, ...]) -> PodKind | None:
@@ -96,12 +96,12 @@ GYR_RANGES_DPS: tuple[int, ...] = (125, 250, 500, 1000, 2000)
 DEG_TO_RAD = 3.141592653589793 / 180.0
 
 
-def acc_lsb_mps2(range_g: int) -> float:
+def acc_lsb_mps2(range_g: float) -> float:
     """Accelerometer scale: one int16 count in m/s^2 for a +-``range_g`` full scale."""
     return range_g * G_MPS2 / 32768.0
 
 
-def gyr_lsb_radps(range_dps: int) -> float:
+def gyr_lsb_radps(range_dps: float) -> float:
     """Gyroscope scale: one int16 count in rad/s for a +-``range_dps`` full scale."""
     return range_dps * DEG_TO_RAD / 32768.0
 

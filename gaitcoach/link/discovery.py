@@ -50,7 +50,6 @@ class Discovery:
         self._claimed: set[str] = set()
         self._scanner: BleakScanner | None = None
         self._lock = asyncio.Lock()
-        self.seen: dict[str, FoundPod] = {}
 
     async def __aenter__(self) -> Discovery:
         return self
@@ -73,7 +72,6 @@ class Discovery:
         pod = found_from_adv(device, adv)
         if pod is None:
             return
-        self.seen[pod.address] = pod
         if pod.address.upper() in self._claimed:
             return
         for pred, fut in list(self._waiters):

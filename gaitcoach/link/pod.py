@@ -28,7 +28,14 @@ from gaitcoach.footpod.rsc import RscMeasurement, decode_rsc
 from gaitcoach.link.clock import SensorClock
 from gaitcoach.link.config import FoundPod, LinkConfig, PodSelector
 from gaitcoach.link.discovery import Discovery
-from gaitcoach.link.tracker import ImuTracker, MovesenseTracker, StreamCounters
+from gaitcoach.link.tracker import (
+    DUPLICATE_WINDOW_S,
+    RESTART_TOLERANCE_S,
+    SETTLE_TOLERANCE_S,
+    ImuTracker,
+    MovesenseTracker,
+    StreamCounters,
+)
 from gaitcoach.types import Foot, Gap, ImuChunk, LinkEvent, LinkState
 
 log = logging.getLogger(__name__)
@@ -92,7 +99,6 @@ class PodLink:
         self.sink = sink
         self.status = PodStatus(selector, foot=selector.foot or selector.side or Foot.UNKNOWN)
         self._tracker: ImuTracker | None = None
-        self._ms: MovesenseTracker | None = None
 
     def now(self) -> float:
         return time.monotonic() * self.config.time_scale
@@ -176,13 +182,14 @@ class PodLink:
         if self._tracker is None:
             clock = SensorClock(latency_floor_s=self.config.latency_floor_s)
             # Latency is a real-time effect: settling and the restart test count host seconds.
+            scale = max(1.0, self.config.time_scale)
             self._tracker = ImuTracker(
                 foot,
                 clock,
-                settle_s=self.config.settle_s * max(1.0, self.config.time_scale),
-                restart_tolerance_s=2.0 * max(1.0, self.config.time_scale),
-                duplicate_window_s=0.5 * max(1.0, self.config.time_scale),
-                settle_tolerance_s=0.5e-3 * max(1.0, self.config.time_scale),
+                settle_s=self.config.settle_s * scale,
+                restart_tolerance_s=RESTART_TOLERANCE_S * scale,
+                duplicate_window_s=DUPLICATE_WINDOW_S * scale,
+                settle_tolerance_s=SETTLE_TOLERANCE_S * scale,
             )
             self.status.counters = self._tracker.counters
         return self._tracker
@@ -194,7 +201,7 @@ class PodLink:
     async def _session(self, client: BleakClient, pod: FoundPod, lost: asyncio.Event) -> bool:
         """Subscribe and stream until the link drops (``lost`` is set). True once streaming."""
         services = {s.uuid for s in client.services}
-        kind = P.kind_from_services(list(services)) or pod.kind
+        kind = P.kind_from_services(services) or pod.kind
         self.status.kind = kind
         notify_args = {"bluez": {"use_start_notify": not self.config.use_acquire_notify}}
 

@@ -13,14 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gaitcoach.footpod.codec import PacketError, decode_imu_packet
+from gaitcoach.footpod.codec import U32_SPAN, PacketError, decode_imu_packet
 from gaitcoach.footpod.movesense import GspReassembler
 from gaitcoach.link.clock import SensorClock
 from gaitcoach.types import FloatArray, Foot, Gap, ImuChunk
 
-U32_SPAN = 1 << 32
 RECENT_BATCHES = 256
 """Batch identities remembered to recognise repeated notifications."""
+RESTART_TOLERANCE_S = 2.0
+DUPLICATE_WINDOW_S = 0.5
+SETTLE_TOLERANCE_S = 0.5e-3
+"""Defaults of :class:`ImuTracker` (the link scales them with ``time_scale``)."""
 
 
 @dataclass(slots=True)
@@ -81,10 +84,10 @@ class ImuTracker:
         foot: Foot,
         clock: SensorClock | None = None,
         settle_s: float = 3.0,
-        restart_tolerance_s: float = 2.0,
+        restart_tolerance_s: float = RESTART_TOLERANCE_S,
         settle_batches: int = 16,
-        duplicate_window_s: float = 0.5,
-        settle_tolerance_s: float = 0.5e-3,
+        duplicate_window_s: float = DUPLICATE_WINDOW_S,
+        settle_tolerance_s: float = SETTLE_TOLERANCE_S,
     ) -> None:
         self.foot = foot
         self.clock = clock if clock is not None else SensorClock()
@@ -104,7 +107,6 @@ class ImuTracker:
         self._held: list[_Held] = []
         self._settled = False
         self._disconnected = False
-        self._rate_hz = 0.0
 
     def mark_disconnected(self) -> None:
         """The link dropped: the next gap (if any) is reported as a disconnect."""
@@ -118,8 +120,9 @@ class ImuTracker:
             pkt = decode_imu_packet(data)
         except PacketError as exc:
             return self._malformed(exc)
-        acc = pkt.counts[:, :3].astype(np.float64) * pkt.fmt.acc_lsb_mps2
-        gyr = pkt.counts[:, 3:].astype(np.float64) * pkt.fmt.gyr_lsb_radps
+        # One allocation each (no float64 copy of the counts first); same values.
+        acc = np.multiply(pkt.counts[:, :3], pkt.fmt.acc_lsb_mps2, dtype=np.float64)
+        gyr = np.multiply(pkt.counts[:, 3:], pkt.fmt.gyr_lsb_radps, dtype=np.float64)
         return self.push_batch(pkt.seq, pkt.t_first_us, 1e-6, pkt.fmt.rate_hz, acc, gyr, t_host_s)
 
     def _malformed(self, exc: Exception) -> list[ImuChunk | Gap]:
@@ -184,7 +187,6 @@ class ImuTracker:
             if lost > 0:
                 gap = ("disconnected" if self._disconnected else "packet loss", lost)
         self._disconnected = False
-        self._rate_hz = rate_hz
         self._last_seq = seq
         self._recent[(seq, t_first_ticks)] = t_host_s
         if len(self._recent) > RECENT_BATCHES:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gaitcoach.proc import die_with_parent, free_port
+from gaitcoach.proc import die_with_parent, free_port, stop_process
 
 SERVICE_USER = "gaitcoach"
 """A user allowed on every runner's topics (the ACL's service account)."""
@@ -168,14 +168,8 @@ class MosquittoBroker:
     def stop(self) -> None:
         """SIGTERM and wait (a persistent broker saves its store)."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc, 5)  # stdout is DEVNULL: nothing to close
 
     def kill(self) -> None:
         """SIGKILL: the broker vanishes without saving anything."""

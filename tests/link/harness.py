@@ -28,6 +28,7 @@ from firmware_sim.pods.streams import index_from_counts
 from gaitcoach.footpod.profile import acc_lsb_mps2
 from gaitcoach.link import FootpodLink, LinkConfig
 from gaitcoach.link.pod import LinkItem
+from gaitcoach.proc import stop_process
 from gaitcoach.types import Foot, Gap, ImuChunk, LinkEvent
 from tests.support import require
 
@@ -112,14 +113,7 @@ async def serve(bus: PrivateBus, *args: str, timeout_s: float = 30.0) -> AsyncIt
     finally:
         if control is not None:
             control.disconnect()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_process(proc, 10)
 
 
 @dataclass
