@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -315,34 +315,59 @@ def score(
     )
 
 
-def walking_reference(folder: Path, config: GaitConfig = DEFAULT_CONFIG) -> dict[str, float]:
-    """gaitmap-walking: IC/TO against motion capture, stride length against the heel marker."""
-    ref = load_gaitmap_walking(folder)
+class SegmentLike(Protocol):
+    """What :func:`walking_errors` reads of a segment (ours, or another engine's)."""
+
+    @property
+    def start_s(self) -> float: ...
+    @property
+    def ic_s(self) -> float | None: ...
+    @property
+    def to_s(self) -> float | None: ...
+    @property
+    def length_m(self) -> float: ...
+
+
+def walking_errors(
+    ref: WalkingReference,
+    segs: Mapping[Foot, Sequence[SegmentLike]],
+    ics: Mapping[Foot, Sequence[float]] | None = None,
+) -> tuple[list[float], list[float], list[float]]:
+    """Signed IC and TO errors (s; NaN where no estimate within 100 ms) against the motion
+    capture, and the relative stride length errors of the segments that start within 0.3 s of
+    a mocap mid-stance, for every foot in ``segs``. ``ics``: final contact times per foot if
+    they differ from the segments' impact onsets (our walking IC refinement)."""
     ic_err: list[float] = []
     to_err: list[float] = []
     len_err: list[float] = []
-    for foot, chunk in ref.imu.items():
-        fa = FootAnalyzer(foot, config)
-        fa.push(chunk)
-        fa.finish()
+    for foot, ss in segs.items():
         truth = [s for s in ref.strides if s.foot is foot]
-        segs = fa.segments_
-        ic_err += match_events(
-            np.array([s.ic_s for s in truth]),
-            # Final contact times (walking strides: end of the terminal-swing dorsiflexion).
-            np.array(fa.ic_times()),
-            0.1,
-        ).tolist()
+        est_ic = ics[foot] if ics is not None else [s.ic_s for s in ss if s.ic_s is not None]
+        ic_err += match_events(np.array([s.ic_s for s in truth]), np.array(est_ic), 0.1).tolist()
         to_err += match_events(
             np.array([s.to_s for s in truth]),
-            np.array([s.to_s for s in segs if s.to_s is not None]),
+            np.array([s.to_s for s in ss if s.to_s is not None]),
             0.1,
         ).tolist()
-        starts = np.array([s.start_s for s in segs])
+        starts = np.array([s.start_s for s in ss])
         for s in truth:
             j = int(np.argmin(np.abs(starts - s.start_s)))
             if abs(starts[j] - s.start_s) < 0.3:
-                len_err.append(segs[j].length_m / s.length_m - 1.0)
+                len_err.append(ss[j].length_m / s.length_m - 1.0)
+    return ic_err, to_err, len_err
+
+
+def walking_reference(folder: Path, config: GaitConfig = DEFAULT_CONFIG) -> dict[str, float]:
+    """gaitmap-walking: IC/TO against motion capture, stride length against the heel marker."""
+    ref = load_gaitmap_walking(folder)
+    fas = {foot: FootAnalyzer(foot, config) for foot in ref.imu}
+    for foot, fa in fas.items():
+        fa.push(ref.imu[foot])
+        fa.finish()
+    # Final contact times (walking strides: end of the terminal-swing dorsiflexion).
+    ic_err, to_err, len_err = walking_errors(
+        ref, {f: fa.segments_ for f, fa in fas.items()}, {f: fa.ic_times() for f, fa in fas.items()}
+    )
     ic = np.array(ic_err) * 1000
     to = np.array(to_err) * 1000
     le = np.array(len_err) * 100
