@@ -96,6 +96,15 @@ _REQUIRED = {"mute": ("duration_s",), "discomfort": ("body_part", "score")}
 # Keys every command may carry besides its arguments (envelope, handled by the transport).
 ENVELOPE_KEYS = frozenset({"v", "id", "runner"})
 COMMAND_NAMES = tuple(_SPEC)
+_CLASSES: dict[str, type[Command]] = {
+    "start": StartSession,
+    "stop": StopSession,
+    "set_targets": SetTargets,
+    "mute": Mute,
+    "discomfort": ReportDiscomfort,
+}
+"""Command name -> class (the names of ``_SPEC``)."""
+_NAMES = {cls: name for name, cls in _CLASSES.items()}
 
 
 def _value(name: str, key: str, value: Any, kind: str, lo: float, hi: float) -> Any:
@@ -132,24 +141,10 @@ def parse_command(name: str, args: Mapping[str, Any]) -> Command:
     if missing:
         raise CommandError("missing_argument", f"{name} needs {', '.join(missing)}")
     values = {k: _value(name, k, args[k], *spec[k]) for k in spec if k in args}
-    if name == "start":
-        return StartSession(**values)
-    if name == "stop":
-        return StopSession()
-    if name == "set_targets":
-        if not values:
-            raise CommandError("missing_argument", f"set_targets needs one of {', '.join(spec)}")
-        return SetTargets(**values)
-    if name == "mute":
-        return Mute(**values)
-    return ReportDiscomfort(**values)
+    if name == "set_targets" and not values:
+        raise CommandError("missing_argument", f"set_targets needs one of {', '.join(spec)}")
+    return _CLASSES[name](**values)
 
 
 def command_name(command: Command) -> str:
-    return {
-        StartSession: "start",
-        StopSession: "stop",
-        SetTargets: "set_targets",
-        Mute: "mute",
-        ReportDiscomfort: "discomfort",
-    }[type(command)]
+    return _NAMES[type(command)]

@@ -22,13 +22,13 @@ from gaitcoach.coach.commands import (
     StopSession,
     command_name,
 )
-from gaitcoach.coach.config import CoachSettings, RunnerProfile
+from gaitcoach.coach.config import TECHNIQUE_KINDS, CoachSettings, RunnerProfile
 from gaitcoach.coach.templates import CueTemplates
 from gaitcoach.metrics import RollingMetrics
 from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, GaitMetrics, StrideRecord
 
 TEN_MINUTES_S = 600.0
-FAULT_KINDS = (CueKind.CADENCE, CueKind.STRIDE, CueKind.SOFTER)
+FAULT_KINDS = tuple(CueKind(k) for k in TECHNIQUE_KINDS)
 
 
 class DecisionAction(StrEnum):
@@ -137,7 +137,6 @@ class Coach:
         self.profile = profile
         self.settings = settings or CoachSettings()
         self.templates = templates or CueTemplates.load(profile.language, profile.cue_templates_dir)
-        self.session_id: str | None = None
         self.active = False
         self._new_session(None)
 
@@ -145,7 +144,7 @@ class Coach:
 
     def _new_session(self, session_id: str | None) -> None:
         s = self.settings
-        self.session_id = session_id
+        self.session_id: str | None = session_id
         self._rolling = RollingMetrics(
             s.window_steps, s.window_s, leg_length_m=self.profile.leg_length_or_estimate_m
         )
@@ -318,10 +317,6 @@ class Coach:
     def muted_until_s(self) -> float:
         return self._muted_until_s
 
-    @property
-    def paused_until_s(self) -> float:
-        return self._paused_until_s
-
     def _warmed_up(self, now_s: float) -> bool:
         return self._run_start_s is not None and now_s - self._run_start_s >= self.settings.warmup_s
 
@@ -440,21 +435,21 @@ class Coach:
                 **fault.last_values,
                 **{f"before_{k}": v for k, v in fault.cued_values.items()},
             }
-            text = self.templates.praise(fault.kind, _fill(fault.last_values))
+            text = self.templates.praise(fault.kind, _Missing(fault.last_values))
             cue = self._make_cue(now_s, kind, text, values, 0)
             reason_text = f"{fault.kind.value} corrected and held"
         else:
             level = min(fault.cues_in_episode, s.max_level)
-            text = self.templates.technique(kind, level, _fill(fault.last_values))
+            text = self.templates.technique(kind, level, _Missing(fault.last_values))
             metronome = fault.last_values.get("target_spm") if kind is CueKind.CADENCE else None
-            cue = self._make_cue(now_s, kind, text, dict(fault.last_values), level, metronome)
+            cue = self._make_cue(now_s, kind, text, fault.last_values, level, metronome)
             fault.cues_in_episode += 1
             fault.last_cue_s = now_s
             fault.cued_values = dict(fault.last_values)
             reason_text = "fault persists" if level else "fault"
         fault.suppressed_reason = None
         self._send(now_s, cue, count_in_cap=True)
-        self._decide(now_s, kind, DecisionAction.CUE, reason_text, dict(cue.trigger), cue.id)
+        self._decide(now_s, kind, DecisionAction.CUE, reason_text, cue.trigger, cue.id)
         return [cue]
 
     def _gate(self, now_s: float) -> str | None:
@@ -481,7 +476,7 @@ class Coach:
         if fault.suppressed_reason == reason:
             return
         fault.suppressed_reason = reason
-        self._decide(now_s, kind, DecisionAction.SUPPRESSED, reason, dict(fault.last_values))
+        self._decide(now_s, kind, DecisionAction.SUPPRESSED, reason, fault.last_values)
 
     def _make_cue(
         self,
@@ -534,10 +529,6 @@ class _Missing(dict[str, object]):
 class _Unknown:
     def __format__(self, spec: str) -> str:
         return "?"
-
-
-def _fill(values: Mapping[str, float]) -> _Missing:
-    return _Missing(values)
 
 
 __all__ = ["Coach", "CommandOutcome", "Decision", "DecisionAction"]

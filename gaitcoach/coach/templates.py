@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gaitcoach.coach.config import TECHNIQUE_KINDS
 from gaitcoach.errors import ConfigError
 from gaitcoach.types import CueKind
 
@@ -21,7 +22,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "softer": frozenset({"strike_angle_deg", "limit_deg"}),
     "discomfort": frozenset({"body_part", "score"}),
 }
-TECHNIQUE = ("cadence", "stride", "softer")
+TECHNIQUE = TECHNIQUE_KINDS
 DISCOMFORT_BANDS = ("ease", "walk", "stop")
 
 
@@ -36,6 +37,21 @@ def _check(key: str, text: Any, allowed: frozenset[str]) -> str:
     if unknown:
         raise ConfigError(key, text, "placeholders among " + ", ".join(sorted(allowed)))
     return text
+
+
+def _texts(
+    d: Mapping[str, Any], section: str, prefix: str, allowed: Mapping[str, frozenset[str]]
+) -> dict[str, str]:
+    """One template per key of ``allowed`` from table ``section``."""
+    table = d.get(section)
+    return {
+        key: _check(
+            f"{prefix}.{section}.{key}",
+            table.get(key) if isinstance(table, Mapping) else None,
+            names,
+        )
+        for key, names in allowed.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +75,10 @@ class CueTemplates:
                 _check(f"{prefix}.{kind}.levels[{i}]", t, PLACEHOLDERS[kind])
                 for i, t in enumerate(lines)
             )
-        reinforce: dict[str, str] = {}
-        table = d.get("reinforce")
-        for kind in TECHNIQUE:
-            text = table.get(kind) if isinstance(table, Mapping) else None
-            reinforce[kind] = _check(f"{prefix}.reinforce.{kind}", text, PLACEHOLDERS[kind])
-        discomfort: dict[str, str] = {}
-        table = d.get("discomfort")
-        for band in DISCOMFORT_BANDS:
-            text = table.get(band) if isinstance(table, Mapping) else None
-            discomfort[band] = _check(
-                f"{prefix}.discomfort.{band}", text, PLACEHOLDERS["discomfort"]
-            )
+        reinforce = _texts(d, "reinforce", prefix, {k: PLACEHOLDERS[k] for k in TECHNIQUE})
+        discomfort = _texts(
+            d, "discomfort", prefix, dict.fromkeys(DISCOMFORT_BANDS, PLACEHOLDERS["discomfort"])
+        )
         return cls(language, levels, reinforce, discomfort)
 
     @classmethod

@@ -66,8 +66,12 @@ class ConnectionStats:
     delivered: int = 0
     rejected: int = 0
     """QoS 1 messages the broker refused (v5 PUBACK reason, e.g. not authorized)."""
-    last_error: str = ""
     errors: list[str] = field(default_factory=list)
+    """The latest errors, oldest first."""
+
+    @property
+    def last_error(self) -> str:
+        return self.errors[-1] if self.errors else ""
 
 
 class MqttConnection:
@@ -145,19 +149,11 @@ class MqttConnection:
         self._set_disconnected("stopped")
 
     async def wait_connected(self, timeout_s: float) -> bool:
-        try:
-            await asyncio.wait_for(self._connected_event.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await _wait(self._connected_event, timeout_s)
 
     async def wait_subscribed(self, timeout_s: float) -> bool:
         """Connected and every subscription acknowledged."""
-        try:
-            await asyncio.wait_for(self._subscribed_event.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await _wait(self._subscribed_event, timeout_s)
 
     def _start_client(self) -> None:
         s = self.settings
@@ -335,9 +331,9 @@ class MqttConnection:
 
     def _handle_message(self, msg: paho.MQTTMessage) -> None:
         props = getattr(msg, "properties", None)
-        response = getattr(props, "ResponseTopic", None) if props else None
-        correlation = getattr(props, "CorrelationData", None) if props else None
-        expiry = getattr(props, "MessageExpiryInterval", None) if props else None
+        response = getattr(props, "ResponseTopic", None)
+        correlation = getattr(props, "CorrelationData", None)
+        expiry = getattr(props, "MessageExpiryInterval", None)
         if self._on_message is not None:
             self._on_message(
                 Incoming(
@@ -362,7 +358,6 @@ class MqttConnection:
             self._on_delivered(mid, ok)
 
     def _note(self, error: str) -> None:
-        self.stats.last_error = error
         self.stats.errors.append(error)
         del self.stats.errors[:-20]
 
@@ -396,6 +391,14 @@ class MqttConnection:
                 props.CorrelationData = response_correlation
         info = client.publish(topic, payload, qos, retain, properties=props)
         return info.rc, info.mid
+
+
+async def _wait(event: asyncio.Event, timeout_s: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), timeout_s)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _stop_client(client: paho.Client) -> None:

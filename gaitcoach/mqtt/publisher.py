@@ -16,14 +16,14 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
 from paho.mqtt.enums import MQTTErrorCode
 
-from gaitcoach.coach.commands import Command, CommandError, parse_command
+from gaitcoach.coach.commands import ENVELOPE_KEYS, Command, CommandError, parse_command
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.connection import Incoming, MqttConnection, Will
 from gaitcoach.mqtt.embedded import EmbeddedBroker, broker_reachable
@@ -53,7 +53,7 @@ from gaitcoach.mqtt.topics import (
     QOS_STRIDE,
     Topics,
 )
-from gaitcoach.types import Cue, GaitMetrics, LinkEvent, StrideRecord
+from gaitcoach.types import Cue, Foot, GaitMetrics, LinkEvent, StrideRecord
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class HandledCommand:
     def record_args(self) -> dict[str, Any]:
         """JSON-able details for the session record (``Recorder.add_command(t, name, ...)``)."""
         return {
-            "args": {k: v for k, v in self.args.items() if k not in ("v", "id", "runner")},
+            "args": {k: v for k, v in self.args.items() if k not in ENVELOPE_KEYS},
             "ok": self.ok,
             "request_id": self.request_id,
             "result": self.result,
@@ -109,6 +109,12 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
     return value
+
+
+def _internal_error(name: str, exc: Exception) -> CommandError:
+    """Log a failing handler (call from its ``except`` block) and wrap it for the reply."""
+    log.exception("command %s failed", name)
+    return CommandError("internal_error", f"{type(exc).__name__}: {exc}")
 
 
 class MqttPublisher:
@@ -147,7 +153,7 @@ class MqttPublisher:
         self.handled_commands_: list[HandledCommand] = []
         self.session_id: str | None = None
         self._outbox = Outbox(settings.queue_max)
-        self._pods: list[LinkEvent] = []
+        self._pods: dict[Foot, LinkEvent] = {}  # the latest event per foot
         # QoS 1 messages handed to the connection and not yet acknowledged, by message id.
         self._pending: dict[int, tuple[asyncio.Future[bool], Outgoing | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -253,14 +259,8 @@ class MqttPublisher:
             self._fresh("stride", self.topics.stride, encode(payload), QOS_STRIDE, payload.t_unix_s)
         )
 
-    def publish_status(
-        self, pods: Sequence[LinkEvent] | None = None, session_id: str | None = None
-    ) -> None:
+    def publish_status(self) -> None:
         """Retained service status: online, pods' link and battery, what was dropped."""
-        if pods is not None:
-            self._pods = list(pods)
-        if session_id is not None:
-            self.session_id = session_id
         self._send(
             Outgoing(
                 "status", self.topics.status, encode(self._status()), QOS_STATUS, True, self.clock()
@@ -269,7 +269,7 @@ class MqttPublisher:
 
     def update_pod(self, event: LinkEvent) -> None:
         """Record one pod's link event and publish the status."""
-        self._pods = [p for p in self._pods if p.foot is not event.foot] + [event]
+        self._pods[event.foot] = event
         self.publish_status()
 
     def publish_session(self, summary: Mapping[str, Any]) -> None:
@@ -287,7 +287,7 @@ class MqttPublisher:
             t_unix_s=self.clock(),
             protocol=self.protocol,
             session_id=self.session_id,
-            pods=pods_from_events(self._pods, self.unix_offset_s),
+            pods=pods_from_events(list(self._pods.values()), self.unix_offset_s),
             dropped=self.dropped,
         )
 
@@ -327,11 +327,7 @@ class MqttPublisher:
     def _connected(self) -> None:
         # Online status first (it also reports what was dropped), then what waited.
         waiting = self._outbox.take_all(self.clock())
-        self._send(
-            Outgoing(
-                "status", self.topics.status, encode(self._status()), QOS_STATUS, True, self.clock()
-            )
-        )
+        self.publish_status()
         for item in waiting:
             if item.kind != "status":
                 self._send(item)
@@ -392,15 +388,7 @@ class MqttPublisher:
             self._answer(msg, name, now, request_id, args, error=exc)
             return
         except Exception as exc:  # a failing handler must not stop the service
-            log.exception("command %s failed", name)
-            self._answer(
-                msg,
-                name,
-                now,
-                request_id,
-                args,
-                error=CommandError("internal_error", f"{type(exc).__name__}: {exc}"),
-            )
+            self._answer(msg, name, now, request_id, args, error=_internal_error(name, exc))
             return
         if inspect.isawaitable(result):
             task = asyncio.get_running_loop().create_task(
@@ -426,9 +414,7 @@ class MqttPublisher:
         except CommandError as exc:
             self._answer(msg, name, now, request_id, args, error=exc)
         except Exception as exc:
-            log.exception("command %s failed", name)
-            error = CommandError("internal_error", f"{type(exc).__name__}: {exc}")
-            self._answer(msg, name, now, request_id, args, error=error)
+            self._answer(msg, name, now, request_id, args, error=_internal_error(name, exc))
         else:
             self._answer(msg, name, now, request_id, args, command, result)
 

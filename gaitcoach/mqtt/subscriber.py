@@ -25,7 +25,6 @@ class MqttSubscriber:
         client_id: str = "",
         max_queue: int = 1000,
     ) -> None:
-        self.settings = settings
         self.dropped = 0
         self._queue: asyncio.Queue[Incoming] = asyncio.Queue(max_queue)
         self.connection = MqttConnection(

@@ -60,9 +60,6 @@ class Topics:
         """Subscription filter for every command."""
         return f"{self.base}/cmd/#"
 
-    def command(self, name: str) -> str:
-        return f"{self.base}/cmd/{name}"
-
     def command_name(self, topic: str) -> str | None:
         """The command name of a topic under ``cmd/`` (None for other topics)."""
         head = f"{self.base}/cmd/"
