@@ -156,17 +156,20 @@ class Service:
             return
         stats = rec.close(status)
         log.info("session closed id=%s status=%s stats=%s", rec.session_id, status, stats)
+        summary_json: dict[str, Any] | None = None
         try:
             summary, self.report_path = _summarise(self.config.session_settings(), rec.session_id)
             self.last_summary = summary.to_json()
             self.summary_text = summary_text(summary)
+            summary_json = self.last_summary
         except Exception:  # a summary must never cost the recording
             log.exception("summary of session %s failed", rec.session_id)
-            return
         if self.publisher is not None:
+            # The session is over whether or not its summary could be made.
             self.publisher.session_id = None
             self.publisher.publish_status()
-            self.publisher.publish_session(self.last_summary)
+            if summary_json is not None:
+                self.publisher.publish_session(summary_json)
 
     # -- data path -----------------------------------------------------------------------
 
