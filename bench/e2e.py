@@ -32,7 +32,7 @@ from firmware_sim.simulation import Simulation
 from gaitcoach.footpod.codec import ImuFormat, encode_imu_packet, samples_per_packet
 from gaitcoach.link.tracker import ImuTracker
 from gaitcoach.mqtt.mosquitto import MosquittoBroker
-from gaitcoach.service.config import ServiceConfig, load_config
+from gaitcoach.service.config import load_config
 from gaitcoach.service.pipeline import Pipeline
 from gaitcoach.types import Foot, ImuChunk
 
@@ -176,8 +176,7 @@ def capacity(pod_counts: list[int], seconds: float) -> None:
         pub.loop_start()
         for n_pods in pod_counts:
             runners = max(1, n_pods // 2)
-            cfg: ServiceConfig = dataclasses.replace(base)
-            pipes = [Pipeline(cfg) for _ in range(runners)]
+            pipes = [Pipeline(base) for _ in range(runners)]
             trackers = [
                 {
                     foot: ImuTracker(foot, settle_s=0.0, settle_batches=1)

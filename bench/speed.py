@@ -28,13 +28,9 @@ from gaitcoach.gait.validation import (
     load_gaitmap_walking,
     match_events,
 )
-from gaitcoach.types import Foot, ImuChunk
+from gaitcoach.types import Foot
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def _slice(c: ImuChunk, a: int, b: int) -> ImuChunk:
-    return ImuChunk(c.foot, c.t_s[a:b], c.acc_mps2[a:b], c.gyr_radps[a:b])
 
 
 def batch(minutes: float) -> float:
@@ -103,7 +99,7 @@ def streaming(minutes: float, chunk: int = 10) -> float:
     t_all = time.process_time()
     for a in range(0, n, chunk):
         for f in feet:
-            c = _slice(rec.imu[f], a, min(a + chunk, n))
+            c = rec.imu[f].slice(a, min(a + chunk, n))
             t0 = time.perf_counter()
             ga.push(c)
             costs.append(time.perf_counter() - t0)

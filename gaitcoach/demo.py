@@ -96,24 +96,17 @@ def demo_config(
 async def _run_service(config: ServiceConfig, run_s: float, quiet: bool) -> Any:
     from gaitcoach.service.service import Service
 
-    live: Any = None
+    view: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     on_state = None
     if not quiet:
-        from rich.live import Live
+        # Imported only here: headless runs never load rich.
+        from gaitcoach.service.view import live_view
 
-        from gaitcoach.service.view import render
-
-        live = Live(auto_refresh=False)
-
-        def on_state(svc: Service) -> None:
-            live.update(render(svc), refresh=True)
-
+        view, on_state = live_view()
     service = Service(config, on_state=on_state)
     loop = asyncio.get_running_loop()
     loop.call_later(run_s, service.stop)
-    if live is None:
-        return await service.run()
-    with live:
+    with view:
         return await service.run()
 
 

@@ -82,6 +82,12 @@ class ImuChunk:
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
 
+    def slice(self, start: int, stop: int) -> ImuChunk:
+        """Samples ``start:stop`` as views of this chunk's arrays (no copy)."""
+        return ImuChunk(
+            self.foot, self.t_s[start:stop], self.acc_mps2[start:stop], self.gyr_radps[start:stop]
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Gap:

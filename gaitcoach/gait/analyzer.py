@@ -129,11 +129,11 @@ def analyze(
             for g in own:
                 stop = int(np.searchsorted(chunk.t_s, g.start_s, side="right"))
                 if stop > start:
-                    ga.push(_slice(chunk, start, stop))
+                    ga.push(chunk.slice(start, stop))
                 ga.push_gap(g)
                 start = max(start, stop)
             if start < len(chunk):
-                ga.push(_slice(chunk, start, len(chunk)))
+                ga.push(chunk.slice(start, len(chunk)))
         ga.finish()
     finally:
         if enabled:
@@ -143,9 +143,3 @@ def analyze(
 
 def _order(s: StrideRecord) -> tuple[float, str]:
     return (s.ic_s if math.isfinite(s.ic_s) else math.inf, str(s.foot))
-
-
-def _slice(chunk: ImuChunk, start: int, stop: int) -> ImuChunk:
-    return ImuChunk(
-        chunk.foot, chunk.t_s[start:stop], chunk.acc_mps2[start:stop], chunk.gyr_radps[start:stop]
-    )

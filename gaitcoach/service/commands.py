@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
-from typing import Any
 
 from gaitcoach.cli import CliError
 from gaitcoach.errors import ConfigError
@@ -51,24 +51,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     setup_logging(cfg.service.log_level, args.quiet)
-    live: Any = None
+    view: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     on_state = None
     if not args.quiet:
-        from rich.live import Live
+        # Imported only here: headless runs never load rich.
+        from gaitcoach.service.view import live_view
 
-        from gaitcoach.service.view import render
-
-        live = Live(auto_refresh=False)
-
-        def on_state(svc: Service) -> None:
-            live.update(render(svc), refresh=True)
-
+        view, on_state = live_view()
     service = Service(cfg, on_state=on_state)
     try:
-        if live is not None:
-            with live:
-                result = asyncio.run(service.run())
-        else:
+        with view:
             result = asyncio.run(service.run())
     except Exception as exc:  # start-up failures (storage, broker config) are one line
         raise CliError(f"{type(exc).__name__}: {exc}") from None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Group
+from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
@@ -71,3 +73,13 @@ def render(service: Service) -> Group:
         cues.add_row(cue.kind.value, str(cue.level), cue.text)
     head = f"runner {service.config.runner.id}  session {service.state.session_id or '-'}"
     return Group(Panel(head), pods, metrics, cues)
+
+
+def live_view() -> tuple[Live, Callable[[Service], None]]:
+    """The live view (enter it around ``Service.run``) and the ``on_state`` that redraws it."""
+    live = Live(auto_refresh=False)
+
+    def on_state(svc: Service) -> None:
+        live.update(render(svc), refresh=True)
+
+    return live, on_state

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,12 +122,18 @@ PROFILE_LSBS = tuple(acc_lsb_mps2(r) for r in ACC_RANGES_G) + tuple(
 )
 
 
+def _scale_candidates(values: FloatArray, scale: float | None) -> Iterator[float | None]:
+    yield scale
+    yield from PROFILE_LSBS
+    # Inference is the costly step: only reached when nothing cheaper fits.
+    yield infer_scale(values) if values.size else None
+
+
 def encode_samples(values: FloatArray, scale: float | None = None) -> EncodedBlock:
     """Encode an (n, 3) float64 block losslessly, as int16 counts when a scale fits: the given
     one, one of the footpod profile's, or one inferred from the values."""
     values = np.ascontiguousarray(values, dtype=np.float64)
-    candidates = (scale, *PROFILE_LSBS, infer_scale(values) if values.size else None)
-    for candidate in candidates:
+    for candidate in _scale_candidates(values, scale):
         if candidate is None:
             continue
         counts = _exact_counts(values, candidate)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gaitcoach.metrics import symmetry_pct
+from gaitcoach.metrics import median_of, symmetry_pct
 from gaitcoach.session.store import SessionData
 from gaitcoach.session.summary import distance_track
 from gaitcoach.types import Activity, Foot
@@ -34,10 +34,6 @@ DEV_FIELDS = (
     (4, "peak_impact", "g", 136, "peak_impact_g", 1.0),
 )
 # 136 = float32 in FIT's base types.
-
-
-def _median(values: list[float]) -> float | None:
-    return float(statistics.median(values)) if values else None
 
 
 def fit_bytes(data: SessionData) -> bytes:
@@ -92,26 +88,25 @@ def fit_bytes(data: SessionData) -> bytes:
         record: dict[str, Any] = {"timestamp": start + timedelta(seconds=sec)}
         if times.size:
             record["distance"] = float(_interp(end, times, dist))
-        speed = _median([s.speed_mps for s in group if s.speed_mps is not None])
+        speed = median_of(group, "speed_mps")
         if speed is not None:
             record["speed"] = record["enhanced_speed"] = speed
-        cad = _median([s.cadence_spm for s in group])
-        if cad is not None:
-            strides_pm = cad / 2.0
-            record["cadence"] = int(strides_pm)
-            record["fractional_cadence"] = strides_pm - int(strides_pm)
+        # A group is never empty, so its cadence median always exists.
+        strides_pm = float(statistics.median(s.cadence_spm for s in group)) / 2.0
+        record["cadence"] = int(strides_pm)
+        record["fractional_cadence"] = strides_pm - int(strides_pm)
         record["stance_time"] = 1000.0 * statistics.median(s.contact_time_s for s in group)
-        length = _median([s.stride_length_m for s in group if s.stride_length_m is not None])
+        length = median_of(group, "stride_length_m")
         if length is not None:
             record["step_length"] = 1000.0 * length / 2.0
-        left = _median([s.contact_time_s for s in group if s.foot is Foot.LEFT])
-        right = _median([s.contact_time_s for s in group if s.foot is Foot.RIGHT])
+        left = median_of([s for s in group if s.foot is Foot.LEFT], "contact_time_s")
+        right = median_of([s for s in group if s.foot is Foot.RIGHT], "contact_time_s")
         balance = symmetry_pct(left, right)
         if balance is not None:
             record["stance_time_balance"] = balance
         dev: dict[int, float] = {}
         for key, _, _, _, attr, scale in DEV_FIELDS:
-            v = _median([x for s in group if (x := getattr(s, attr)) is not None])
+            v = median_of(group, attr)
             if v is not None:
                 dev[key] = v * scale
         record["developer_fields"] = dev

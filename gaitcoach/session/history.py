@@ -132,7 +132,7 @@ def baseline(runs: list[RunRow]) -> list[BaselineComparison]:
 
 
 def history(store: SessionStore, runner: str | None = None) -> History:
-    runs = [run_row(store.load(info.id)) for info in store.list_sessions(runner)]
+    runs = [run_row(store.load_info(info)) for info in store.list_sessions(runner)]
     runs.sort(key=lambda r: r.started)
     return History(runner, runs, weekly_load(runs), trends(runs), baseline(runs))
 
@@ -150,19 +150,20 @@ def advice_context(
     ]
     week_km = summary.distance_m / 1000.0
     base_km = 0.0
+    has_base = False
     previous: dict[str, int] = defaultdict(int)
     for info in earlier:
-        other = store.load(info.id)
+        other = store.load_info(info)
         age = now - parse_started(info)
         km = summarize(other).distance_m / 1000.0
         if age <= timedelta(days=7):
             week_km += km
         else:
             base_km += km
+            has_base = True
         if age <= timedelta(days=30):
             for part in {d.body_part for d in other.discomfort if d.score > 0}:
                 previous[part] += 1
-    has_base = any(now - parse_started(i) > timedelta(days=7) for i in earlier)
     return AdviceContext(
         load_week_km=week_km,
         load_base_km=base_km / 4.0 if has_base else None,

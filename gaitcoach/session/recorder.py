@@ -145,11 +145,12 @@ class Recorder:
         self._last_error: str | None = None
         self._closed = False
         self._flush_waiters: list[threading.Event] = []
-        self._conn = connect(self.data_dir / DB_NAME)
+        # Serialise before connecting so a bad config cannot leak the connection.
         try:
             config_json = json.dumps(dict(config or {}), sort_keys=True, default=str)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"session config is not JSON-serialisable: {exc}") from exc
+        self._conn = connect(self.data_dir / DB_NAME)
         try:
             self._conn.execute(
                 "INSERT INTO sessions (id, runner, started_utc, status, pid, host, "
@@ -389,22 +390,14 @@ class Recorder:
 
     def stats(self) -> RecorderStats:
         with self._lock:
-            return RecorderStats(
-                self._items,
-                self._chunks,
-                self._samples,
-                self._errors,
-                self._dropped,
-                self._rejected,
-                self._last_error,
-            )
+            return self._stats_locked()
 
     def close(self, status: SessionStatus | str = SessionStatus.COMPLETE) -> RecorderStats:
         """Write everything pending, mark the session ``status`` and release the store."""
         st = SessionStatus(status)
         with self._lock:
             if self._closed:
-                return self.stats_locked()
+                return self._stats_locked()
             self._closed = True
         self._stop.set()
         self._wake.set()
@@ -417,7 +410,8 @@ class Recorder:
         self._conn.close()
         return self.stats()
 
-    def stats_locked(self) -> RecorderStats:
+    def _stats_locked(self) -> RecorderStats:
+        # Caller holds self._lock.
         return RecorderStats(
             self._items,
             self._chunks,

@@ -72,9 +72,9 @@ class ReplayResult:
     matched: int
     """Leading replayed strides identical to the stored ones."""
     finished: bool
+    """The session ended normally, so the engine was finished and all strides must match."""
     rejected_chunks: int
     """Chunks the engine refused (as live, they are skipped)."""
-    """The session ended normally, so the engine was finished and all strides must match."""
 
     @property
     def speed_x(self) -> float:
@@ -145,15 +145,7 @@ def replay(
 
 
 def _packets(chunk: ImuChunk, samples: int) -> list[ImuChunk]:
-    return [
-        ImuChunk(
-            chunk.foot,
-            chunk.t_s[i : i + samples],
-            chunk.acc_mps2[i : i + samples],
-            chunk.gyr_radps[i : i + samples],
-        )
-        for i in range(0, len(chunk), samples)
-    ]
+    return [chunk.slice(i, i + samples) for i in range(0, len(chunk), samples)]
 
 
 def import_recording(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,7 @@ class SessionSettings:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], prefix: str = "session") -> SessionSettings:
         """Settings from ``d`` (keys as in docs/sessions.md); errors name ``prefix.key``."""
-        known = {
-            "data_dir",
-            "runner",
-            "leg_length_m",
-            "target_cadence_spm",
-            "flush_interval_s",
-            "min_free_bytes",
-            "advice_path",
-        }
+        known = {f.name for f in fields(cls)}
         for key in d:
             if key not in known:
                 raise ConfigError(f"{prefix}.{key}", d[key], "one of " + ", ".join(sorted(known)))

@@ -20,8 +20,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from gaitcoach.session.codec import (
     PARTS_DTYPE,
     CodecError,
@@ -403,7 +401,10 @@ class SessionStore:
         raise SessionError(f"unknown session '{ref}' (see 'gaitcoach sessions')")
 
     def load(self, ref: str) -> SessionData:
-        info = self.resolve(ref)
+        return self.load_info(self.resolve(ref))
+
+    def load_info(self, info: SessionInfo) -> SessionData:
+        """A session from a SessionInfo already at hand (skips ``resolve``'s full scan)."""
         sid = info.id
         (config_json,) = self._query("SELECT config_json FROM sessions WHERE id = ?", (sid,))[0]
         strides = [
@@ -547,15 +548,3 @@ class SessionStore:
             (session_id,),
         )
         return int(total)
-
-
-def concat_chunks(chunks: list[ImuChunk]) -> ImuChunk:
-    """Join consecutive chunks of one foot (for tests, export and plots)."""
-    if not chunks:
-        raise ValueError("no chunks")
-    return ImuChunk(
-        foot=chunks[0].foot,
-        t_s=np.concatenate([c.t_s for c in chunks]),
-        acc_mps2=np.concatenate([c.acc_mps2 for c in chunks]),
-        gyr_radps=np.concatenate([c.gyr_radps for c in chunks]),
-    )

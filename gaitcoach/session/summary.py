@@ -255,9 +255,14 @@ def _metric(name: str, strides: Sequence[StrideRecord], t0: float, t1: float) ->
 
 
 def _splits(
-    strides: Sequence[StrideRecord], t0: float, kind: str, minute_s: float = 60.0
+    strides: Sequence[StrideRecord],
+    track: tuple[np.ndarray, np.ndarray],
+    t0: float,
+    kind: str,
+    minute_s: float = 60.0,
 ) -> list[Split]:
-    times, dist = distance_track(strides)
+    """``track`` is ``distance_track(strides)``, computed once by the caller."""
+    times, dist = track
     if times.size == 0:
         return []
     if kind == "minute":
@@ -352,7 +357,8 @@ def summarize(
         r0, r1 = t0, t1
     feet = {s.foot for s in running}
     moving = sum(s.stride_time_s for s in running) / max(len(feet), 1)
-    _, dist = distance_track(running)
+    track = distance_track(running)
+    dist = track[1]
     distance = float(dist[-1]) if dist.size else 0.0
     metrics = {name: _metric(name, running, r0, r1) for name in SUMMARY_METRICS}
     fatigue: dict[str, float | None] = {}
@@ -389,8 +395,8 @@ def summarize(
             "left": _share([s for s in running if s.foot is Foot.LEFT]),
             "right": _share([s for s in running if s.foot is Foot.RIGHT]),
         },
-        splits_minute=_splits(running, t0, "minute", split_s),
-        splits_km=_splits(running, t0, "km"),
+        splits_minute=_splits(running, track, t0, "minute", split_s),
+        splits_km=_splits(running, track, t0, "km"),
         fatigue=fatigue,
         cues=cue_effects(data, t0),
         cue_counts=counts,
