@@ -17,16 +17,16 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from gaitcoach.gait import FootAnalyzer, GaitAnalyzer, analyze
 from gaitcoach.gait.validation import (
     GAITMAP_RATE_HZ,
+    SegmentLike,
     WalkingReference,
     load_gaitmap_walking,
-    match_events,
+    walking_errors,
 )
 from gaitcoach.types import Foot
 
@@ -136,42 +136,16 @@ def _ours_on_walking() -> tuple[float, dict[str, float]]:
 
 def _errors(
     ref: WalkingReference,
-    segs: Mapping[Foot, Sequence[_HasEvents]],
+    segs: Mapping[Foot, Sequence[SegmentLike]],
     ics: Mapping[Foot, Sequence[float]] | None = None,
 ) -> dict[str, float]:
-    """Errors against motion capture; ``ics``: final contact times per foot if they differ
-    from the segments' impact onsets (our walking IC refinement)."""
-    ic: list[float] = []
-    to: list[float] = []
-    length: list[float] = []
-    for foot, ss in segs.items():
-        truth = [s for s in ref.strides if s.foot is foot]
-        est_ic = ics[foot] if ics is not None else [s.ic_s for s in ss if s.ic_s]
-        ic += match_events(np.array([s.ic_s for s in truth]), np.array(est_ic), 0.1).tolist()
-        to += match_events(
-            np.array([s.to_s for s in truth]), np.array([s.to_s for s in ss if s.to_s]), 0.1
-        ).tolist()
-        starts = np.array([s.start_s for s in ss])
-        for s in truth:
-            j = int(np.argmin(np.abs(starts - s.start_s)))
-            if abs(starts[j] - s.start_s) < 0.3:
-                length.append(ss[j].length_m / s.length_m - 1)
+    """Median absolute errors against motion capture (``validation.walking_errors``)."""
+    ic, to, length = walking_errors(ref, segs, ics)
     return {
         "ic_ms": float(np.nanmedian(np.abs(ic)) * 1000),
         "to_ms": float(np.nanmedian(np.abs(to)) * 1000),
         "len_pct": float(np.median(np.abs(length)) * 100),
     }
-
-
-class _HasEvents(Protocol):
-    @property
-    def start_s(self) -> float: ...
-    @property
-    def ic_s(self) -> float | None: ...
-    @property
-    def to_s(self) -> float | None: ...
-    @property
-    def length_m(self) -> float: ...
 
 
 class _Seg:
