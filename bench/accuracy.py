@@ -164,12 +164,14 @@ def real() -> None:
         "\nfuzzy-run (no lab truth; target: every stride from start to stop, stride cadence vs "
         "spectral cadence within 1 spm)\n  cad-spec: |Hann-weighted stride cadence - spectral "
         "peak (Hann, zero-padded to 2^20, log-parabolic interpolation)| per 20 s window every "
-        "5 s, median/max"
+        "5 s, median/max;\n  cad-swing: |stride cadence - swing-peak cadence (same weighting)|; "
+        "spec-sw: |spectral - swing-peak cadence|, max"
     )
     print(
         f"  {'runner':7} {'strides':>7} {'expect':>6} {'swings':>6} {'1sw%':>5} {'gaps':>4} "
         f"{'lag s':>9} {'hole s':>6} "
-        f"{'cad med':>7} {'IQR':>5} {'cad-spec med/max':>16} {'CT p10/50/90 s':>18} "
+        f"{'cad med':>7} {'IQR':>5} {'cad-spec med/max':>16} {'cad-swing':>10} {'spec-sw':>7} "
+        f"{'CT p10/50/90 s':>18} "
         f"{'FSA p10/50/90 deg':>18}"
     )
     runs = [
@@ -189,6 +191,9 @@ def real() -> None:
             f"{r['cadence_median_spm']:7.1f} {r['cadence_iqr_spm']:5.1f} "
             f"{r['cadence_vs_spectral_median_abs_spm']:10.2f}/"
             f"{r['cadence_vs_spectral_max_abs_spm']:<5.2f} "
+            f"{r['cadence_vs_swings_median_abs_spm']:4.2f}/"
+            f"{r['cadence_vs_swings_max_abs_spm']:<5.2f} "
+            f"{r['spectral_vs_swings_max_abs_spm']:7.2f} "
             f"{r['contact_p10_s']:6.3f}/{r['contact_p50_s']:.3f}/{r['contact_p90_s']:.3f} "
             f"{r['strike_p10_deg']:6.1f}/{r['strike_p50_deg']:.1f}/{r['strike_p90_deg']:.1f}"
         )
