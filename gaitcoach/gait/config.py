@@ -19,6 +19,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "stance_relaxed_energy": (1.0, 10.0),
     "stance_relaxed_window_s": (0.05, 1.0),
     "stance_relaxed_rest_s": (0.0, 2.0),
+    "stance_relaxed_lead_s": (0.0, 0.2),
     "swing_min_gyr_radps": (0.5, 40.0),
     "swing_rate_radps": (0.1, 10.0),
     "swing_bridge_s": (0.0, 0.2),
@@ -76,6 +77,10 @@ class GaitConfig:
     stance_relaxed_rest_s: float = 0.45
     """The relaxed rule applies only if the foot did not rest (energy below 1) within this
     time before the candidate (nor within the window after it)."""
+    stance_relaxed_lead_s: float = 0.05
+    """The relaxed rule's energy is the running maximum up to this long after each sample
+    (instead of ``energy_window_s``): a foot hanging still just before it lands is not in
+    stance, its landing impact follows within this time."""
     swing_min_gyr_radps: float = 3.0
     """A swing between two stance anchors needs a gyro norm above this (rad/s)."""
     swing_rate_radps: float = 1.0

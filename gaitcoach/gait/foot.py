@@ -242,6 +242,7 @@ class FootAnalyzer:
         self._last_result: SegmentResult | None = None
         self._d = 0
         self._h = 0
+        self._hf = 0
         self._dw = 0
         self._dq = 0
         self._need_break = False
@@ -339,6 +340,7 @@ class FootAnalyzer:
             self.rate_hz_ = float(1.0 / np.median(np.diff(tt[:m])))
             self._d = max(2, round(self.config.stance_window_s * self.rate_hz_))
             self._h = max(1, round(self.config.energy_window_s * self.rate_hz_))
+            self._hf = max(self._h, round(self.config.stance_relaxed_lead_s * self.rate_hz_))
             self._dw = max(2, round(self.config.stance_relaxed_window_s * self.rate_hz_))
             self._dq = round(self.config.stance_relaxed_rest_s * self.rate_hz_)
             t, acc, gyr = tt, aa, gg
@@ -368,11 +370,11 @@ class FootAnalyzer:
 
     # ------------------------------------------------------------------ anchors
     def _scan_anchors(self, final: bool = False) -> None:
-        buf, d, h, dw, dq = self._buf, self._d, self._h, self._dw, self._dq
+        buf, d, h, hf, dw, dq = self._buf, self._d, self._h, self._hf, self._dw, self._dq
         look = d
         back = max(d, dw, dq)
         gate = max(1.0, self.config.stance_relaxed_energy)
-        hi = buf.end if final else buf.end - look - h
+        hi = buf.end if final else buf.end - look - hf
         lo = self._scan
         if hi <= lo:
             return
@@ -382,9 +384,16 @@ class FootAnalyzer:
             self._scan = hi
             return
         a0 = max(buf.base, lo - back - h)
-        anchors, rested = find_anchors(
-            buf.energy(a0, buf.end), h, lo - a0, hi - a0, d, dw, dq, gate
-        )
+        en = buf.energy(a0, buf.end)
+        anchors, rested = find_anchors(en, h, hf, lo - a0, hi - a0, d, dw, dq, gate)
+        if self._anchor_prev is None:
+            # The run's first anchor: a foot hanging still before its landing may be it (the
+            # lead rule keeps a hang from ending the segment before its landing; here there
+            # is no segment before it, and the one after it holds the landing).
+            early, early_rested = find_anchors(en, h, h, lo - a0, hi - a0, d, dw, dq, gate)
+            if len(early) and (not len(anchors) or early[0] < anchors[0]):
+                anchors = np.concatenate([early[:1], anchors])
+                rested = np.concatenate([early_rested[:1], rested])
         self._scan = hi
         if len(anchors):
             self._on_anchors(anchors + a0, rested)

@@ -451,6 +451,10 @@ def _mean_acc(acc: FloatArray, start: int, stop: int) -> FloatArray:
     return m / max(stop - start, 1)
 
 
+MAX_SWINGS = 8
+"""Segments with more swings than this are not split (their events are dropped)."""
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _segment_bounds(
     t: FloatArray,
@@ -495,7 +499,9 @@ def _segment_bounds(
                     moved = i - p
                     break
             p += moved - 1 if moved >= 0 else first_swing
-        if not 0.1 <= t[a] - t[p] <= max_stride_s:
+        # Longer than a stride: kept if it may hold several strides, for the swing cut
+        # (``split_swings``); a single stride that long is refused when it is assembled.
+        if not 0.1 <= t[a] - t[p] <= MAX_SWINGS * max_stride_s:
             continue
         bounds[count, 0] = p
         bounds[count, 1] = a + 1
@@ -623,38 +629,53 @@ def stance_energy(
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _find_anchors(
-    en: FloatArray, h: int, k_lo: int, k_hi: int, d: int, dw: int, dq: int, gate: float
+    en: FloatArray,
+    h: int,
+    hf: int,
+    k_lo: int,
+    k_hi: int,
+    d: int,
+    dw: int,
+    dq: int,
+    gate: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = en.shape[0]
     energy = np.empty(n)
+    # The relaxed rule skips samples followed within ``hf`` by energy above its gate: a foot
+    # hanging still just before touchdown is no stance (its landing impact follows).
+    relaxed = np.empty(n)
     for i in range(n):
         m = en[i]
         for j in range(max(i - h, 0), min(i + h + 1, n)):
             m = max(m, en[j])
         energy[i] = m
+        ahead = m
+        for j in range(i + h + 1, min(i + hf + 1, n)):
+            ahead = max(ahead, en[j])
+        relaxed[i] = m if ahead < gate else math.inf
     idx = np.empty(max(k_hi - k_lo, 0), np.int64)
     rested = np.empty(max(k_hi - k_lo, 0), np.bool_)
     count = 0
     for k in range(k_lo, k_hi):
-        e = energy[k]
+        rest = energy[k] < 1.0
+        e = energy[k] if rest else relaxed[k]
         if not e < gate:
             continue
         ok = True
-        ahead = d
-        for j in range(k + 1, min(k + 1 + ahead, n)):
-            if energy[j] < e:
+        for j in range(k + 1, min(k + 1 + d, n)):
+            if (energy[j] if rest else relaxed[j]) < e:
                 ok = False
                 break
         if not ok:
             continue
-        before = d if e < 1.0 else dw
+        before = d if rest else dw
         for j in range(max(k - before, 0), k):
-            if not e < energy[j]:
+            if not e < (energy[j] if rest else relaxed[j]):
                 ok = False
                 break
         if not ok:
             continue
-        if not e < 1.0:
+        if not rest:
             # Relaxed rule: only where the foot did not rest nearby.
             for j in range(max(k - dq, 0), min(k + d + 1, n)):
                 if energy[j] < 1.0:
@@ -663,22 +684,32 @@ def _find_anchors(
             if not ok:
                 continue
         idx[count] = k
-        rested[count] = e < 1.0
+        rested[count] = rest
         count += 1
     return idx[:count], rested[:count]
 
 
 def find_anchors(
-    en: FloatArray, h: int, k_lo: int, k_hi: int, d: int, dw: int, dq: int, gate: float
+    en: FloatArray,
+    h: int,
+    hf: int,
+    k_lo: int,
+    k_hi: int,
+    d: int,
+    dw: int,
+    dq: int,
+    gate: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stance anchors among rows ``k_lo:k_hi`` of the stance energy ``en`` (docs/metrics.md,
     Segmentation): running maximum over +-``h``, then the strict minimum over ``d`` samples
     before and at-or-below over ``d`` after, below 1 (rested); or, below ``gate``, the strict
-    minimum from ``dw`` before with no energy below 1 from ``dq`` before to ``d`` after.
+    minimum from ``dw`` before with no energy below 1 from ``dq`` before to ``d`` after, among
+    the samples not followed within ``hf`` by energy at or above ``gate``.
     Returns the anchor rows and whether each is at rest."""
     return _find_anchors(
         np.ascontiguousarray(en, dtype=np.float64),
         int(h),
+        int(max(hf, h)),
         int(k_lo),
         int(k_hi),
         int(d),
@@ -700,10 +731,6 @@ def _finite_max_abs(x: FloatArray) -> float:
 def finite_max_abs(x: FloatArray) -> float:
     """Largest finite absolute value (NaN and infinities are counted elsewhere); 0 if none."""
     return float(_finite_max_abs(np.ascontiguousarray(x, dtype=np.float64)))
-
-
-MAX_SWINGS = 8
-"""Segments with more swings than this are not split (their events are dropped)."""
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -810,8 +837,14 @@ def _split_swings(
         if n_sw < 2:
             continue
         last = a
+        group = mids[k, 0]
         n_cut = 0
         for j in range(n_sw - 1):
+            if t[mids[k, j + 1]] - t[group] < min_piece_s:
+                # Less than a stride after the swing that opened this piece: one swing (the
+                # rotation ringing after an impact, or the heel drop after a forefoot landing).
+                counts[k] -= 1
+                continue
             # The stance between two swings: its lowest (running-maximum) stance energy.
             best = -1
             best_e = math.inf
@@ -831,6 +864,7 @@ def _split_swings(
             rests[k, n_cut] = _mean_acc(acc, max(best - h, a), min(best + h + 1, b))
             n_cut += 1
             last = best
+            group = mids[k, j + 1]
     return counts, cuts, rests, mids
 
 

@@ -140,11 +140,29 @@ def test_find_anchors_strict_minimum_and_relaxed_rule() -> None:
     e[30] = 0.5
     e[100:110] = 2.5
     e[105] = 2.0
-    idx, rested = find_anchors(e, 0, 0, 200, 10, 10, 10, 3.5)
+    idx, rested = find_anchors(e, 0, 0, 0, 200, 10, 10, 10, 3.5)
     assert idx.tolist() == [30, 105] and rested.tolist() == [True, False]
     # relaxed rule off (gate 1): only the rest
-    idx, _ = find_anchors(e, 0, 0, 200, 10, 10, 10, 1.0)
+    idx, _ = find_anchors(e, 0, 0, 0, 200, 10, 10, 10, 1.0)
     assert idx.tolist() == [30]
     # a rest nearby before the low point vetoes it (dq reaches back to the rest)
-    idx, _ = find_anchors(e, 0, 0, 200, 10, 10, 80, 3.5)
+    idx, _ = find_anchors(e, 0, 0, 0, 200, 10, 10, 80, 3.5)
     assert idx.tolist() == [30]
+
+
+def test_relaxed_anchor_not_just_before_an_impact() -> None:
+    # A foot that never rests: it hangs still (1.5) just before its landing impact (30) and
+    # stands less still (2.5, lowest 2.2) after it. Without the lead the hang is the anchor.
+    e = np.full(200, 5.0)
+    e[96:100] = 1.5
+    e[100:103] = 30.0
+    e[103:125] = 2.5
+    e[112] = 2.2
+    idx, _ = find_anchors(e, 0, 0, 0, 200, 10, 35, 45, 3.5)
+    assert idx.tolist() == [96]
+    idx, rested = find_anchors(e, 0, 5, 0, 200, 10, 35, 45, 3.5)
+    assert idx.tolist() == [112] and rested.tolist() == [False]
+    # the lead never moves an anchor at rest
+    e[96:100] = 0.5
+    idx, rested = find_anchors(e, 0, 5, 0, 200, 10, 35, 45, 3.5)
+    assert idx.tolist() == [96] and rested.tolist() == [True]

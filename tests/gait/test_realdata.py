@@ -73,6 +73,8 @@ def test_fuzzy_run_every_stride_and_cadence_agrees_with_spectrum(runner: str) ->
     # Hann-weighted stride cadence vs zero-padded spectral peak, 20 s windows every 5 s.
     assert r["cadence_vs_spectral_median_abs_spm"] <= 1.0
     assert r["cadence_vs_spectral_max_abs_spm"] <= 4.0
+    # ... and vs the swing peaks' timing with the same weighting, in every window.
+    assert r["cadence_vs_swings_max_abs_spm"] <= 1.0
     assert r["cadence_iqr_spm"] <= 20.0
 
 
@@ -87,13 +89,35 @@ def test_fuzzy_run_tom_foot_that_never_rests_is_tracked() -> None:
     # one-swing-per-stride rule (cut at missed stances, join across anchors in a swing) find
     # most of his strides; still short of every stride (docs/validation.md).
     r = _run("tom")
-    assert r["strides"] >= 0.9 * r["swings"] and r["swings"] >= 170
-    assert r["one_swing_pct"] >= 95.0
-    assert r["cadence_vs_spectral_median_abs_spm"] <= 3.5
+    assert r["strides"] >= 0.95 * r["swings"] and r["swings"] >= 170
+    assert r["one_swing_pct"] >= 97.0
     assert r["first_ic_after_start_s"] <= 1.0 and r["last_ic_before_stop_s"] <= 1.0
     assert 175.0 <= r["cadence_median_spm"] <= 195.0
+    # His cadence swings between 160 and 195 spm inside a window: the spectral peak follows
+    # the steadiest part and is up to 29 spm off the swing peaks' own timing, which the
+    # strides follow in every window (docs/validation.md).
+    assert r["cadence_vs_swings_max_abs_spm"] <= 1.0
+    assert r["cadence_vs_swings_median_abs_spm"] <= 0.5
     strict = running_reference(RUN / "tom.csv", GaitConfig(stance_relaxed_energy=1.0))
-    assert r["strides"] >= 2 * strict["strides"]
+    assert strict["strides"] <= 0.7 * r["strides"]
+
+
+def test_fuzzy_run_first_landing_after_a_gap_starts_a_stride() -> None:
+    # misha loses 40.66-40.76 s mid-swing. The run after the gap starts with the foot
+    # hanging still before it lands at 41.23 s: that hang is the run's first anchor (no
+    # segment before it to cut short), so the stride from that landing is kept.
+    path = RUN / "misha.csv"
+    require(path.is_file(), f"real running data not found at {path}")
+    fa = FootAnalyzer(Foot.UNKNOWN)
+    fa.push(load_fuzzy_run(path))
+    fa.finish()
+    assert any(g.start_s < 40.7 < g.end_s for g in fa.gaps_)
+    after = [s for s in fa.strides_ if 40.7 < s.ic_s < 42.5]
+    assert after and abs(after[0].ic_s - 41.23) <= 0.02
+    strict = FootAnalyzer(Foot.UNKNOWN, GaitConfig(stance_relaxed_energy=1.0))
+    strict.push(load_fuzzy_run(path))
+    strict.finish()
+    assert not any(abs(s.ic_s - 41.23) <= 0.02 for s in strict.strides_)
 
 
 def test_spectral_cadence_resolves_a_fraction_of_a_step() -> None:
