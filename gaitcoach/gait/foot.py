@@ -390,7 +390,8 @@ class FootAnalyzer:
             # The run's first anchor: a foot hanging still before its landing may be it (the
             # lead rule keeps a hang from ending the segment before its landing; here there
             # is no segment before it, and the one after it holds the landing).
-            early, early_rested = find_anchors(en, h, h, lo - a0, hi - a0, d, dw, dq, gate)
+            until = anchors[0] if len(anchors) else hi - a0
+            early, early_rested = find_anchors(en, h, h, lo - a0, until, d, dw, dq, gate)
             if len(early) and (not len(anchors) or early[0] < anchors[0]):
                 anchors = np.concatenate([early[:1], anchors])
                 rested = np.concatenate([early_rested[:1], rested])

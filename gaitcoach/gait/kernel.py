@@ -644,15 +644,23 @@ def _find_anchors(
     # The relaxed rule skips samples followed within ``hf`` by energy above its gate: a foot
     # hanging still just before touchdown is no stance (its landing impact follows).
     relaxed = np.empty(n)
-    for i in range(n):
+    # Only the rows the candidates k_lo:k_hi look at.
+    lo = max(k_lo - max(d, dw, dq), 0)
+    hi = min(k_hi + d + hf + 1, n)
+    for i in range(lo, hi):
         m = en[i]
         for j in range(max(i - h, 0), min(i + h + 1, n)):
             m = max(m, en[j])
         energy[i] = m
-        ahead = m
-        for j in range(i + h + 1, min(i + hf + 1, n)):
-            ahead = max(ahead, en[j])
-        relaxed[i] = m if ahead < gate else math.inf
+    for i in range(lo, min(k_hi + d, n)):
+        ahead = energy[i]
+        if hf <= 3 * h + 1:
+            # [i - h, i + hf] is the union of two running-maximum windows.
+            ahead = max(ahead, energy[min(i + hf - h, n - 1)])
+        else:
+            for j in range(i + h + 1, min(i + hf + 1, n)):
+                ahead = max(ahead, en[j])
+        relaxed[i] = energy[i] if ahead < gate else math.inf
     idx = np.empty(max(k_hi - k_lo, 0), np.int64)
     rested = np.empty(max(k_hi - k_lo, 0), np.bool_)
     count = 0

@@ -166,3 +166,42 @@ def test_relaxed_anchor_not_just_before_an_impact() -> None:
     e[96:100] = 0.5
     idx, rested = find_anchors(e, 0, 5, 0, 200, 10, 35, 45, 3.5)
     assert idx.tolist() == [96] and rested.tolist() == [True]
+
+
+def _anchors_reference(
+    e: np.ndarray, h: int, hf: int, lo: int, hi: int, d: int, dw: int, dq: int, gate: float
+) -> list[int]:
+    """find_anchors written out with numpy windows (docs/metrics.md, Segmentation)."""
+    n = len(e)
+    run_max = np.array([e[max(i - h, 0) : i + h + 1].max() for i in range(n)])
+    lead = np.array(
+        [run_max[i] if e[max(i - h, 0) : i + hf + 1].max() < gate else np.inf for i in range(n)]
+    )
+    out = []
+    for k in range(lo, hi):
+        arr = run_max if run_max[k] < 1.0 else lead
+        v = arr[k]
+        before = d if run_max[k] < 1.0 else dw
+        if not v < gate or (arr[k + 1 : k + 1 + d] < v).any():
+            continue
+        if not (v < arr[max(k - before, 0) : k]).all():
+            continue
+        if run_max[k] >= 1.0 and (run_max[max(k - dq, 0) : k + d + 1] < 1.0).any():
+            continue
+        out.append(k)
+    return out
+
+
+def test_find_anchors_matches_its_reference_on_random_energy() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(20, 300))
+        h = int(rng.integers(0, 6))
+        hf = int(rng.integers(h, 3 * h + 8))  # both ways of taking the lead maximum
+        lo = int(rng.integers(0, n // 2))
+        hi = int(rng.integers(lo, n + 1))
+        d, dw, dq = (int(x) for x in rng.integers([2, 2, 0], [15, 30, 30]))
+        e = rng.gamma(1.5, 1.5, n)
+        idx, rested = find_anchors(e, h, hf, lo, hi, d, dw, dq, 3.5)
+        assert idx.tolist() == _anchors_reference(e, h, hf, lo, hi, d, dw, dq, 3.5)
+        assert rested.tolist() == [bool(e[max(k - h, 0) : k + h + 1].max() < 1.0) for k in idx]
