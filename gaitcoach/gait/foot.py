@@ -486,8 +486,52 @@ class FootAnalyzer:
             if seg.swings == 0:
                 seg.joinable = self._holds_push_off(seg)
             else:
-                seg.joinable = seg.swings == 1 and not self._flat(seg.rest_end)
+                seg.joinable = seg.swings == 1 and (
+                    not self._flat(seg.rest_end) or self._ends_in_swing(seg)
+                )
         return seg.joinable
+
+    def _ends_in_swing(self, seg: _Segment) -> bool:
+        """The end anchor lies in a toes-up run: the foot is already turning into the next
+        swing (a foot that never rests can be stillest just after toe-off)."""
+        assert self.alignment_ is not None
+        gml = float(seg.gyr[-1] @ self.alignment_.r_fs_[1])
+        return gml < -self.config.swing_rate_radps
+
+    def _recut(self, seg: _Segment, nxt: _Segment) -> list[_Segment]:
+        """Two one-swing segments whose shared anchor lies in the second one's swing: cut
+        them again at the stance between the two swings (as :meth:`_split` does), so the
+        toe-off falls in the second. Empty if the cut is not made."""
+        assert self.alignment_ is not None
+        cfg = self.config
+        t = np.concatenate([seg.t[:-1], nxt.t])
+        acc = np.concatenate([seg.acc[:-1], nxt.acc])
+        gyr = np.concatenate([seg.gyr[:-1], nxt.gyr])
+        counts, cuts, rests, mids = split_swings(
+            t,
+            acc,
+            gyr,
+            np.array([0]),
+            np.array([len(t)]),
+            self.alignment_.r_fs_,
+            rate_radps=cfg.swing_rate_radps,
+            bridge_s=cfg.swing_bridge_s,
+            min_rotation_rad=np.radians(cfg.swing_min_rotation_deg),
+            min_piece_s=cfg.min_stride_s,
+            gyr_scale=cfg.stance_max_gyr_radps,
+            acc_scale=cfg.stance_max_acc_mps2,
+            h=self._h,
+        )
+        if counts[0] != 2 or cuts[0, 0] < 0:
+            return []
+        c = int(cuts[0, 0])
+        rest = rests[0, 0].tolist()
+        block = (t, acc, gyr)
+        first = _Segment(seg.run, seg.stance, block, 0, c + 1, seg.rest_start, rest, False)
+        second = _Segment(nxt.run, nxt.stance, block, c, len(t), rest, nxt.rest_end, False)
+        first.swings = second.swings = 1
+        first.swing_mid, second.swing_mid = int(mids[0, 0]), int(mids[0, 1])
+        return [first, second]
 
     def _merge(self, segs: list[_Segment]) -> list[_Segment]:
         """Join a segment to the next one where the anchor between them is no stance (a
@@ -501,6 +545,22 @@ class FootAnalyzer:
         while i < len(segs):
             seg = segs[i]
             nxt = segs[i + 1] if i + 1 < len(segs) else None
+            if (
+                nxt is not None
+                and seg.swings == nxt.swings == 1
+                and nxt.run == seg.run
+                and nxt.stance == seg.stance + 1
+                and nxt.t[0] == seg.t[-1]
+                and (self._ends_in_swing(seg) or not self._flat(seg.rest_end))
+            ):
+                pieces = self._recut(seg, nxt)
+                if pieces:
+                    # The second piece may join the next segment in turn (as it would when
+                    # streaming, where it can be the held one).
+                    out.append(pieces[0])
+                    segs[i + 1] = pieces[1]
+                    i += 1
+                    continue
             if (
                 nxt is None
                 or {seg.swings, nxt.swings} != {0, 1}

@@ -595,15 +595,20 @@ def scan_clean(
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _acc_dev(acc: FloatArray, i: int) -> float:
+    """``||acc| - g|`` of sample ``i``."""
+    return abs(
+        math.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]) - G_MPS2
+    )
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _rate_and_energy(
     acc: FloatArray, gyr: FloatArray, i: int, gs: float, as_: float
 ) -> tuple[float, float]:
     """Gyro norm and stance energy of sample ``i`` (see :func:`stance_energy`)."""
     g = math.sqrt(gyr[i, 0] * gyr[i, 0] + gyr[i, 1] * gyr[i, 1] + gyr[i, 2] * gyr[i, 2])
-    a = abs(
-        math.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]) - G_MPS2
-    )
-    return g, max(g / gs, a / as_)
+    return g, max(g / gs, _acc_dev(acc, i) / as_)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -853,10 +858,18 @@ def _split_swings(
                 # rotation ringing after an impact, or the heel drop after a forefoot landing).
                 counts[k] -= 1
                 continue
-            # The stance between two swings: its lowest (running-maximum) stance energy.
+            # The stance between two swings: its lowest (running-maximum) stance energy from
+            # the landing on (the first ||acc| - g| of at least half the largest between the
+            # swings: before it the foot may hang still in the air).
+            peak = 0.0
+            for i in range(sw_b[j], sw_a[j + 1]):
+                peak = max(peak, _acc_dev(acc, i))
+            land = sw_b[j]
+            while land < sw_a[j + 1] - 1 and _acc_dev(acc, land) < 0.5 * peak:
+                land += 1
             best = -1
             best_e = math.inf
-            for i in range(sw_b[j], sw_a[j + 1]):
+            for i in range(land, sw_a[j + 1]):
                 e = 0.0
                 for m in range(max(i - h, a), min(i + h + 1, b)):
                     e = max(e, _rate_and_energy(acc, gyr, m, gs, as_)[1])

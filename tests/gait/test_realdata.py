@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import numpy as np
@@ -89,14 +90,15 @@ def test_fuzzy_run_tom_foot_that_never_rests_is_tracked() -> None:
     # one-swing-per-stride rule (cut at missed stances, join across anchors in a swing) find
     # most of his strides; still short of every stride (docs/validation.md).
     r = _run("tom")
-    assert r["strides"] >= 0.95 * r["swings"] and r["swings"] >= 170
+    assert r["strides"] >= 0.97 * r["swings"] and r["swings"] >= 170
     assert r["one_swing_pct"] >= 97.0
     assert r["first_ic_after_start_s"] <= 1.0 and r["last_ic_before_stop_s"] <= 1.0
     assert 175.0 <= r["cadence_median_spm"] <= 195.0
     # His cadence swings between 160 and 195 spm inside a window: the spectral peak follows
     # the steadiest part and is up to 29 spm off the swing peaks' own timing, which the
-    # strides follow in every window (docs/validation.md).
-    assert r["cadence_vs_swings_max_abs_spm"] <= 1.0
+    # strides follow (docs/validation.md). Worst window: his stutter at 116-117 s, where the
+    # swing peaks split 1.34 s into 0.76 + 0.58 s and the landings into 0.88 + 0.46 s.
+    assert r["cadence_vs_swings_max_abs_spm"] <= 1.5
     assert r["cadence_vs_swings_median_abs_spm"] <= 0.5
     strict = running_reference(RUN / "tom.csv", GaitConfig(stance_relaxed_energy=1.0))
     assert strict["strides"] <= 0.7 * r["strides"]
@@ -118,6 +120,22 @@ def test_fuzzy_run_first_landing_after_a_gap_starts_a_stride() -> None:
     strict.push(load_fuzzy_run(path))
     strict.finish()
     assert not any(abs(s.ic_s - 41.23) <= 0.02 for s in strict.strides_)
+
+
+def test_fuzzy_run_tom_anchor_in_a_swing_is_moved_to_the_stance_before_it() -> None:
+    # tom's foot is stillest at 17.69 s, just after his toe-off, already turning toes-up into
+    # the next swing: the stride 17.30-17.93 s had no toe-off. The two segments around that
+    # anchor are cut again at the stance between their swings (docs/metrics.md).
+    path = RUN / "tom.csv"
+    require(path.is_file(), f"real running data not found at {path}")
+    fa = FootAnalyzer(Foot.UNKNOWN)
+    fa.push(load_fuzzy_run(path))
+    fa.finish()
+    near = [s for s in fa.strides_ if 16.6 < s.ic_s < 18.7]
+    assert len(near) == 4
+    assert all(a.end_ic_s == b.ic_s for a, b in itertools.pairwise(near))
+    assert 17.4 < near[1].to_s < 17.65
+    assert all(abs(b.start_s - 17.69) > 0.1 for b in fa.segments_ if 17.3 < b.start_s < 17.9)
 
 
 def test_spectral_cadence_resolves_a_fraction_of_a_step() -> None:
