@@ -486,17 +486,19 @@ class FootAnalyzer:
             if seg.swings == 0:
                 seg.joinable = self._holds_push_off(seg)
             else:
-                seg.joinable = seg.swings == 1 and (
-                    not self._flat(seg.rest_end) or self._ends_in_swing(seg)
-                )
+                seg.joinable = seg.swings == 1 and bool(self._no_stance_end([seg])[0])
         return seg.joinable
 
-    def _ends_in_swing(self, seg: _Segment) -> bool:
-        """The end anchor lies in a toes-up run: the foot is already turning into the next
-        swing (a foot that never rests can be stillest just after toe-off)."""
+    def _no_stance_end(self, segs: list[_Segment]) -> np.ndarray:
+        """Per segment: its end anchor is no stance. Not foot-flat (the foot in the air), or
+        in a toes-up run (a foot that never rests can be stillest just after its toe-off,
+        already turning into the next swing)."""
         assert self.alignment_ is not None
-        gml = float(seg.gyr[-1] @ self.alignment_.r_fs_[1])
-        return gml < -self.config.swing_rate_radps
+        r = self.alignment_.r_fs_
+        rest = _rotate_rows(r, np.array([s.rest_end for s in segs]))
+        gml = _rotate_rows(r, np.array([s.gyr[-1] for s in segs]))[:, 1]
+        flat = _flat_rows(rest, self.config.flat_max_tilt_deg)
+        return ~flat | (gml < -self.config.swing_rate_radps)
 
     def _recut(self, seg: _Segment, nxt: _Segment) -> list[_Segment]:
         """Two one-swing segments whose shared anchor lies in the second one's swing: cut
@@ -541,17 +543,19 @@ class FootAnalyzer:
         start anchor is the one in the air (e.g. in the first step from standing), and it is
         not joined forward (that would pair the wrong contact with the stride)."""
         out: list[_Segment] = []
+        # A recut's second piece keeps its segment's end, so this holds for it too.
+        no_stance = self._no_stance_end(segs).tolist() if segs else []
         i = 0
         while i < len(segs):
             seg = segs[i]
             nxt = segs[i + 1] if i + 1 < len(segs) else None
             if (
                 nxt is not None
+                and no_stance[i]
                 and seg.swings == nxt.swings == 1
                 and nxt.run == seg.run
                 and nxt.stance == seg.stance + 1
                 and nxt.t[0] == seg.t[-1]
-                and (self._ends_in_swing(seg) or not self._flat(seg.rest_end))
             ):
                 pieces = self._recut(seg, nxt)
                 if pieces:
@@ -595,13 +599,6 @@ class FootAnalyzer:
                 self._stance_shift = (run, shift - 1)
             i += 2
         return out
-
-    def _flat(self, rest: list[float]) -> bool:
-        """Rest specific force (sensor frame) within ``flat_max_tilt_deg`` of the foot's up
-        axis."""
-        assert self.alignment_ is not None
-        foot = _rotate_rows(self.alignment_.r_fs_, np.array([rest]))
-        return bool(_flat_rows(foot, self.config.flat_max_tilt_deg)[0])
 
     def _holds_push_off(self, seg: _Segment) -> bool:
         """A toes-down run (the swing rule with the sign turned) of at least
