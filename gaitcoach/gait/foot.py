@@ -504,25 +504,11 @@ class FootAnalyzer:
         """Two one-swing segments whose shared anchor lies in the second one's swing: cut
         them again at the stance between the two swings (as :meth:`_split` does), so the
         toe-off falls in the second. Empty if the cut is not made."""
-        assert self.alignment_ is not None
-        cfg = self.config
         t = np.concatenate([seg.t[:-1], nxt.t])
         acc = np.concatenate([seg.acc[:-1], nxt.acc])
         gyr = np.concatenate([seg.gyr[:-1], nxt.gyr])
-        counts, cuts, rests, mids = split_swings(
-            t,
-            acc,
-            gyr,
-            np.array([0]),
-            np.array([len(t)]),
-            self.alignment_.r_fs_,
-            rate_radps=cfg.swing_rate_radps,
-            bridge_s=cfg.swing_bridge_s,
-            min_rotation_rad=np.radians(cfg.swing_min_rotation_deg),
-            min_piece_s=cfg.min_stride_s,
-            gyr_scale=cfg.stance_max_gyr_radps,
-            acc_scale=cfg.stance_max_acc_mps2,
-            h=self._h,
+        counts, cuts, rests, mids = self._split_swings(
+            t, acc, gyr, np.array([0]), np.array([len(t)])
         )
         if counts[0] != 2 or cuts[0, 0] < 0:
             return []
@@ -616,16 +602,16 @@ class FootAnalyzer:
         )
         return runs >= 1
 
-    def _split(self, segs: list[_Segment]) -> list[_Segment]:
-        """Cut segments holding several swings at the stances between them (missed anchors),
-        renumbering the stances that follow in the run."""
-        assert self.alignment_ is not None and self.rate_hz_ is not None
+    def _split_swings(
+        self, t: FloatArray, acc: FloatArray, gyr: FloatArray, starts: np.ndarray, stops: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, FloatArray, np.ndarray]:
+        """:func:`~gaitcoach.gait.kernel.split_swings` with this analyzer's settings."""
+        assert self.alignment_ is not None
         cfg = self.config
-        t_all, acc_all, gyr_all, starts, stops = self._gather(segs)
-        counts, cuts, rests, mids = split_swings(
-            t_all,
-            acc_all,
-            gyr_all,
+        return split_swings(
+            t,
+            acc,
+            gyr,
             starts,
             stops,
             self.alignment_.r_fs_,
@@ -637,6 +623,12 @@ class FootAnalyzer:
             acc_scale=cfg.stance_max_acc_mps2,
             h=self._h,
         )
+
+    def _split(self, segs: list[_Segment]) -> list[_Segment]:
+        """Cut segments holding several swings at the stances between them (missed anchors),
+        renumbering the stances that follow in the run."""
+        t_all, acc_all, gyr_all, starts, stops = self._gather(segs)
+        counts, cuts, rests, mids = self._split_swings(t_all, acc_all, gyr_all, starts, stops)
         # Block rows; the first swing's middle (a later toes-up run that was not cut off is the
         # heel drop after a forefoot landing, which follows the IC).
         offset = np.array([s.lo for s in segs]) - starts

@@ -104,21 +104,24 @@ def test_fuzzy_run_tom_foot_that_never_rests_is_tracked() -> None:
     assert strict["strides"] <= 0.7 * r["strides"]
 
 
+def _analyzed(runner: str, config: GaitConfig | None = None) -> FootAnalyzer:
+    path = RUN / f"{runner}.csv"
+    require(path.is_file(), f"real running data not found at {path}")
+    fa = FootAnalyzer(Foot.UNKNOWN, config or GaitConfig())
+    fa.push(load_fuzzy_run(path))
+    fa.finish()
+    return fa
+
+
 def test_fuzzy_run_first_landing_after_a_gap_starts_a_stride() -> None:
     # misha loses 40.66-40.76 s mid-swing. The run after the gap starts with the foot
     # hanging still before it lands at 41.23 s: that hang is the run's first anchor (no
     # segment before it to cut short), so the stride from that landing is kept.
-    path = RUN / "misha.csv"
-    require(path.is_file(), f"real running data not found at {path}")
-    fa = FootAnalyzer(Foot.UNKNOWN)
-    fa.push(load_fuzzy_run(path))
-    fa.finish()
+    fa = _analyzed("misha")
     assert any(g.start_s < 40.7 < g.end_s for g in fa.gaps_)
     after = [s for s in fa.strides_ if 40.7 < s.ic_s < 42.5]
     assert after and abs(after[0].ic_s - 41.23) <= 0.02
-    strict = FootAnalyzer(Foot.UNKNOWN, GaitConfig(stance_relaxed_energy=1.0))
-    strict.push(load_fuzzy_run(path))
-    strict.finish()
+    strict = _analyzed("misha", GaitConfig(stance_relaxed_energy=1.0))
     assert not any(abs(s.ic_s - 41.23) <= 0.02 for s in strict.strides_)
 
 
@@ -126,11 +129,7 @@ def test_fuzzy_run_tom_anchor_in_a_swing_is_moved_to_the_stance_before_it() -> N
     # tom's foot is stillest at 17.69 s, just after his toe-off, already turning toes-up into
     # the next swing: the stride 17.30-17.93 s had no toe-off. The two segments around that
     # anchor are cut again at the stance between their swings (docs/metrics.md).
-    path = RUN / "tom.csv"
-    require(path.is_file(), f"real running data not found at {path}")
-    fa = FootAnalyzer(Foot.UNKNOWN)
-    fa.push(load_fuzzy_run(path))
-    fa.finish()
+    fa = _analyzed("tom")
     near = [s for s in fa.strides_ if 16.6 < s.ic_s < 18.7]
     assert len(near) == 4
     assert all(a.end_ic_s == b.ic_s for a, b in itertools.pairwise(near))
