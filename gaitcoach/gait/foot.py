@@ -576,14 +576,15 @@ class FootAnalyzer:
                 merged.swing_mid = seg.ic_from
             elif nxt.swing_mid >= 0:
                 merged.swing_mid = len(seg.t) - 1 + nxt.ic_from
-            out.append(merged)
             for later in segs[i + 2 :]:
                 if later.run == seg.run:
                     later.stance -= 1
             run, shift = self._stance_shift
             if run == seg.run:
                 self._stance_shift = (run, shift - 1)
-            i += 2
+            # Examined again with the next segment, as when it is the held one streaming.
+            segs[i + 1] = merged
+            i += 1
         return out
 
     def _holds_push_off(self, seg: _Segment) -> bool:
