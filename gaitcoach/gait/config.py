@@ -78,9 +78,10 @@ class GaitConfig:
     """The relaxed rule applies only if the foot did not rest (energy below 1) within this
     time before the candidate (nor within the window after it)."""
     stance_relaxed_lead_s: float = 0.05
-    """The relaxed rule's energy is the running maximum up to this long after each sample
-    (instead of ``energy_window_s``): a foot hanging still just before it lands is not in
-    stance, its landing impact follows within this time."""
+    """A sample followed within this time by energy at or above ``stance_relaxed_energy`` is
+    no relaxed anchor (nor a lower neighbour of one): a foot hanging still just before it
+    lands is not in stance, its landing impact follows within this time. A run's first
+    anchor is exempt (docs/metrics.md, Segmentation)."""
     swing_min_gyr_radps: float = 3.0
     """A swing between two stance anchors needs a gyro norm above this (rad/s)."""
     swing_rate_radps: float = 1.0

@@ -150,6 +150,15 @@ def _rotation_reversal_s(
     return np.where(cross.any(axis=1) & (window_s > 0), tc, np.nan)
 
 
+def _joined_block(a: _Segment, b: _Segment) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Samples of two consecutive segments of a run (they share the anchor row)."""
+    return (
+        np.concatenate([a.t[:-1], b.t]),
+        np.concatenate([a.acc[:-1], b.acc]),
+        np.concatenate([a.gyr[:-1], b.gyr]),
+    )
+
+
 def _flat_rows(rest_foot: FloatArray, max_tilt_deg: float) -> np.ndarray:
     """Rows of rest specific force (foot frame) within ``max_tilt_deg`` of the up axis (the
     kernel's foot-flat check, :mod:`gaitcoach.gait.kernel`)."""
@@ -501,12 +510,11 @@ class FootAnalyzer:
         return ~flat | (gml < -self.config.swing_rate_radps)
 
     def _recut(self, seg: _Segment, nxt: _Segment) -> list[_Segment]:
-        """Two one-swing segments whose shared anchor lies in the second one's swing: cut
-        them again at the stance between the two swings (as :meth:`_split` does), so the
-        toe-off falls in the second. Empty if the cut is not made."""
-        t = np.concatenate([seg.t[:-1], nxt.t])
-        acc = np.concatenate([seg.acc[:-1], nxt.acc])
-        gyr = np.concatenate([seg.gyr[:-1], nxt.gyr])
+        """Two one-swing segments whose shared anchor is no stance (:meth:`_no_stance_end`):
+        cut them again at the stance between the two swings (as :meth:`_split` does), so the
+        IC falls in the first and the toe-off in the second. Empty if the cut is not made."""
+        block = _joined_block(seg, nxt)
+        t, acc, gyr = block
         counts, cuts, rests, mids = self._split_swings(
             t, acc, gyr, np.array([0]), np.array([len(t)])
         )
@@ -514,7 +522,6 @@ class FootAnalyzer:
             return []
         c = int(cuts[0, 0])
         rest = rests[0, 0].tolist()
-        block = (t, acc, gyr)
         first = _Segment(seg.run, seg.stance, block, 0, c + 1, seg.rest_start, rest, False)
         second = _Segment(nxt.run, nxt.stance, block, c, len(t), rest, nxt.rest_end, False)
         first.swings = second.swings = 1
@@ -529,7 +536,8 @@ class FootAnalyzer:
         start anchor is the one in the air (e.g. in the first step from standing), and it is
         not joined forward (that would pair the wrong contact with the stride)."""
         out: list[_Segment] = []
-        # A recut's second piece keeps its segment's end, so this holds for it too.
+        # A recut's second piece and a joined segment end where the second segment ends, so
+        # its entry holds for them too.
         no_stance = self._no_stance_end(segs).tolist() if segs else []
         i = 0
         while i < len(segs):
@@ -563,11 +571,7 @@ class FootAnalyzer:
                 out.append(seg)
                 i += 1
                 continue
-            block = (
-                np.concatenate([seg.t[:-1], nxt.t]),
-                np.concatenate([seg.acc[:-1], nxt.acc]),
-                np.concatenate([seg.gyr[:-1], nxt.gyr]),
-            )
+            block = _joined_block(seg, nxt)
             merged = _Segment(
                 seg.run, seg.stance, block, 0, len(block[0]), seg.rest_start, nxt.rest_end, False
             )
