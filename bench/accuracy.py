@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from gaitcoach.gait import GaitConfig, analyze
-from gaitcoach.gait.validation import (
-    Score,
-    median_abs,
-    p95_abs,
+from validation.reference import (
+    IPOL_CATEGORIES,
+    ipol_reference,
     running_reference,
-    score,
     walking_reference,
 )
+from validation.scoring import Score, median_abs, p95_abs, score
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PROFILES = (
@@ -139,13 +138,14 @@ def _pool(scores: list[Score]) -> Score:
     )
 
 
-def real() -> None:
+def real() -> int:
     if not DATA.is_dir():
         print(f"\nreal recordings: {DATA} not found (skipped)")
-        return
+        return 0
     w = walking_reference(DATA / "gaitmap-walking")
     print(
-        "\ngaitmap-walking (motion capture reference; target IC/TO median <= 10 ms, length <= 4 %)"
+        "\ngaitmap-walking (timing truth: motion capture; target IC/TO median <= 10 ms, "
+        "length <= 4 %)"
     )
     print(f"  strides matched          {w['matched']:.0f} of {w['mocap_strides']:.0f}")
     print(
@@ -160,6 +160,61 @@ def real() -> None:
         f"  stride length error %  signed median {w['length_signed_median_pct']:5.2f}  "
         f"|median| {w['length_abs_median_pct']:5.2f}  p95 {w['length_abs_p95_pct']:5.2f}"
     )
+    ok = w["ic_abs_median_ms"] <= 10 and w["to_abs_median_ms"] <= 10
+    ok &= w["length_abs_median_pct"] <= 4
+    ok &= ipol()
+    fuzzy()
+    return 0 if ok else 1
+
+
+def ipol() -> bool:
+    """ipol-walking-dev: recall and false detections per category (development data)."""
+    folder = DATA / "ipol-walking-dev"
+    if not folder.is_dir():
+        print(f"\nipol-walking-dev: {folder} not found (skipped)")
+        return True
+    r = ipol_reference(folder)
+    print(
+        "\nipol-walking-dev (9 people, 52 trials, 104 feet; annotated events, matched one to "
+        "one within 150 ms;\n  targets: recall >= 98 % over all swings, >= 99.5 % steady, "
+        "false <= 1 %, no flipped frame; offsets: median estimate - annotation)"
+    )
+    head = (
+        f"  {'swings':12} {'n':>5} {'IC rec%':>7} {'IC fal%':>7} {'TO rec%':>7} {'TO fal%':>7} "
+        f"{'IC off ms':>9} {'TO off ms':>9}"
+    )
+    print(head)
+    print("  " + "-" * (len(head) - 2))
+    for name in IPOL_CATEGORIES:
+        c = r.categories[name]
+        if not c.ic.truth:
+            continue
+        ic_off = 1000 * float(np.median(c.ic.errors_s)) if c.ic.errors_s else float("nan")
+        to_off = 1000 * float(np.median(c.to.errors_s)) if c.to.errors_s else float("nan")
+        false_ic = _fmt(c.ic.false_pct, ".1f") if name in ("all", "aged 60+") else "-"
+        false_to = _fmt(c.to.false_pct, ".1f") if name in ("all", "aged 60+") else "-"
+        offsets = f"{_fmt(ic_off, '.0f'):>9} {_fmt(to_off, '.0f'):>9}"
+        print(
+            f"  {name:12} {c.ic.truth:5d} {c.ic.recall_pct:7.1f} {false_ic:>7} "
+            f"{c.to.recall_pct:7.1f} {false_to:>7} {offsets}"
+        )
+    print(
+        f"  feet: {r.feet}; flipped frame: {len(r.flipped_feet)} {r.flipped_feet}; "
+        f"alignment not confident: {len(r.unconfident_feet)} {r.unconfident_feet}"
+    )
+    a, s = r.categories["all"], r.categories["steady"]
+    return (
+        a.ic.recall_pct >= 98
+        and a.to.recall_pct >= 98
+        and s.ic.recall_pct >= 99.5
+        and s.to.recall_pct >= 99.5
+        and a.ic.false_pct <= 1
+        and a.to.false_pct <= 1
+        and not r.flipped_feet
+    )
+
+
+def fuzzy() -> None:
     print(
         "\nfuzzy-run (no lab truth; target: every stride from start to stop, stride cadence vs "
         "spectral cadence within 1 spm)\n  cad-spec: |Hann-weighted stride cadence - spectral "
@@ -179,7 +234,6 @@ def real() -> None:
         ("misha", GaitConfig()),
         ("tom", GaitConfig()),
         ("misha-", GaitConfig(max_dt_factor=3.5)),
-        ("tom-", GaitConfig(stance_relaxed_energy=1.0)),
     ]
     for name, config in runs:
         r = running_reference(DATA / "fuzzy-run" / f"{name.rstrip('-')}.csv", config)
@@ -201,9 +255,7 @@ def real() -> None:
     print("  the events (peaks of the low-passed toes-up rate); 1sw% = strides holding exactly one")
     print("  lag = first IC after the start / last stride end before the stop of motion; hole =")
     print("  longest time between consecutive strides. Defaults bridge timestamp holes up to 8")
-    print("  missing samples and accept stance anchors of a foot that never rests. For comparison:")
-    print("  misha- = holes over 3.5 periods reset the stride (the old default); tom- = without")
-    print("  the relaxed stance rule (see docs/validation.md)")
+    print("  missing samples; misha- = holes over 3.5 periods end the run (see docs/validation.md)")
 
 
 def main(argv: list[str]) -> int:
@@ -220,6 +272,6 @@ def main(argv: list[str]) -> int:
         rates = [208.0] if args.quick else [float(r) for r in args.rates.split(",")]
         minutes = 1.0 if args.quick else args.minutes
         status = simulated(minutes, rates, [int(s) for s in args.seeds.split(",")])
-    real()
+    status |= real()
     print(f"\n(bench accuracy took {time.perf_counter() - t0:.0f} s)")
     return status

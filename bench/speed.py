@@ -22,14 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from gaitcoach.gait import FootAnalyzer, GaitAnalyzer, analyze
-from gaitcoach.gait.validation import (
-    GAITMAP_RATE_HZ,
-    SegmentLike,
-    WalkingReference,
-    load_gaitmap_walking,
-    walking_errors,
-)
 from gaitcoach.types import Foot
+from validation.datasets import GAITMAP_RATE_HZ, WalkingReference, load_gaitmap_walking
+from validation.reference import SegmentLike, walking_errors
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -131,8 +126,7 @@ def _ours_on_walking() -> tuple[float, dict[str, float]]:
             fa.finish()
             fas[foot] = fa
         best = min(best, time.perf_counter() - t0)
-    segs = {f: fa.segments_ for f, fa in fas.items()}
-    return best, _errors(ref, segs, {f: fa.ic_times() for f, fa in fas.items()})
+    return best, _errors(ref, {f: list(fa.swings_) for f, fa in fas.items()})
 
 
 def _errors(

@@ -143,6 +143,47 @@ class StrideRecord:
     """Estimated horizontal distance of the foot ahead of the centre of mass at IC."""
 
 
+class SwingKind(StrEnum):
+    """How a swing was found (docs/metrics.md, Segmentation)."""
+
+    PITCH = "pitch"
+    """The foot's toes-up rotation from toe-off to landing."""
+    STEP = "step"
+    """A foot displacement between two rests (pivot and turning steps, short first and last
+    steps that barely pitch the foot)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SwingRecord:
+    """One swing of one foot: the toe-off that starts it and the landing that ends it.
+
+    The gait engine's event stream: every swing it finds gives one, also the first step from
+    standing (no stride before it), the last step before a stop (no stride after it) and the
+    steps of a turn; a :class:`StrideRecord` is made of two consecutive swings' contacts.
+    """
+
+    foot: Foot
+    index: int
+    """Per-foot swing counter, from 0."""
+    kind: SwingKind
+    start_s: float
+    """Zero-velocity anchor before the toe-off."""
+    end_s: float
+    """Zero-velocity anchor after the landing."""
+    ms_s: float
+    """Mid-swing (fastest foot)."""
+    to_s: float | None = None
+    """Toe-off (None if not found)."""
+    ic_s: float | None = None
+    """Initial contact ending the swing (walking or running method, docs/metrics.md)."""
+    activity: Activity | None = None
+    """Of the stride ending at this contact (None: no such stride, e.g. the first step)."""
+    length_m: float | None = None
+    """Horizontal foot displacement from anchor to anchor."""
+    clearance_m: float | None = None
+    foot_strike_angle_deg: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class GaitMetrics:
     """Rolling aggregate of recent strides (medians), as published about once a second."""
@@ -201,7 +242,7 @@ class Cue:
 
 @dataclass(frozen=True, slots=True)
 class DiscomfortReport:
-    """"Listen to your body": the runner reports discomfort mid-run."""
+    """ "Listen to your body": the runner reports discomfort mid-run."""
 
     t_s: float
     body_part: str

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,7 +14,7 @@ from gaitcoach.gait.bilateral import complete_stride
 from gaitcoach.gait.checks import GaitInputError
 from gaitcoach.gait.config import DEFAULT_CONFIG, GaitConfig
 from gaitcoach.gait.foot import FootAnalyzer
-from gaitcoach.types import Foot, Gap, ImuChunk, StrideRecord
+from gaitcoach.types import Foot, Gap, ImuChunk, StrideRecord, SwingRecord
 
 _PAIR = {Foot.LEFT: Foot.RIGHT, Foot.RIGHT: Foot.LEFT}
 
@@ -24,17 +26,19 @@ class GaitAnalyzer:
     ------
     Each foot runs its own :class:`~gaitcoach.gait.foot.FootAnalyzer`. A finished stride is
     held until the other foot's analysis is final past the stride's end, then completed with
-    step time, flight time and two-foot cadence (:func:`~gaitcoach.gait.bilateral.complete_stride`).
-    The release rule uses data content only (the other foot's processed time, its gaps, the
-    end of data), never arrival timing, so streaming equals :func:`analyze` exactly.
-    ``GaitConfig.expect_both_feet = False`` releases strides at once with one-foot values.
+    step time and flight time (:func:`~gaitcoach.gait.bilateral.complete_stride`). The
+    release rule uses data content only (the other foot's processed time, its gaps, the end
+    of data), never arrival timing, so streaming equals :func:`analyze` exactly. At the end
+    of data every held stride is released, whatever the other foot did (one foot that never
+    aligned holds nothing back). ``GaitConfig.expect_both_feet = False`` releases strides at
+    once with one-foot values.
 
     Attributes
     ----------
     strides_
-        Released strides of both feet, in release order.
+        The latest ``history_size`` released strides of both feet, in release order.
     gaps_
-        Gaps of both feet, in the order they were reported or detected.
+        The latest gaps of both feet.
     feet_
         The per-foot analyzers (created on first data).
     """
@@ -45,7 +49,7 @@ class GaitAnalyzer:
         self.config = config
         self.leg_length_m = leg_length_m
         self.feet_: dict[Foot, FootAnalyzer] = {}
-        self.strides_: list[StrideRecord] = []
+        self.strides_: deque[StrideRecord] = deque(maxlen=config.history_size)
         self._held: dict[Foot, list[StrideRecord]] = {}
         self._finished = False
 
@@ -69,7 +73,8 @@ class GaitAnalyzer:
 
     def push_gap(self, gap: Gap) -> list[StrideRecord]:
         """Report lost samples of one foot; return strides this releases."""
-        self._foot(gap.foot).push_gap(gap)
+        new = self._foot(gap.foot).push_gap(gap)
+        self._held[gap.foot].extend(new)
         return self._release()
 
     def finish(self) -> list[StrideRecord]:
@@ -78,6 +83,10 @@ class GaitAnalyzer:
             self._held[foot].extend(f.finish())
         self._finished = True
         return self._release()
+
+    def take_swings(self) -> list[SwingRecord]:
+        """Swing records of both feet found since the last call (the event stream)."""
+        return [s for f in self.feet_.values() for s in f.take_swings()]
 
     def _release(self) -> list[StrideRecord]:
         out: list[StrideRecord] = []
@@ -95,32 +104,67 @@ class GaitAnalyzer:
                     out.extend(held)  # the other foot never streamed
                     self._held[foot] = []
             else:
-                horizon = partner.horizon_s_
+                horizon = math.inf if self._finished else partner.horizon_s_
                 ready = [s for s in held if horizon >= s.end_ic_s]
                 if ready:
                     ics, gaps, max_s = partner.ic_times(), partner.gaps_, self.config.max_stride_s
-                    out.extend(complete_stride(s, ics, gaps, max_s) for s in ready)
-                    self._held[foot] = [s for s in held if not horizon >= s.end_ic_s]
+                    out.extend(complete_stride(s, ics, list(gaps), max_s) for s in ready)
+                    self._held[foot] = held[len(ready) :]
+        self._prune()
         self.strides_.extend(out)
         return out
 
+    def _prune(self) -> None:
+        """Forget contacts no held or future stride of the other foot can need."""
+        for foot, fa in self.feet_.items():
+            other = _PAIR.get(foot)
+            if other is None or other not in self.feet_:
+                continue
+            partner = self.feet_[other]
+            held = self._held.get(other, [])
+            need = min([s.ic_s for s in held] + [partner.horizon_s_])
+            fa.prune_ics(need - 2 * self.config.max_stride_s)
 
-def analyze(
+
+@dataclass(frozen=True, slots=True)
+class GaitResult:
+    """Everything a batch analysis found."""
+
+    strides: list[StrideRecord]
+    """Sorted by (initial contact, foot)."""
+    swings: list[SwingRecord]
+    """Every swing of both feet, sorted by (mid-swing, foot)."""
+    analyzer: GaitAnalyzer
+    """The analyzer after ``finish()`` (alignment, rejects, gaps per foot)."""
+
+
+def analyze_all(
     chunks: Mapping[Foot, ImuChunk],
     gaps: Sequence[Gap] = (),
     config: GaitConfig = DEFAULT_CONFIG,
     leg_length_m: float | None = None,
-) -> list[StrideRecord]:
+) -> GaitResult:
     """Batch analysis of whole recordings: the streaming code fed everything at once.
 
-    Gaps are applied in time order between the samples around them. Returns the strides of
-    both feet sorted by (initial contact, foot).
+    Gaps are applied in time order between the samples around them.
     """
+    return _batch(chunks, gaps, config, leg_length_m, swings=True)
+
+
+def _batch(
+    chunks: Mapping[Foot, ImuChunk],
+    gaps: Sequence[Gap],
+    config: GaitConfig,
+    leg_length_m: float | None,
+    swings: bool,
+) -> GaitResult:
     # The engine makes no reference cycles, so the cyclic garbage collector's passes over
-    # the many small result objects of a long recording are pure overhead (about 20 % of an
-    # hour's batch): paused for the call, restored after.
+    # the many small result objects of a long recording are pure overhead: paused for the
+    # call, restored after.
     enabled = gc.isenabled()
     gc.disable()
+    strides: list[StrideRecord] = []
+    found: list[SwingRecord] = []
     try:
         ga = GaitAnalyzer(config, leg_length_m)
         for foot, chunk in chunks.items():
@@ -129,16 +173,33 @@ def analyze(
             for g in own:
                 stop = int(np.searchsorted(chunk.t_s, g.start_s, side="right"))
                 if stop > start:
-                    ga.push(chunk.slice(start, stop))
-                ga.push_gap(g)
+                    strides += ga.push(chunk.slice(start, stop))
+                strides += ga.push_gap(g)
                 start = max(start, stop)
             if start < len(chunk):
-                ga.push(chunk.slice(start, len(chunk)))
-        ga.finish()
+                strides += ga.push(chunk.slice(start, len(chunk)))
+            found += ga.take_swings()
+        strides += ga.finish()
+        found += ga.take_swings()
     finally:
         if enabled:
             gc.enable()
-    return sorted(ga.strides_, key=_order)
+    return GaitResult(
+        sorted(strides, key=_order),
+        sorted(found, key=lambda s: (s.ms_s, s.foot.value)) if swings else [],
+        ga,
+    )
+
+
+def analyze(
+    chunks: Mapping[Foot, ImuChunk],
+    gaps: Sequence[Gap] = (),
+    config: GaitConfig = DEFAULT_CONFIG,
+    leg_length_m: float | None = None,
+) -> list[StrideRecord]:
+    """Batch analysis of whole recordings (:func:`analyze_all`): the stride records of both
+    feet sorted by (initial contact, foot)."""
+    return _batch(chunks, gaps, config, leg_length_m, swings=False).strides
 
 
 def _order(s: StrideRecord) -> tuple[float, str]:

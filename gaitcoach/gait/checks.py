@@ -11,7 +11,7 @@ import numpy as np
 
 from gaitcoach.frames import G_MPS2
 from gaitcoach.gait.config import GaitConfig
-from gaitcoach.gait.kernel import finite_max_abs, scan_clean
+from gaitcoach.gait.kernels import finite_max_abs, scan_clean
 from gaitcoach.types import FloatArray, ImuChunk
 
 
@@ -70,6 +70,8 @@ class InputChecker:
 
     UNITS_PROBE_SAMPLES = 256
     """Samples (about a second or more) whose median |acc| tells m/s^2 from g."""
+    UNITS_MIN_SAMPLES = 8
+    """A shorter stream is too short to judge (and too short to analyze)."""
 
     def check_units(self, chunk: ImuChunk) -> None:
         """Raise :class:`GaitInputError` if the values cannot be m/s^2 and rad/s.
@@ -108,18 +110,30 @@ class InputChecker:
         head = acc[: self.UNITS_PROBE_SAMPLES]
         acc_n = np.sqrt((head * head).sum(axis=1))
         self._units_probe.append(acc_n[np.isfinite(acc_n)])
-        probe = np.concatenate(self._units_probe)
-        if len(probe) < self.UNITS_PROBE_SAMPLES:
-            return
+        if sum(len(p) for p in self._units_probe) >= self.UNITS_PROBE_SAMPLES:
+            self._decide_units(str(chunk.foot))
+
+    def finish_units(self, foot: object) -> None:
+        """End of data: a stream shorter than the probe is judged on what it has (at least
+        ``UNITS_MIN_SAMPLES``), so a short recording in g is refused too."""
+        if self._units_error is not None:
+            raise GaitInputError(self._units_error)
+        if (
+            not self._units_done
+            and sum(len(p) for p in self._units_probe) >= self.UNITS_MIN_SAMPLES
+        ):
+            self._decide_units(str(foot))
+
+    def _decide_units(self, foot: str) -> None:
+        probe = np.concatenate(self._units_probe)[: self.UNITS_PROBE_SAMPLES]
         self._units_done = True
         self._units_probe = []
-        median = float(np.median(probe[: self.UNITS_PROBE_SAMPLES]))
+        median = float(np.median(probe))
         if median < 0.35 * G_MPS2:
             self.counts.wrong_units += 1
             self._units_error = (
-                f"{chunk.foot}: median |acc| = {median:.2f} over the first "
-                f"{self.UNITS_PROBE_SAMPLES} samples, expected about {G_MPS2:.1f} m/s^2: "
-                "acceleration in g passed as m/s^2?"
+                f"{foot}: median |acc| = {median:.2f} over the first {len(probe)} samples, "
+                f"expected about {G_MPS2:.1f} m/s^2: acceleration in g passed as m/s^2?"
             )
             raise GaitInputError(self._units_error)
 

@@ -8,28 +8,32 @@ from gaitcoach.gait.events import HEEL_OFF_FRACTION, IMPACT_ONSET_FRACTION, TOE_
 from gaitcoach.gait.overstride import ANGLE_GAIN, BASE_FRACTION
 from gaitcoach.types import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG
 
-# (low, high, inclusive-low) ranges per parameter; checked in __post_init__.
+# (low, high) ranges per parameter, both inclusive; checked in __post_init__.
 _RANGES: dict[str, tuple[float, float]] = {
     "rate_probe_samples": (4, 10_000),
+    "min_rate_hz": (20.0, 1000.0),
     "max_dt_factor": (1.5, 100.0),
     "energy_window_s": (0.0, 0.2),
-    "stance_window_s": (0.05, 1.0),
     "stance_max_gyr_radps": (0.05, 10.0),
     "stance_max_acc_mps2": (0.1, 20.0),
-    "stance_relaxed_energy": (1.0, 10.0),
-    "stance_relaxed_window_s": (0.05, 1.0),
-    "stance_relaxed_rest_s": (0.0, 2.0),
-    "stance_relaxed_lead_s": (0.0, 0.2),
+    "rest_min_s": (0.0, 1.0),
     "swing_min_gyr_radps": (0.5, 40.0),
     "swing_rate_radps": (0.1, 10.0),
     "swing_bridge_s": (0.0, 0.2),
     "swing_min_rotation_deg": (5.0, 180.0),
-    "push_off_min_rotation_deg": (5.0, 180.0),
+    "step_min_displacement_m": (0.02, 2.0),
+    "landing_window_s": (0.0, 0.5),
+    "settle_window_s": (0.05, 2.0),
+    "stance_search_s": (0.1, 2.0),
     "flat_max_tilt_deg": (1.0, 90.0),
     "min_stride_s": (0.2, 5.0),
     "max_stride_s": (0.5, 10.0),
     "min_stride_length_m": (0.0, 5.0),
-    "align_stances": (2, 100),
+    "align_strides": (2, 100),
+    "align_min_forward_m": (0.0, 1.0),
+    "align_agreement": (0.5, 1.0),
+    "align_step_s": (0.5, 30.0),
+    "align_window_s": (5.0, 600.0),
     "impact_onset_fraction": (0.01, 0.9),
     "heel_off_fraction": (0.05, 0.95),
     "impact_window_s": (0.005, 0.2),
@@ -41,6 +45,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "acc_full_scale_mps2": (10.0, 2000.0),
     "gyr_full_scale_radps": (1.0, 200.0),
     "stuck_samples": (2, 100_000),
+    "history_size": (16, 10_000_000),
     "overstride_base_fraction": (0.0, 1.0),
     "overstride_angle_gain": (0.0, 3.0),
 }
@@ -56,52 +61,57 @@ class GaitConfig:
 
     rate_probe_samples: int = 16
     """Samples whose timestamps fix the nominal sample rate of a stream."""
+    min_rate_hz: float = 50.0
+    """Slower streams are refused (:class:`~gaitcoach.gait.checks.GaitInputError`): the impact
+    and the toe-off cannot be timed (docs/metrics.md, Input)."""
     max_dt_factor: float = 9.0
     """A time step above this many nominal sample periods is a gap (resets the stride); shorter
     holes (up to 8 missing samples: irregular timestamps of real pods) are bridged, the
     integration simply takes the longer step."""
     energy_window_s: float = 0.02
-    """Half width of the running maximum of the gyro norm used to find stance phases."""
-    stance_window_s: float = 0.2
-    """A stance anchor is the lowest gyro energy within +- this time."""
+    """Half width of the running maximum of the stance energy."""
     stance_max_gyr_radps: float = 2.5
-    """A stance anchor's gyro energy must be below this (rad/s)."""
+    """Angular rate that counts as 1 in the stance energy (rad/s)."""
     stance_max_acc_mps2: float = 3.5
-    """A stance anchor's |specific force| must be within this of gravity (m/s^2)."""
-    stance_relaxed_energy: float = 3.5
-    """A foot that never rests: a stance anchor may have up to this energy (1 = the limits
-    above) if it is the lowest from ``stance_relaxed_window_s`` before it to
-    ``stance_window_s`` after it; 1 disables the rule."""
-    stance_relaxed_window_s: float = 0.35
-    """Look-back of the relaxed stance rule (below half the shortest stride)."""
-    stance_relaxed_rest_s: float = 0.45
-    """The relaxed rule applies only if the foot did not rest (energy below 1) within this
-    time before the candidate (nor within the window after it)."""
-    stance_relaxed_lead_s: float = 0.05
-    """A sample followed within this time by energy at or above ``stance_relaxed_energy`` is
-    no relaxed anchor (nor a lower neighbour of one): a foot hanging still just before it
-    lands is not in stance, its landing impact follows within this time. A run's first
-    anchor is exempt (docs/metrics.md, Segmentation)."""
+    """Deviation of |specific force| from gravity that counts as 1 in the stance energy."""
+    rest_min_s: float = 0.08
+    """A rest (stance energy below 1) this long bounds a step of the displacement detector;
+    a shorter lull (a slow swing passing through zero rotation) does not."""
     swing_min_gyr_radps: float = 3.0
-    """A swing between two stance anchors needs a gyro norm above this (rad/s)."""
+    """Samples faster than this are swing samples for the alignment's rotation axis (rad/s)."""
     swing_rate_radps: float = 1.0
-    """A swing is a run of toes-up rotation faster than this (``-gyr_ml``, rad/s) ..."""
+    """A pitch swing is a run of toes-up rotation faster than this (``-gyr_ml``, rad/s) ..."""
     swing_bridge_s: float = 0.03
     """... where pauses up to this long do not end the run ..."""
     swing_min_rotation_deg: float = 20.0
-    """... that turns the foot by at least this much. A segment must hold exactly one swing:
-    two or more mean missed stances (it is cut between them), none a spurious anchor (it is
-    joined to the next segment if it holds the push-off, else its events are dropped)."""
-    push_off_min_rotation_deg: float = 35.0
-    """A push-off is a toes-down run (as a swing, sign turned) turning the foot this much."""
+    """... that turns the foot by at least this much."""
+    step_min_displacement_m: float = 0.15
+    """A step between two rests moves the foot at least this far (steps that barely pitch the
+    foot: pivot and turning steps, short first and last steps)."""
+    landing_window_s: float = 0.15
+    """After a swing's rotation the landing is the first sample reaching half the largest
+    ||acc| - g| within this time (before it the foot may hang still)."""
+    settle_window_s: float = 0.5
+    """The anchor after a landing is the stillest sample at most this long after it."""
+    stance_search_s: float = 0.5
+    """The anchor before a swing is the stillest sample at most this long before it."""
     flat_max_tilt_deg: float = 60.0
-    """A stance's rest specific force must be within this angle of the foot's up axis."""
+    """An anchor's rest specific force must be within this angle of the foot's up axis."""
     min_stride_s: float = 0.4
+    """Shortest stride; two swings' middles are at least this far apart."""
     max_stride_s: float = 2.5
     min_stride_length_m: float = 0.15
     """Shorter foot displacements between resting anchors are shuffling, not strides."""
-    align_stances: int = 4
-    """Stance phases (with swings between them) used to find the sensor-to-foot rotation."""
+    align_strides: int = 4
+    """Strides that must move the foot forward before the alignment is confident."""
+    align_min_forward_m: float = 0.1
+    """A stride moving the foot less than this (forward or back) is no evidence."""
+    align_agreement: float = 0.8
+    """Share of the moving strides that must agree for a confident alignment."""
+    align_step_s: float = 2.0
+    """The alignment is tried on the first 2, 4, 6 ... seconds of data until confident ..."""
+    align_window_s: float = 30.0
+    """... and decided without confidence (direction-dependent values withheld) after this."""
     impact_onset_fraction: float = IMPACT_ONSET_FRACTION
     """IC: first sample whose second-difference residual reaches this share of the largest."""
     heel_off_fraction: float = HEEL_OFF_FRACTION
@@ -125,6 +135,10 @@ class GaitConfig:
     """This many identical consecutive 6-axis samples mean a stuck sensor (skipped)."""
     expect_both_feet: bool = True
     """Hold a stride until the other foot's data covers it (bilateral values); False: never."""
+    history_size: int = 4096
+    """Result attributes (``strides_``, ``swings_``, ``gaps_``) keep this many of the latest
+    records: a long-running analyzer's memory is bounded (the records are returned by
+    ``push`` as they come)."""
     overstride_base_fraction: float = BASE_FRACTION
     """Overstride model: share of the contact distance ahead of the centre of mass (flat)."""
     overstride_angle_gain: float = ANGLE_GAIN
@@ -152,10 +166,10 @@ class GaitConfig:
                 f"GaitConfig.forefoot_below_deg = {self.forefoot_below_deg} must not exceed "
                 f"rearfoot_above_deg = {self.rearfoot_above_deg}"
             )
-        if self.stance_max_gyr_radps > self.swing_min_gyr_radps:
+        if self.align_window_s < self.align_step_s:
             raise ValueError(
-                f"GaitConfig.stance_max_gyr_radps = {self.stance_max_gyr_radps} must not exceed "
-                f"swing_min_gyr_radps = {self.swing_min_gyr_radps}"
+                f"GaitConfig.align_window_s = {self.align_window_s} must not be below "
+                f"align_step_s = {self.align_step_s}"
             )
         lv = self.toe_speed_levels_mps
         if (

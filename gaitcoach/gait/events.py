@@ -1,20 +1,25 @@
-"""Gait events within stride segments (one zero-velocity anchor to the next).
+"""Gait events of one segment (foot frame, after :class:`~gaitcoach.gait.trajectory.StrapdownZupt`).
 
-A segment runs from the last zero-velocity sample of one stance to the first one of the
-next; it holds the toe-off (TO) of the first stance, the swing with its mid-swing (MS), and
-the initial contact (IC) of the next stance. All functions work on padded (S, L) arrays, one
-row per segment, with per-row arithmetic only.
+A segment holds the toe-off (TO) of the stance it starts in, the swing with its mid-swing
+(MS) and the initial contact (IC) of the next stance. The initial contact has two methods,
+chosen by activity when a stride is assembled (:mod:`gaitcoach.gait.parameters`): in running
+the contact is sharp and the impact transient marks it; in walking the heel lands softly as
+the terminal-swing dorsiflexion ends and the transient follows 5-30 ms later.
+
+Body frame: foot frame of docs/frames.md; ``gyr_ml`` is negative while the toes rise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
 import numpy as np
 
+from gaitcoach.gait.base import BaseEventDetector
+from gaitcoach.gait.kernels import _dorsiflexion_end, _impact_onset, _mid_swing, _pivot_toe_off
+from gaitcoach.gait.trajectory import StrapdownZupt
 from gaitcoach.types import FloatArray
 
-IntArray = np.ndarray
 IMPACT_ONSET_FRACTION = 0.15
 """IC: share of the largest second-difference residual after mid-swing that marks the impact."""
 HEEL_OFF_FRACTION = 0.5
@@ -23,186 +28,203 @@ TOE_SPEED_LEVELS_MPS = (0.25, 0.5, 1.0)
 """Toe speeds whose crossing times give the toe-off by power-law extrapolation."""
 
 
-@dataclass(frozen=True, slots=True)
-class SegmentEvents:
-    """Sample indices (within each row) of the events; -1 where not found.
+def _time_at(t: FloatArray, pos: float) -> float:
+    """Time at a fractional sample index (linear between samples)."""
+    k = min(max(int(pos), 0), len(t) - 1)
+    k1 = min(k + 1, len(t) - 1)
+    return float(t[k] + (pos - k) * (t[k1] - t[k]))
 
-    ``ic`` is the first sample that shows the impact: contact happened between ``ic - 1`` and
-    ``ic`` (the engine reports the midpoint).
+
+class MidSwing(BaseEventDetector):
+    """Mid-swing: the fastest foot (peak of the strapdown speed), which unlike the largest
+    toes-up rate cannot be confused with the heel drop after a forefoot landing.
+
+    Attributes
+    ----------
+    index_
+        Sample of mid-swing.
+    event_s_
+        Its time.
     """
 
-    ms: IntArray
-    to: IntArray
-    ic: IntArray
+    index_: int
+    event_s_: float
+
+    def detect(self, t: FloatArray, traj: StrapdownZupt) -> MidSwing:
+        self.index_ = int(_mid_swing(traj.speed_mps_))
+        self.event_s_ = float(t[self.index_])
+        return self
 
 
-def _row_sum(x: FloatArray) -> FloatArray:
-    """Sum along rows in sequence: unlike ``sum`` (pairwise, split by length) the result does
-    not depend on the padding, so a segment gives the same bits in any batch."""
-    return np.cumsum(x, axis=1)[:, -1]
-
-
-def _masked(x: FloatArray, mask: np.ndarray, fill: float) -> FloatArray:
-    return np.where(mask, x, fill)
-
-
-def detect_events(
-    acc: FloatArray,
-    gyr: FloatArray,
-    speed: FloatArray,
-    n: IntArray,
-    onset_fraction: float = IMPACT_ONSET_FRACTION,
-    dt: FloatArray | None = None,
-    ic_from: IntArray | None = None,
-) -> SegmentEvents:
-    """Mid-swing, toe-off and initial contact per segment row.
+class ImpactOnsetIC(BaseEventDetector):
+    """Initial contact of running: the onset of the impact transient.
 
     Method
     ------
-    * Mid-swing: the fastest foot (peak of the strapdown speed), which unlike the largest
-      toes-up rate cannot be confused with the heel drop after a forefoot landing.
-    * Toe-off: between the segment start and mid-swing, the peak of the toes-down rotation
-      about the toe (maximum of ``gyr_ml``) marks the end of push-off.
-    * Initial contact: after mid-swing, the onset of the impact transient: the first sample
-      of the largest rise of specific force (jerk), searched after the swing rotation stops.
+    The swing's specific force is smooth, the landing's is not: the residual of a linear
+    prediction from the two previous samples (second difference, per unit squared time so a
+    bridged timestamp hole is not taken for an impact) jumps at the first sample after
+    contact. IC is the midpoint before the first sample, after mid-swing and after the end of
+    the swing's toes-up rotation (``search_from``; a knock earlier in the swing is never
+    taken), whose residual reaches ``onset_fraction`` of the largest. Acceleration-based
+    contact features of foot-worn sensors are compared by Falbriard et al. (2018).
 
     Parameters
     ----------
-    acc, gyr
-        (S, L, 3) foot-frame specific force (m/s^2) and angular rate (rad/s).
-    speed
-        (S, L) foot speed from the strapdown integration (m/s).
-    n
-        (S,) valid samples per row.
     onset_fraction
-        Share of the largest second-difference residual that marks the impact onset.
-    dt
-        (S, L) time step before each sample, for irregular timestamps (bridged holes): the
-        prediction extrapolates over the actual steps and the residual is taken per unit of
-        squared time, so a smooth swing across a hole does not look like an impact. None:
-        uniform steps.
-    ic_from
-        (S,) earliest row of the impact search (the middle of the segment's swing), -1: none.
+        Share of the largest residual that marks the onset.
+
+    Attributes
+    ----------
+    index_
+        First sample showing the impact (-1: none).
+    event_s_
+        IC time (NaN: none).
+
+    References
+    ----------
+    .. [1] Falbriard, M., Meyer, F., Mariani, B., Millet, G. P., Aminian, K. (2018). Accurate
+       estimation of running temporal parameters using foot-worn inertial sensors. Front.
+       Physiol. 9, 610.
     """
-    s, length = gyr.shape[:2]
-    idx = np.arange(length)[None, :]
-    valid = idx < n[:, None]
-    gml = gyr[..., 1]
-    ms = np.argmax(_masked(speed, valid, -np.inf), axis=1)
-    before = valid & (idx < ms[:, None])
-    to = np.argmax(_masked(gml, before, -np.inf), axis=1)
-    to = np.where(before.any(axis=1), to, -1)
-    # Impact: the swing's specific force is smooth, the transient is not. The residual of a
-    # linear prediction from the two previous samples (second difference) jumps at the first
-    # sample after contact; IC lies just before the first sample whose residual reaches
-    # ``onset_fraction`` of the largest one after mid-swing.
-    jerk = np.zeros((s, length))
-    if dt is None:
-        d2 = acc[:, 2:] - 2 * acc[:, 1:-1] + acc[:, :-2]
-        jerk[:, 2:] = np.sqrt(d2[..., 0] ** 2 + d2[..., 1] ** 2 + d2[..., 2] ** 2)
-    else:
-        h1, h0 = dt[:, 2:], dt[:, 1:-1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(h0 > 0, h1 / np.where(h0 > 0, h0, 1.0), 1.0)
-            d2 = acc[:, 2:] - acc[:, 1:-1] - (acc[:, 1:-1] - acc[:, :-2]) * ratio[..., None]
-            scale = np.where(h1 > 0, 1.0 / np.where(h1 > 0, h1 * (h1 + h0), 1.0), 0.0)
-        jerk[:, 2:] = np.sqrt(d2[..., 0] ** 2 + d2[..., 1] ** 2 + d2[..., 2] ** 2) * scale
-    after = valid & (idx > ms[:, None])
-    if ic_from is not None:
-        after &= idx >= ic_from[:, None]
-    jmax = _masked(jerk, after, -np.inf).max(axis=1, initial=-np.inf)
-    first = np.argmax(after & (jerk >= onset_fraction * jmax[:, None]), axis=1)
-    ic = np.where(after.any(axis=1) & (first > 0), first, -1)
-    return SegmentEvents(ms=ms, to=to, ic=ic)
+
+    def __init__(self, onset_fraction: float = IMPACT_ONSET_FRACTION) -> None:
+        self.onset_fraction = onset_fraction
+
+    index_: int
+    event_s_: float
+
+    def detect(
+        self, t: FloatArray, acc: FloatArray, mid_swing: int, search_from: int = -1
+    ) -> ImpactOnsetIC:
+        self.index_ = int(
+            _impact_onset(
+                np.ascontiguousarray(t, dtype=np.float64),
+                np.ascontiguousarray(acc, dtype=np.float64),
+                max(mid_swing + 1, search_from),
+                self.onset_fraction,
+                np.empty(len(t)),
+            )
+        )
+        i = self.index_
+        self.event_s_ = 0.5 * float(t[i - 1] + t[i]) if i > 0 else math.nan
+        return self
 
 
-def toe_off_from_pivot(
-    gyr: FloatArray,
-    vel_foot: FloatArray,
-    n: IntArray,
-    ms: IntArray,
-    peak: IntArray,
-    levels_mps: tuple[float, float, float] = TOE_SPEED_LEVELS_MPS,
-    heel_off_fraction: float = HEEL_OFF_FRACTION,
-) -> tuple[FloatArray, FloatArray]:
+class DorsiflexionEndIC(BaseEventDetector):
+    """Initial contact of walking: the end of the terminal-swing dorsiflexion.
+
+    Method
+    ------
+    In walking the heel touches down as the foot stops dorsiflexing: the last zero crossing
+    of ``gyr_ml`` from negative (toes rising) to non-negative before the impact transient, if
+    it comes at most ``window_s`` before it (else the impact onset stands). Contact from the
+    sagittal angular velocity of a foot-worn sensor follows Mariani et al. (2010) and Rampp
+    et al. (2015); the window is calibrated on gaitmap's walking example with motion capture
+    (docs/validation.md).
+
+    Parameters
+    ----------
+    window_s
+        Longest time from the zero crossing to the impact onset.
+
+    Attributes
+    ----------
+    event_s_
+        IC time (NaN: no crossing in the window).
+
+    References
+    ----------
+    .. [1] Mariani, B., Hoskovec, C., Rochat, S., Büla, C., Penders, J., Aminian, K. (2010). 3D
+       gait assessment in young and elderly subjects using foot-worn inertial sensors.
+       J. Biomech. 43(15), 2999-3006.
+    .. [2] Rampp, A., Barth, J., Schülein, S., Gaßmann, K.-G., Klucken, J., Eskofier, B. M.
+       (2015). Inertial sensor-based stride parameter calculation from gait sequences in
+       geriatric patients. IEEE Trans. Biomed. Eng. 62(4), 1089-1097.
+    """
+
+    def __init__(self, window_s: float = 0.035) -> None:
+        self.window_s = window_s
+
+    event_s_: float
+
+    def detect(
+        self, t: FloatArray, gyr_ml: FloatArray, mid_swing: int, impact: ImpactOnsetIC
+    ) -> DorsiflexionEndIC:
+        i = impact.index_
+        self.event_s_ = (
+            float(
+                _dorsiflexion_end(
+                    np.ascontiguousarray(t, dtype=np.float64),
+                    np.ascontiguousarray(gyr_ml, dtype=np.float64),
+                    mid_swing,
+                    i,
+                    impact.event_s_,
+                    self.window_s,
+                )
+            )
+            if i > 0
+            else math.nan
+        )
+        return self
+
+
+class PivotToeOff(BaseEventDetector):
     """Toe-off as the end of the rotation about the toe (pivot model).
 
     Method
     ------
     During heel-off the foot rotates about its toe, which stays on the ground: the sensor's
     velocity is ``v = r x w`` for the toe's position ``r`` relative to the sensor. ``r`` (in
-    the sagittal plane) is fitted by least squares over the heel-off samples up to the peak
-    toes-down rate; toe-off is the first sample after that peak where the toe's velocity
-    ``v + w x r`` starts to grow, extrapolated back from the times it crosses three speed
-    ``levels_mps`` (a power law in the time since toe-off). The idea follows the rigid-body
-    contact models of foot-mounted IMU event detection (e.g. Falbriard et al. 2018, toe-off
-    from the end of the pivot), implemented here from the kinematics.
+    the sagittal plane) is fitted by least squares over the heel-off samples (toes-down rate
+    above ``heel_off_fraction`` of its peak before mid-swing); the toe's speed ``|v + w x r|``
+    stays near zero until toe-off and then grows as a power of the time since; the power and
+    the origin come from the times it crosses three geometric ``levels_mps``, refined by a
+    least-squares line through ``speed^(1/p)``. If the toe already moves faster than the
+    lowest level when push-off ends (a foot that never rests), TO is the toes-down rate peak.
+    The idea follows the rigid-body contact models of foot-worn event detection (Falbriard et
+    al. 2018, terminal contact at the end of the pivot), implemented from the kinematics.
 
-    Returns the toe-off as a fractional sample index per row (NaN if not found) and the
-    fitted lever arm (S, 2): (forward, up) position of the pivot relative to the sensor (m).
+    Parameters
+    ----------
+    heel_off_fraction, levels_mps
+        As above.
+
+    Attributes
+    ----------
+    event_s_
+        TO time (NaN: none).
+
+    References
+    ----------
+    .. [1] Falbriard, M., Meyer, F., Mariani, B., Millet, G. P., Aminian, K. (2018). Accurate
+       estimation of running temporal parameters using foot-worn inertial sensors. Front.
+       Physiol. 9, 610.
     """
-    s, length = gyr.shape[:2]
-    idx = np.arange(length)[None, :]
-    w = gyr[..., 1]
-    wpk = np.take_along_axis(w, peak[:, None], axis=1)
-    heel_off = (idx <= peak[:, None]) & (w > heel_off_fraction * wpk) & (peak[:, None] >= 0)
-    ww = _row_sum(np.where(heel_off, w * w, 0.0))
-    ww = np.where(ww > 0, ww, 1.0)
-    # v = r x w with w = (0, w, 0), r = (x, 0, z): v_pa = -z w, v_si = x w
-    x = _row_sum(np.where(heel_off, vel_foot[..., 2] * w, 0.0)) / ww
-    z = -_row_sum(np.where(heel_off, vel_foot[..., 0] * w, 0.0)) / ww
-    r = np.stack([x, np.zeros(s), z], axis=-1)
-    w_vec = gyr
-    cross = np.stack(
-        [
-            w_vec[..., 1] * r[:, None, 2] - w_vec[..., 2] * r[:, None, 1],
-            w_vec[..., 2] * r[:, None, 0] - w_vec[..., 0] * r[:, None, 2],
-            w_vec[..., 0] * r[:, None, 1] - w_vec[..., 1] * r[:, None, 0],
-        ],
-        axis=-1,
-    )
-    toe = vel_foot + cross
-    toe_speed = np.sqrt(toe[..., 0] ** 2 + toe[..., 1] ** 2 + toe[..., 2] ** 2)
-    search = (idx > peak[:, None]) & (idx < ms[:, None]) & (idx < n[:, None])
-    # The toe speeds up from zero as a power of the time since toe-off, s = c (t - t_to)^p:
-    # the times it crosses three geometric levels give both p and t_to (sub-sample).
-    crossings = []
-    for level in levels_mps:
-        hit = search & (toe_speed > level)
-        j = np.argmax(hit, axis=1)
-        found = hit.any(axis=1) & (j > 0)
-        j = np.where(found, j, 1)
-        s0 = np.take_along_axis(toe_speed, (j - 1)[:, None], axis=1)[:, 0]
-        s1 = np.take_along_axis(toe_speed, j[:, None], axis=1)[:, 0]
-        frac = np.clip((level - s0) / np.where(s1 > s0, s1 - s0, 1.0), 0.0, 1.0)
-        crossings.append(np.where(found, j - 1 + frac, np.nan))
-    ta, tb, tc = crossings
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.clip((tc - tb) / (tb - ta), 1.2, 10.0)
-        # s^(1/p) grows linearly from toe-off: fit a line through the samples between the
-        # first and last level (least squares, no interpolation bias) and take its root.
-        inv_p = np.log(m) / np.log(levels_mps[1] / levels_mps[0])
-        lo = np.floor(ta)
-        hi = np.ceil(tc)
-        use = (idx >= lo[:, None]) & (idx <= hi[:, None]) & search
-        yy = np.where(use, np.maximum(toe_speed, 0.0) ** inv_p[:, None], 0.0)
-        xx = np.where(use, idx, 0.0)
-        k = use.sum(axis=1)
-        sx, sy = _row_sum(xx), _row_sum(yy)
-        sxx, sxy = _row_sum(xx * xx), _row_sum(xx * yy)
-        slope = (k * sxy - sx * sy) / (k * sxx - sx * sx)
-        intercept = (sy - slope * sx) / k
-        to = -intercept / slope
-        crude = (m * ta - tb) / (m - 1.0)
-        to = np.where((k >= 3) & (slope > 0), to, crude)
-    to = np.where(np.isfinite(to), np.maximum(to, peak.astype(float)), np.nan)
-    # The toe was never still (a foot that does not rest): no pivot to end; the toe-off is the
-    # end of push-off, the toes-down rate peak.
-    first = np.clip(peak + 1, 0, length - 1)
-    never_still = (
-        (peak >= 0)
-        & (first < ms)
-        & (np.take_along_axis(toe_speed, first[:, None], axis=1)[:, 0] > levels_mps[0])
-    )
-    to = np.where(never_still, peak.astype(float), to)
-    return to, np.stack([x, z], axis=-1)
+
+    def __init__(
+        self,
+        heel_off_fraction: float = HEEL_OFF_FRACTION,
+        levels_mps: tuple[float, float, float] = TOE_SPEED_LEVELS_MPS,
+    ) -> None:
+        self.heel_off_fraction = heel_off_fraction
+        self.levels_mps = levels_mps
+
+    event_s_: float
+
+    def detect(
+        self, t: FloatArray, gyr: FloatArray, traj: StrapdownZupt, mid_swing: int
+    ) -> PivotToeOff:
+        pos = _pivot_toe_off(
+            np.ascontiguousarray(t, dtype=np.float64),
+            np.ascontiguousarray(gyr, dtype=np.float64),
+            traj.quat_,
+            traj.vel_mps_,
+            mid_swing,
+            np.asarray(self.levels_mps, dtype=np.float64),
+            self.heel_off_fraction,
+            np.empty((len(t), 3)),
+            np.empty(len(t)),
+        )
+        self.event_s_ = _time_at(t, pos) if math.isfinite(pos) else math.nan
+        return self

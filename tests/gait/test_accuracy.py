@@ -10,10 +10,10 @@ import pytest
 
 from firmware_sim.params import Mounting
 from gaitcoach.gait import GaitConfig, analyze
-from gaitcoach.gait.validation import Score, median_abs, p95_abs, score
 from gaitcoach.metrics import RollingMetrics
 from gaitcoach.types import Foot
 from tests.gait.simdata import recording
+from validation.scoring import Score, median_abs, p95_abs, score
 
 CASES = [
     ("heel-overstrider", 208.0, True, 1),

@@ -7,9 +7,9 @@ import pytest
 
 from gaitcoach.frames import G_MPS2
 from gaitcoach.gait import FootAnalyzer, GaitAnalyzer, GaitInputError
-from gaitcoach.gait.validation import score
 from gaitcoach.types import Foot, ImuChunk
 from tests.gait.simdata import chunks_of, recording
+from validation.scoring import score
 
 
 def _left(minutes: float = 1.0) -> ImuChunk:
@@ -111,7 +111,7 @@ def test_constant_input_gives_no_strides_and_no_crash() -> None:
     rest = _run(
         ImuChunk(Foot.LEFT, t, np.tile([0.0, 0.0, G_MPS2], (len(t), 1)), np.zeros((len(t), 3)))
     )
-    assert rest.strides_ == [] and rest.rejected_.stuck == 0 and rest.gaps_ == []
+    assert list(rest.strides_) == [] and rest.rejected_.stuck == 0 and list(rest.gaps_) == []
     # A sensor frozen away from rest is stuck: skipped and counted.
     frozen = _run(
         ImuChunk(
@@ -121,7 +121,7 @@ def test_constant_input_gives_no_strides_and_no_crash() -> None:
             np.tile([4.0, 0.0, 0.0], (len(t), 1)),
         )
     )
-    assert frozen.strides_ == []
+    assert list(frozen.strides_) == []
     assert frozen.rejected_.stuck == len(t) - frozen.config.stuck_samples + 1
 
 
@@ -169,3 +169,44 @@ def test_random_corruption_never_crashes_and_good_data_still_works() -> None:
     assert counts.wrong_units >= 1 and counts.skipped > 0
     assert all(s.ic_s < s.to_s < s.end_ic_s for s in fa.strides_)
     assert all(0.1 < s.contact_time_s < 0.5 for s in fa.strides_)
+
+
+def test_a_sample_rate_below_the_minimum_is_refused_with_the_reason() -> None:
+    # Foot IMUs at 17-29 Hz (some lab sets) cannot time impacts or toe-offs: one clear
+    # error, not strides that are silently wrong.
+    rec = recording("efficient-midfoot", 0.2, 104.0, seed=2)
+    c = rec.imu[Foot.LEFT]
+    slow = ImuChunk(Foot.LEFT, c.t_s[::4], c.acc_mps2[::4], c.gyr_radps[::4])  # 26 Hz
+    fa = FootAnalyzer(Foot.LEFT)
+    with pytest.raises(GaitInputError, match="minimum of 50 Hz"):
+        fa.push(slow)
+    # Timestamps in milliseconds instead of seconds say so too.
+    ms = ImuChunk(Foot.LEFT, c.t_s * 1000.0, c.acc_mps2, c.gyr_radps)
+    with pytest.raises(GaitInputError, match="seconds"):
+        FootAnalyzer(Foot.LEFT).push(ms)
+
+
+def test_a_short_recording_in_g_is_refused_at_the_end() -> None:
+    # Fewer samples than the units probe: judged on what there is when the data ends.
+    rec = recording("efficient-midfoot", 0.2, 104.0, seed=2)
+    c = rec.imu[Foot.LEFT].slice(0, 120)
+    in_g = ImuChunk(Foot.LEFT, c.t_s, c.acc_mps2 / G_MPS2, c.gyr_radps)
+    fa = FootAnalyzer(Foot.LEFT)
+    fa.push(in_g)
+    with pytest.raises(GaitInputError, match="in g"):
+        fa.finish()
+    assert fa.rejected_.wrong_units == 1
+
+
+def test_one_foot_without_alignment_holds_nothing_back() -> None:
+    # The right pod stops before the runner moves, so its alignment is never decided: the
+    # left foot's strides are all released at the end (with one-foot values).
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=12)
+    right = rec.imu[Foot.RIGHT]
+    first = min(t.ic_s for t in rec.truth if t.foot is Foot.RIGHT)
+    cut = int(np.searchsorted(right.t_s, first - 0.5))
+    ga = GaitAnalyzer()
+    strides = ga.push(rec.imu[Foot.LEFT]) + ga.push(right.slice(0, cut)) + ga.finish()
+    assert ga.feet_[Foot.RIGHT].alignment_ is None
+    left_truth = [t for t in rec.truth if t.foot is Foot.LEFT]
+    assert sum(s.foot is Foot.LEFT for s in strides) >= len(left_truth) - 2
