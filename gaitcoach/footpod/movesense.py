@@ -191,10 +191,10 @@ class GspStats:
 class GspReassembler:
     """Joins DATA + DATA_PART2 + DATA_PART3 notifications into IMU6 payloads.
 
-    A payload is complete when a part shorter than a full notification ends a valid
-    ``4 + n x 24`` payload (the sender splits only at full notifications), when the third
-    part arrives, or when the next DATA begins. ``capacity`` gives the largest notification
-    (ATT MTU - 3) when known; without it a valid length completes the payload.
+    A payload is complete when a part shorter than a full notification arrives (the sender
+    continues a payload only after a full one), when the third part arrives, or when the
+    next DATA begins. ``capacity`` gives the largest notification (ATT MTU - 3) when known;
+    without it a valid ``4 + n x 24`` length completes the payload.
 
     :meth:`feed` returns the payloads completed by a notification and the
     :class:`PacketError` of any that was malformed (a broken payload is dropped whole, so it
@@ -240,8 +240,11 @@ class GspReassembler:
         cap = self.capacity()
         pending = self._pending
         assert pending is not None
-        short = cap is None or len(raw) < cap  # the sender splits only at full notifications
-        if part == LAST_PART or (_complete_length(len(pending)) and short):
+        if cap is not None:
+            done = len(raw) < cap  # the sender continues only after a full notification
+        else:
+            done = _complete_length(len(pending))
+        if done or part == LAST_PART:
             out += self._flush()
         return out
 
