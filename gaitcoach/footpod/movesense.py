@@ -56,15 +56,11 @@ PART_NUMBER: dict[int, int] = {
 LAST_PART = 3
 """The reference defines parts up to DATA_PART3."""
 
-MEAS_RATES_HZ: tuple[int, ...] = (13, 26, 52, 104, 208, 416, 833, 1666)
-IMU6_RATES_HZ = MEAS_RATES_HZ
-_MEAS_PATH = re.compile(r"^/Meas/(IMU6|Acc|Gyro)/(\d+)$")
-MAX_PATH_BYTES = 158
-"""The reference copies the path into a 160-octet buffer (MTU 161)."""
+IMU6_RATES_HZ: tuple[int, ...] = (13, 26, 52, 104, 208, 416, 833, 1666)
+_IMU6_PATH = re.compile(r"^/Meas/IMU6/(\d+)$")
 
 SAMPLE_PAIR_BYTES = 24
 """One acc sample (3 x float32) plus one gyro sample (3 x float32)."""
-VEC3_BYTES = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,30 +77,6 @@ def encode_request(req: GspRequest) -> bytes:
     return body
 
 
-@dataclass(frozen=True, slots=True)
-class MeasResource:
-    """A ``/Meas/<kind>/<rate>`` resource: kind ``IMU6``, ``Acc`` or ``Gyro``."""
-
-    kind: str
-    rate_hz: int
-
-    @property
-    def path(self) -> str:
-        return f"/Meas/{self.kind}/{self.rate_hz}"
-
-    @property
-    def sample_bytes(self) -> int:
-        return SAMPLE_PAIR_BYTES if self.kind == "IMU6" else VEC3_BYTES
-
-
-def parse_meas_path(path: str) -> MeasResource:
-    """A measurement resource path (raises :class:`PacketError` when not supported)."""
-    m = _MEAS_PATH.match(path)
-    if m is None or int(m.group(2)) not in MEAS_RATES_HZ:
-        raise PacketError(f"unsupported Movesense resource {path!r}")
-    return MeasResource(m.group(1), int(m.group(2)))
-
-
 def imu6_path(rate_hz: int) -> str:
     if rate_hz not in IMU6_RATES_HZ:
         raise ValueError(f"Movesense IMU6 rate {rate_hz} Hz not in {IMU6_RATES_HZ}")
@@ -113,10 +85,10 @@ def imu6_path(rate_hz: int) -> str:
 
 def parse_imu6_path(path: str) -> int:
     """Rate of an ``/Meas/IMU6/<rate>`` path (raises :class:`PacketError`)."""
-    res = parse_meas_path(path)
-    if res.kind != "IMU6":
-        raise PacketError(f"not an IMU6 resource: {path!r}")
-    return res.rate_hz
+    m = _IMU6_PATH.match(path)
+    if m is None or int(m.group(1)) not in IMU6_RATES_HZ:
+        raise PacketError(f"unsupported Movesense resource {path!r}")
+    return int(m.group(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +212,8 @@ class GspReassembler:
         cap = self.capacity()
         pending = self._pending
         assert pending is not None
-        if cap is not None:
-            done = len(raw) < cap  # the sender continues only after a full notification
-        else:
-            done = _complete_length(len(pending))
+        # The sender continues a payload only after a full notification.
+        done = len(raw) < cap if cap is not None else _complete_length(len(pending))
         if done or part == LAST_PART:
             out += self._flush()
         return out
