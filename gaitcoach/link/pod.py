@@ -234,6 +234,7 @@ class PodLink:
 
     async def _session(self, client: BleakClient, pod: FoundPod, lost: asyncio.Event) -> bool:
         """Subscribe and stream until the link drops (``lost`` is set). True once streaming."""
+        self._failure = ""  # set by a callback (a refused subscription), which also sets lost
         services = {s.uuid for s in client.services}
         kind = P.kind_from_services(services)
         if kind is None:
@@ -314,7 +315,6 @@ class PodLink:
                     self.status.rsc_feature = feature
             await client.start_notify(P.RSC_MEASUREMENT_CHAR_UUID, self._on_rsc, **notify_args)  # type: ignore[arg-type]
 
-        self._failure = ""
         self._event(LinkState.STREAMING, f"{kind.value} {self.config.rate_hz} Hz")
         while not lost.is_set():
             with contextlib.suppress(TimeoutError):

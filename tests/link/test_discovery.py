@@ -24,7 +24,7 @@ from gaitcoach.cli import main as gaitcoach_main
 from gaitcoach.footpod import profile as P
 from gaitcoach.footpod.advert import classify
 from gaitcoach.footpod.profile import PodKind
-from gaitcoach.link import FootpodLink, LinkConfig, PodSelector
+from gaitcoach.link import FootpodLink, LinkConfig, PodSelector, PodStatus
 from gaitcoach.types import Foot, LinkEvent, LinkState
 from tests.link.harness import collect, fast_config, n_samples, private_bus, serve
 from tests.link.test_link_stream import check_exact
@@ -141,33 +141,66 @@ class _NotAMovesense(VirtualPod):
         return [s for s in super().gatt() if s.uuid != P.MOVESENSE_SERVICE_UUID]
 
 
-async def test_a_device_that_only_advertises_like_a_pod_is_rejected_after_connecting(
-    private_bus: PrivateBus,
-) -> None:
-    cfg = PodConfig("D0:0D:03:03:00:07", Foot.UNKNOWN, PodKind.MOVESENSE, serial="777")
-    pod = _NotAMovesense(cfg, lambda foot, rate: CounterStream(foot, rate))
-    async with VirtualBluez(private_bus.address) as bluez:
+class _RefusingMovesense(VirtualPod):
+    """A Movesense that answers every subscription with 404 (a resource it lacks)."""
+
+    def _gsp_subscribe(self, ref: int, data: bytes) -> int | None:
+        return 404
+
+
+async def _link_events_in_process(
+    bus: PrivateBus, pod: VirtualPod, selector: PodSelector
+) -> tuple[list[LinkEvent], PodStatus]:
+    """Run the link against one pod served in this process until it first disconnects
+    (plus 1.5 s), and return its events and status."""
+    async with VirtualBluez(bus.address) as bluez:
         pod.radio = bluez.add(pod)
         task = asyncio.create_task(pod.run())
         try:
-            link_cfg = LinkConfig(
-                pods=(PodSelector(name="Movesense 777", foot=Foot.LEFT),), scan_timeout_s=1.0
-            )
+            cfg = LinkConfig(pods=(selector,), scan_timeout_s=1.0)
             events: list[LinkEvent] = []
-            async with FootpodLink(link_cfg, on_item=lambda i: events.append(i)) as link:  # type: ignore[arg-type]
+
+            def on_item(item: object) -> None:
+                if isinstance(item, LinkEvent):
+                    events.append(item)
+
+            async with FootpodLink(cfg, on_item=on_item) as link:
                 deadline = time.monotonic() + 15
                 while time.monotonic() < deadline and not any(
                     e.state is LinkState.DISCONNECTED for e in events
                 ):
                     await asyncio.sleep(0.05)
-                await asyncio.sleep(1.5)  # rejected: not connected again meanwhile
-                status = link.status()[0]
+                await asyncio.sleep(1.5)
+                return events, link.status()[0]
         finally:
             task.cancel()
+
+
+async def test_a_device_that_only_advertises_like_a_pod_is_rejected_after_connecting(
+    private_bus: PrivateBus,
+) -> None:
+    cfg = PodConfig("D0:0D:03:03:00:07", Foot.UNKNOWN, PodKind.MOVESENSE, serial="777")
+    pod = _NotAMovesense(cfg, lambda foot, rate: CounterStream(foot, rate))
+    selector = PodSelector(name="Movesense 777", foot=Foot.LEFT)
+    events, status = await _link_events_in_process(private_bus, pod, selector)
     gone = [e for e in events if e.state is LinkState.DISCONNECTED]
     assert gone and gone[0].detail.startswith("not a pod: advertised as movesense (name")
     assert "GATT services include none of" in gone[0].detail
-    assert status.connects == 1
+    assert status.connects == 1  # rejected: not connected again meanwhile
+
+
+async def test_a_refused_movesense_subscription_ends_the_session_with_the_status(
+    private_bus: PrivateBus,
+) -> None:
+    cfg = PodConfig("D0:0D:03:03:00:08", Foot.UNKNOWN, PodKind.MOVESENSE, serial="888")
+    pod = _RefusingMovesense(cfg, lambda foot, rate: CounterStream(foot, rate))
+    selector = PodSelector(name="Movesense 888", foot=Foot.LEFT)
+    events, status = await _link_events_in_process(private_bus, pod, selector)
+    gone = [e for e in events if e.state is LinkState.DISCONNECTED]
+    assert gone and gone[0].detail.startswith(
+        "session failed: Movesense refused /Meas/IMU6/208: status 404"
+    )
+    assert status.receivers["gsp_result"].values >= 1
 
 
 async def test_rate_change_sends_no_stale_samples(private_bus: PrivateBus) -> None:
