@@ -148,30 +148,33 @@ class _RefusingMovesense(VirtualPod):
         return 404
 
 
-async def _link_events_in_process(
-    bus: PrivateBus, pod: VirtualPod, selector: PodSelector
-) -> tuple[list[LinkEvent], PodStatus]:
-    """Run the link against one pod served in this process until it first disconnects
-    (plus 1.5 s), and return its events and status."""
+async def _first_disconnect(
+    bus: PrivateBus, pod_class: type[VirtualPod], serial: str
+) -> tuple[str, PodStatus]:
+    """Serve one Movesense-like pod of ``pod_class`` in this process, run the link against
+    it until it first disconnects (plus 1.5 s); the detail of that event, and the status."""
+    address = f"D0:0D:03:03:00:{int(serial) % 256:02X}"
+    cfg = PodConfig(address, Foot.UNKNOWN, PodKind.MOVESENSE, serial=serial)
+    pod = pod_class(cfg, lambda foot, rate: CounterStream(foot, rate))
+    selector = PodSelector(name=cfg.name, foot=Foot.LEFT)
     async with VirtualBluez(bus.address) as bluez:
         pod.radio = bluez.add(pod)
         task = asyncio.create_task(pod.run())
         try:
-            cfg = LinkConfig(pods=(selector,), scan_timeout_s=1.0)
-            events: list[LinkEvent] = []
+            gone: list[LinkEvent] = []
 
             def on_item(item: object) -> None:
-                if isinstance(item, LinkEvent):
-                    events.append(item)
+                if isinstance(item, LinkEvent) and item.state is LinkState.DISCONNECTED:
+                    gone.append(item)
 
-            async with FootpodLink(cfg, on_item=on_item) as link:
+            link_cfg = LinkConfig(pods=(selector,), scan_timeout_s=1.0)
+            async with FootpodLink(link_cfg, on_item=on_item) as link:
                 deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and not any(
-                    e.state is LinkState.DISCONNECTED for e in events
-                ):
+                while time.monotonic() < deadline and not gone:
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(1.5)
-                return events, link.status()[0]
+                assert gone, "the link never disconnected"
+                return gone[0].detail, link.status()[0]
         finally:
             task.cancel()
 
@@ -179,27 +182,17 @@ async def _link_events_in_process(
 async def test_a_device_that_only_advertises_like_a_pod_is_rejected_after_connecting(
     private_bus: PrivateBus,
 ) -> None:
-    cfg = PodConfig("D0:0D:03:03:00:07", Foot.UNKNOWN, PodKind.MOVESENSE, serial="777")
-    pod = _NotAMovesense(cfg, lambda foot, rate: CounterStream(foot, rate))
-    selector = PodSelector(name="Movesense 777", foot=Foot.LEFT)
-    events, status = await _link_events_in_process(private_bus, pod, selector)
-    gone = [e for e in events if e.state is LinkState.DISCONNECTED]
-    assert gone and gone[0].detail.startswith("not a pod: advertised as movesense (name")
-    assert "GATT services include none of" in gone[0].detail
+    detail, status = await _first_disconnect(private_bus, _NotAMovesense, "777")
+    assert detail.startswith("not a pod: advertised as movesense (name")
+    assert "GATT services include none of" in detail
     assert status.connects == 1  # rejected: not connected again meanwhile
 
 
 async def test_a_refused_movesense_subscription_ends_the_session_with_the_status(
     private_bus: PrivateBus,
 ) -> None:
-    cfg = PodConfig("D0:0D:03:03:00:08", Foot.UNKNOWN, PodKind.MOVESENSE, serial="888")
-    pod = _RefusingMovesense(cfg, lambda foot, rate: CounterStream(foot, rate))
-    selector = PodSelector(name="Movesense 888", foot=Foot.LEFT)
-    events, status = await _link_events_in_process(private_bus, pod, selector)
-    gone = [e for e in events if e.state is LinkState.DISCONNECTED]
-    assert gone and gone[0].detail.startswith(
-        "session failed: Movesense refused /Meas/IMU6/208: status 404"
-    )
+    detail, status = await _first_disconnect(private_bus, _RefusingMovesense, "888")
+    assert detail.startswith("session failed: Movesense refused /Meas/IMU6/208: status 404")
     assert status.receivers["gsp_result"].values >= 1
 
 
