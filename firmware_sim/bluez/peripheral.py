@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
+
+from firmware_sim.bluez.advertising import AdFields, parse_ad
+
+LEGACY_AD_MAX = 31
 
 
 class AttError(Exception):
@@ -43,14 +48,48 @@ class ServiceSpec:
     primary: bool = True
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True)
 class Advertisement:
-    local_name: str
-    service_uuids: list[str]
-    service_data: dict[str, bytes] = field(default_factory=dict)
-    manufacturer_data: dict[int, bytes] = field(default_factory=dict)
-    tx_power_dbm: int = 0
+    """What a scanning adapter receives: the advertising PDU's data and the scan response's
+    (each at most 31 octets of AD structures in a legacy advertisement), plus the RSSI. The
+    virtual BlueZ derives the ``Device1`` properties from them as BlueZ does."""
+
+    adv_data: bytes
+    scan_response: bytes = b""
     rssi_dbm: int = -60
+
+    def __post_init__(self) -> None:
+        for part, data in (
+            ("advertising data", self.adv_data),
+            ("scan response", self.scan_response),
+        ):
+            if len(data) > LEGACY_AD_MAX:
+                raise ValueError(f"{part} of {len(data)} octets exceeds a legacy PDU's 31")
+
+    @cached_property
+    def fields(self) -> AdFields:
+        return parse_ad(self.adv_data, self.scan_response)
+
+    @property
+    def local_name(self) -> str | None:
+        return self.fields.local_name
+
+    @property
+    def service_uuids(self) -> list[str]:
+        return self.fields.service_uuids
+
+    @property
+    def service_data(self) -> dict[str, bytes]:
+        return self.fields.service_data
+
+    @property
+    def manufacturer_data(self) -> dict[int, bytes]:
+        return self.fields.manufacturer_data
+
+    @property
+    def tx_power_dbm(self) -> int | None:
+        """None unless the advertisement carries a TX Power Level structure."""
+        return self.fields.tx_power_dbm
 
 
 class Central(Protocol):
@@ -68,6 +107,8 @@ class Central(Protocol):
 
 class Peripheral(Protocol):
     address: str
+    att_mtu_max: int
+    """Largest ATT MTU the peripheral accepts in an MTU exchange."""
 
     def advertisement(self) -> Advertisement: ...
 

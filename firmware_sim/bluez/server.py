@@ -56,10 +56,14 @@ class Adapter1(ServiceInterface):
         super().__init__("org.bluez.Adapter1")
         self._server = server
         self.discovering = False
+        self.filter_uuids: set[str] = set()
 
     @dbus_method()
     def SetDiscoveryFilter(self, props: DBusDict) -> None:
-        pass  # accepted, not applied
+        # Only the UUID filter is applied (as BlueZ does: a device is reported when it
+        # advertises one of them in its UUID list or service data); the rest is accepted.
+        uuids = props.get("UUIDs")
+        self.filter_uuids = {str(u).lower() for u in uuids.value} if uuids is not None else set()
 
     @dbus_method()
     def StartDiscovery(self) -> None:
@@ -157,11 +161,12 @@ class Device1(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Name(self) -> DBusStr:
-        return self._dev.peripheral.advertisement().local_name
+        return self._dev.peripheral.advertisement().local_name or ""
 
     @dbus_property(access=PropertyAccess.READ)
     def Alias(self) -> DBusStr:
-        return self._dev.peripheral.advertisement().local_name
+        name = self._dev.peripheral.advertisement().local_name
+        return name or self._dev.address.replace(":", "-")
 
     @dbus_property(access=PropertyAccess.READ)
     def Adapter(self) -> DBusObjectPath:
@@ -208,10 +213,6 @@ class Device1(ServiceInterface):
         return self._dev.rssi_dbm
 
     @dbus_property(access=PropertyAccess.READ)
-    def TxPower(self) -> DBusInt16:
-        return self._dev.peripheral.advertisement().tx_power_dbm
-
-    @dbus_property(access=PropertyAccess.READ)
     def ServiceData(self) -> DBusDict:
         data = self._dev.peripheral.advertisement().service_data
         return {k: Variant("ay", v) for k, v in data.items()}
@@ -220,6 +221,15 @@ class Device1(ServiceInterface):
     def ManufacturerData(self) -> DBusManufacturer:
         data = self._dev.peripheral.advertisement().manufacturer_data
         return {k: Variant("ay", v) for k, v in data.items()}
+
+
+class Device1TxPower(Device1):
+    """``Device1`` of a device whose advertisement carries a TX Power Level: BlueZ exposes
+    ``TxPower`` only then."""
+
+    @dbus_property(access=PropertyAccess.READ)
+    def TxPower(self) -> DBusInt16:
+        return self._dev.peripheral.advertisement().tx_power_dbm or 0
 
 
 class GattService1(ServiceInterface):
@@ -442,14 +452,16 @@ class VirtualDevice:
         self.peripheral = peripheral
         self.address = peripheral.address
         self.path = device_path(peripheral.address)
-        self.iface = Device1(self)
+        adv = peripheral.advertisement()
+        self.iface = Device1TxPower(self) if adv.tx_power_dbm is not None else Device1(self)
         self.present = False
         self.connected = False
         self.services_resolved = False
         self.paired = False
         self.trusted = False
-        self.rssi_dbm = peripheral.advertisement().rssi_dbm
-        self.mtu = server.mtu
+        self.rssi_dbm = adv.rssi_dbm
+        # The MTU exchange settles on the smaller of both sides' maximum.
+        self.mtu = min(server.mtu, peripheral.att_mtu_max)
         self._exported: list[str] = []
         self._chars: dict[str, GattCharacteristic1] = {}
         self._lock = asyncio.Lock()
@@ -472,6 +484,9 @@ class VirtualDevice:
         if not self.present or self.connected:
             return
         adv = self.peripheral.advertisement()
+        wanted = self.server.filter_uuids
+        if wanted and not wanted & {*adv.service_uuids, *adv.service_data}:
+            return  # BlueZ's discovery filter: not reported to this scan
         self.rssi_dbm = adv.rssi_dbm
         self.iface.emit_properties_changed(
             {
@@ -644,6 +659,10 @@ class VirtualBluez:
 
     def device_by_path(self, path: str) -> VirtualDevice | None:
         return next((d for d in self.devices.values() if d.path == path), None)
+
+    @property
+    def filter_uuids(self) -> set[str]:
+        return self._adapter.filter_uuids if self._adapter is not None else set()
 
     @property
     def discovering(self) -> bool:

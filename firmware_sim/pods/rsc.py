@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 def counter_rsc(k: int) -> RscMeasurement:
-    """The ``k``-th RSC value of :class:`CounterRsc` (known values for exact checks)."""
+    """The ``k``-th RSC value of :class:`CounterRsc` (known values for exact checks); every
+    field the pod's RSC Feature declares is present, total distance included."""
     speed = 2.5 + 0.125 * (k % 12)
     cadence = 160 + k % 20
     return RscMeasurement(
@@ -21,7 +22,7 @@ def counter_rsc(k: int) -> RscMeasurement:
         cadence_spm=cadence,
         running=True,
         stride_length_m=round(2 * speed * 60 / cadence, 2),
-        total_distance_m=None,
+        total_distance_m=round(3.0 * k, 1),
     )
 
 

@@ -1,8 +1,10 @@
 """Packet codecs of the footpod raw IMU profile (docs/footpod-profile.md).
 
-``encode_*`` is what the pods' firmware sends, ``decode_*`` what the client reads. Every
-decoder raises :class:`PacketError` (one line, what is wrong) on malformed input and never
-anything else.
+``decode_*`` is what the client reads; ``encode_control`` what it writes. The pods' firmware
+encodes with its own code written from the profile (``firmware_sim.pods.wire``), so the wire
+format is checked between two implementations; ``encode_imu_packet`` remains for benches and
+tests that feed the client without a radio. Every decoder raises :class:`PacketError` (one
+line, what is wrong) on malformed input and never anything else.
 
 Data notification, little-endian::
 
@@ -28,7 +30,6 @@ from gaitcoach.footpod.profile import (
     GYR_RANGES_DPS,
     PROTOCOL_VERSION,
     RATES_HZ,
-    SIDE_BY_FOOT,
     SIDE_CODES,
     acc_lsb_mps2,
     gyr_lsb_radps,
@@ -156,24 +157,6 @@ def encode_control(cmd: ControlCommand) -> bytes:
     return bytes([cmd.op])
 
 
-def decode_control(data: bytes | bytearray) -> ControlCommand:
-    raw = bytes(data)
-    if not raw:
-        raise PacketError("empty control point write")
-    try:
-        op = ControlOp(raw[0])
-    except ValueError:
-        raise PacketError(f"unknown control opcode 0x{raw[0]:02x}") from None
-    if op is ControlOp.CONFIGURE:
-        if len(raw) != CONFIGURE.size:
-            raise PacketError(f"CONFIGURE needs {CONFIGURE.size} bytes, got {len(raw)}")
-        _, rate, acc, gyr = CONFIGURE.unpack(raw)
-        return ControlCommand(op, ImuFormat(rate, acc, gyr))
-    if len(raw) != 1:
-        raise PacketError(f"{op.name} takes no arguments, got {len(raw)} bytes")
-    return ControlCommand(op)
-
-
 FORMAT_VALUE = struct.Struct("<BBHff")
 
 
@@ -183,10 +166,6 @@ class FormatInfo:
 
     version: int
     fmt: ImuFormat
-
-
-def encode_format(fmt: ImuFormat, version: int = PROTOCOL_VERSION) -> bytes:
-    return FORMAT_VALUE.pack(version, fmt.code, fmt.rate_hz, fmt.acc_lsb_mps2, fmt.gyr_lsb_radps)
 
 
 def decode_format(data: bytes | bytearray) -> FormatInfo:
@@ -200,10 +179,6 @@ def decode_format(data: bytes | bytearray) -> FormatInfo:
     if fmt.rate_hz != rate:
         raise PacketError(f"format code says {fmt.rate_hz} Hz, rate field says {rate} Hz")
     return FormatInfo(version, fmt)
-
-
-def encode_side(foot: Foot) -> bytes:
-    return bytes([SIDE_BY_FOOT[foot]])
 
 
 def decode_side(data: bytes | bytearray) -> Foot:
@@ -225,10 +200,6 @@ class AdvInfo:
     version: int = PROTOCOL_VERSION
 
 
-def encode_adv(info: AdvInfo) -> bytes:
-    return ADV_SERVICE_DATA.pack(SIDE_BY_FOOT[info.side], info.battery_pct, info.version)
-
-
 def decode_adv(data: bytes | bytearray) -> AdvInfo:
     raw = bytes(data)
     if len(raw) != ADV_SERVICE_DATA.size:
@@ -237,11 +208,3 @@ def decode_adv(data: bytes | bytearray) -> AdvInfo:
     if side not in SIDE_CODES or battery > 100:
         raise PacketError(f"advertised service data out of range: {raw.hex()}")
     return AdvInfo(SIDE_CODES[side], battery, version)
-
-
-def decode_battery(data: bytes | bytearray) -> int:
-    """Battery Level (0x2A19): one byte, percent."""
-    raw = bytes(data)
-    if len(raw) != 1 or raw[0] > 100:
-        raise PacketError(f"battery level must be one byte 0-100, got {raw.hex() or 'nothing'}")
-    return raw[0]

@@ -49,9 +49,17 @@ RSC_MEASUREMENT_CHAR_UUID = sig_uuid(0x2A53)
 RSC_FEATURE_CHAR_UUID = sig_uuid(0x2A54)
 SENSOR_LOCATION_CHAR_UUID = sig_uuid(0x2A5D)
 
+SC_CONTROL_POINT_CHAR_UUID = sig_uuid(0x2A55)
+
 MOVESENSE_SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
 MOVESENSE_WRITE_CHAR_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"
 MOVESENSE_NOTIFY_CHAR_UUID = "34800002-7185-4d5d-b431-630e7050e8f0"
+MOVESENSE_ADV_UUID = sig_uuid(0xFE06)
+"""16-bit service UUID in a real Movesense advertisement (not a GATT service of it)."""
+SUUNTO_COMPANY_ID = 0x009F
+"""Bluetooth SIG company identifier of Suunto Oy (Movesense manufacturer data)."""
+MOVESENSE_MAX_ATT_MTU = 161
+"""Largest ATT MTU a Movesense negotiates (the reference sample's path buffer says so)."""
 
 DEFAULT_ATT_MTU = 23
 """ATT MTU before any exchange; a notification carries at most ``MTU - 3`` bytes."""
@@ -78,7 +86,8 @@ SERVICE_BY_KIND: dict[PodKind, str] = {kind: uuid for uuid, kind in KIND_BY_SERV
 
 
 def kind_from_services(uuids: list[str] | set[str] | tuple[str, ...]) -> PodKind | None:
-    """The preferred kind among advertised or discovered service UUIDs (None: not a pod)."""
+    """The preferred kind among a connected device's GATT service UUIDs (None: not a pod).
+    Advertisements are classified by :func:`gaitcoach.footpod.advert.classify`."""
     lowered = {u.lower() for u in uuids}
     for uuid, kind in KIND_BY_SERVICE.items():
         if uuid in lowered:

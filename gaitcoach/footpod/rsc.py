@@ -1,23 +1,38 @@
-"""Running Speed and Cadence (service 0x1814) codecs.
+"""Running Speed and Cadence (service 0x1814): liberal receivers for the client.
 
-RSC Measurement (0x2A53), little-endian: ``u8 flags`` (bit 0 stride length present, bit 1
-total distance present, bit 2 running), ``u16 speed`` (1/256 m/s), ``u8 cadence`` (1/min),
-``[u16 stride length]`` (1/100 m), ``[u32 total distance]`` (1/10 m).
+From the Bluetooth SIG GATT Specification Supplement (RSC Measurement 0x2A53, RSC Feature
+0x2A54), all little-endian:
+
+- RSC Measurement: ``u8 flags`` (bit 0 Instantaneous Stride Length present, bit 1 Total
+  Distance present, bit 2 walking (0) or running (1), bits 3-7 reserved for future use),
+  ``u16 speed`` (1/256 m/s), ``u8 cadence`` (1/min), ``[u16 stride length]`` (1/100 m),
+  ``[u32 total distance]`` (1/10 m).
+- RSC Feature: ``u16`` bit 0 stride length, 1 total distance, 2 walking/running status,
+  3 calibration procedure, 4 multiple sensor locations supported; bits 5-15 reserved.
+
+Reserved bits and octets after the declared fields are ignored and reported in
+``ignored``; a value shorter than its flags declare raises :class:`PacketError`. The pods'
+side (encoders) is ``firmware_sim.pods.wire``.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gaitcoach.footpod.codec import PacketError
+from gaitcoach.footpod.receive import NOTHING_IGNORED, Ignored
 
 FLAG_STRIDE = 0x01
 FLAG_DISTANCE = 0x02
 FLAG_RUNNING = 0x04
+FLAGS_DEFINED = FLAG_STRIDE | FLAG_DISTANCE | FLAG_RUNNING
 FEATURE_STRIDE = 0x0001
 FEATURE_DISTANCE = 0x0002
 FEATURE_RUN_STATUS = 0x0004
+FEATURE_CALIBRATION = 0x0008
+FEATURE_MULTIPLE_LOCATIONS = 0x0010
+FEATURES_DEFINED = 0x001F
 SENSOR_LOCATION_TOP_OF_SHOE = 1
 SENSOR_LOCATION_IN_SHOE = 2
 
@@ -36,36 +51,21 @@ class RscMeasurement:
     running: bool
     stride_length_m: float | None = None
     total_distance_m: float | None = None
+    ignored: Ignored = field(default=NOTHING_IGNORED, compare=False)
+    """Reserved flag bits and trailing octets the receiver skipped."""
 
 
-def encode_rsc(m: RscMeasurement) -> bytes:
-    flags = FLAG_RUNNING if m.running else 0
-    out = bytearray()
-    if m.stride_length_m is not None:
-        flags |= FLAG_STRIDE
-    if m.total_distance_m is not None:
-        flags |= FLAG_DISTANCE
-    speed = min(0xFFFF, max(0, round(m.speed_mps / SPEED_LSB_MPS)))
-    out += struct.pack("<BHB", flags, speed, min(0xFF, max(0, m.cadence_spm)))
-    if m.stride_length_m is not None:
-        out += struct.pack("<H", min(0xFFFF, max(0, round(m.stride_length_m / STRIDE_LSB_M))))
-    if m.total_distance_m is not None:
-        dist = min(0xFFFFFFFF, max(0, round(m.total_distance_m / DISTANCE_LSB_M)))
-        out += struct.pack("<I", dist)
-    return bytes(out)
-
-
-def decode_rsc(data: bytes | bytearray) -> RscMeasurement:
-    """Decode an RSC Measurement (raises :class:`PacketError`)."""
+def decode_rsc(data: bytes | bytearray | memoryview) -> RscMeasurement:
+    """Decode an RSC Measurement (raises :class:`PacketError` only when truncated)."""
     raw = bytes(data)
     if len(raw) < 4:
-        raise PacketError(f"RSC measurement too short: {len(raw)} bytes (minimum 4)")
+        raise PacketError(f"RSC measurement truncated: {len(raw)} octets, at least 4 needed")
     flags, speed, cadence = struct.unpack_from("<BHB", raw)
-    if flags & 0xF8:
-        raise PacketError(f"RSC measurement with reserved flag bits set: 0x{flags:02x}")
     want = 4 + (2 if flags & FLAG_STRIDE else 0) + (4 if flags & FLAG_DISTANCE else 0)
-    if len(raw) != want:
-        raise PacketError(f"RSC measurement length {len(raw)} does not match flags ({want})")
+    if len(raw) < want:
+        raise PacketError(
+            f"RSC measurement truncated: flags 0x{flags:02x} declare {want} octets, got {len(raw)}"
+        )
     pos = 4
     stride = None
     distance = None
@@ -80,15 +80,42 @@ def decode_rsc(data: bytes | bytearray) -> RscMeasurement:
         running=bool(flags & FLAG_RUNNING),
         stride_length_m=stride,
         total_distance_m=distance,
+        ignored=Ignored(reserved_bits=flags & ~FLAGS_DEFINED & 0xFF, extra_octets=len(raw) - want),
     )
 
 
-def encode_rsc_feature(features: int) -> bytes:
-    return struct.pack("<H", features)
+@dataclass(frozen=True, slots=True)
+class RscFeature:
+    """RSC Feature: what the sensor says it can measure and do."""
+
+    stride_length: bool
+    total_distance: bool
+    running_status: bool
+    calibration: bool = False
+    multiple_locations: bool = False
+    ignored: Ignored = field(default=NOTHING_IGNORED, compare=False)
+
+    def mismatches(self, m: RscMeasurement) -> list[str]:
+        """Fields a measurement carries that this feature value does not declare."""
+        out = []
+        if m.stride_length_m is not None and not self.stride_length:
+            out.append("stride length sent but not declared in RSC Feature")
+        if m.total_distance_m is not None and not self.total_distance:
+            out.append("total distance sent but not declared in RSC Feature")
+        return out
 
 
-def decode_rsc_feature(data: bytes | bytearray) -> int:
+def decode_rsc_feature(data: bytes | bytearray | memoryview) -> RscFeature:
+    """Decode an RSC Feature value (raises :class:`PacketError` only when truncated)."""
     raw = bytes(data)
-    if len(raw) != 2:
-        raise PacketError(f"RSC feature must be 2 bytes, got {len(raw)}")
-    return int(struct.unpack("<H", raw)[0])
+    if len(raw) < 2:
+        raise PacketError(f"RSC feature truncated: {len(raw)} octets, 2 needed")
+    bits = int(struct.unpack_from("<H", raw)[0])
+    return RscFeature(
+        stride_length=bool(bits & FEATURE_STRIDE),
+        total_distance=bool(bits & FEATURE_DISTANCE),
+        running_status=bool(bits & FEATURE_RUN_STATUS),
+        calibration=bool(bits & FEATURE_CALIBRATION),
+        multiple_locations=bool(bits & FEATURE_MULTIPLE_LOCATIONS),
+        ignored=Ignored(reserved_bits=bits & ~FEATURES_DEFINED & 0xFFFF, extra_octets=len(raw) - 2),
+    )

@@ -1,4 +1,5 @@
-"""``gaitcoach scan``: list nearby pods with kind, side, RSSI and battery."""
+"""``gaitcoach scan``: list nearby pods with kind, side, RSSI, battery and why each is
+taken for a pod of that kind (the advertising rules that matched)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from gaitcoach.link.discovery import scan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
-    p = sub.add_parser("scan", help="list footpods in range (kind, side, RSSI, battery)")
+    p = sub.add_parser("scan", help="list footpods in range (kind, side, RSSI, battery, why)")
     p.add_argument("--timeout", type=float, default=5.0, help="scan time in seconds")
     p.add_argument("--adapter", help="BlueZ adapter, e.g. hci0 (default: the system default)")
     p.add_argument("--json", action="store_true", help="one JSON object per pod")
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         battery = "" if pod.battery_pct is None else f"{pod.battery_pct}%"
         kind, side = pod.kind.value, pod.side.value
         print(f"{pod.address:<18} {kind:<10} {side:<8} {rssi:>5} {battery:>8}  {pod.name}")
+        print(f"{'':<18} why: {'; '.join(pod.evidence)} (GATT service checked on connect)")
     if not pods:
         print("(no pods found)")
     return 0

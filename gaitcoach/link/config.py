@@ -21,6 +21,9 @@ class FoundPod:
     """From the advertisement (footpod profile) or ``unknown``."""
     rssi_dbm: int | None = None
     battery_pct: int | None = None
+    evidence: tuple[str, ...] = ()
+    """Why the advertisement makes it a candidate of ``kind`` (one sentence per rule); the
+    link confirms the kind from the GATT services after connecting."""
 
 
 @dataclass(frozen=True, slots=True)

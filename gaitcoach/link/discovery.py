@@ -1,9 +1,16 @@
-"""Scanning for pods: one shared bleak scanner that pod links wait on, and a one-shot scan."""
+"""Scanning for pods: one shared bleak scanner that pod links wait on, and a one-shot scan.
+
+Devices are recognised from what real devices advertise (``gaitcoach.footpod.advert``): the
+scanner runs without a service UUID filter, because BlueZ and bleak would otherwise drop a
+Movesense (it advertises 0xFE06, not the GSP service) and a footpod whose UUID list is in a
+scan response not yet received.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -11,27 +18,20 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from gaitcoach.footpod.codec import PacketError, decode_adv
-from gaitcoach.footpod.profile import FOOTPOD_SERVICE_UUID, KIND_BY_SERVICE, kind_from_services
+from gaitcoach.footpod.advert import classify
 from gaitcoach.link.config import FoundPod
-from gaitcoach.types import Foot
 
-SCAN_UUIDS = list(KIND_BY_SERVICE)
+REJECT_S = 60.0
+"""How long a device whose GATT services did not confirm it is not handed out again."""
 
 
 def found_from_adv(device: BLEDevice, adv: AdvertisementData) -> FoundPod | None:
     """A :class:`FoundPod` from one advertisement (None when it is not a pod)."""
-    kind = kind_from_services(adv.service_uuids)
-    if kind is None:
-        return None
-    side, battery = Foot.UNKNOWN, None
-    data = adv.service_data.get(FOOTPOD_SERVICE_UUID)
-    if data is not None:
-        with contextlib.suppress(PacketError):
-            info = decode_adv(data)
-            side, battery = info.side, info.battery_pct
     name = adv.local_name or device.name or ""
-    return FoundPod(device.address, name, kind, side, adv.rssi, battery)
+    c = classify(name, adv.service_uuids, adv.service_data, adv.manufacturer_data)
+    if c is None:
+        return None
+    return FoundPod(device.address, name, c.kind, c.side, adv.rssi, c.battery_pct, c.evidence)
 
 
 class Discovery:
@@ -48,6 +48,7 @@ class Discovery:
             tuple[Callable[[FoundPod], bool], asyncio.Future[tuple[FoundPod, BLEDevice]]]
         ] = []
         self._claimed: set[str] = set()
+        self._rejected: dict[str, float] = {}
         self._scanner: BleakScanner | None = None
         self._lock = asyncio.Lock()
 
@@ -68,11 +69,17 @@ class Discovery:
     def release(self, address: str) -> None:
         self._claimed.discard(address.upper())
 
+    def reject(self, address: str, for_s: float = REJECT_S) -> None:
+        """The device advertised like a pod but its GATT services say otherwise: skip it for
+        ``for_s`` host seconds (its firmware may be updated meanwhile)."""
+        self._rejected[address.upper()] = time.monotonic() + for_s
+
     def _on_adv(self, device: BLEDevice, adv: AdvertisementData) -> None:
         pod = found_from_adv(device, adv)
         if pod is None:
             return
-        if pod.address.upper() in self._claimed:
+        key = pod.address.upper()
+        if key in self._claimed or self._rejected.get(key, 0.0) > time.monotonic():
             return
         for pred, fut in list(self._waiters):
             if not fut.done() and pred(pod):
@@ -84,7 +91,7 @@ class Discovery:
         async with self._lock:
             if self._scanner is None:
                 kwargs = {"bluez": {"adapter": self.adapter}} if self.adapter else {}
-                scanner = BleakScanner(self._on_adv, service_uuids=SCAN_UUIDS, **kwargs)  # type: ignore[arg-type]
+                scanner = BleakScanner(self._on_adv, **kwargs)  # type: ignore[arg-type]
                 await scanner.start()
                 self._scanner = scanner
 
@@ -123,6 +130,6 @@ async def scan(timeout_s: float = 5.0, adapter: str | None = None) -> list[Found
             found[pod.address] = pod
 
     kwargs = {"bluez": {"adapter": adapter}} if adapter else {}
-    async with BleakScanner(on_adv, service_uuids=SCAN_UUIDS, **kwargs):  # type: ignore[arg-type]
+    async with BleakScanner(on_adv, **kwargs):  # type: ignore[arg-type]
         await asyncio.sleep(timeout_s)
     return sorted(found.values(), key=lambda p: -(p.rssi_dbm if p.rssi_dbm is not None else -999))

@@ -19,12 +19,13 @@ from gaitcoach.footpod.codec import (
     ControlCommand,
     ControlOp,
     PacketError,
-    decode_battery,
     decode_format,
     decode_side,
     encode_control,
 )
-from gaitcoach.footpod.rsc import RscMeasurement, decode_rsc
+from gaitcoach.footpod.receive import ReceiveCounters
+from gaitcoach.footpod.rsc import RscFeature, RscMeasurement, decode_rsc, decode_rsc_feature
+from gaitcoach.footpod.standard import DeviceInfo, decode_battery, decode_dis_string
 from gaitcoach.link.clock import SensorClock
 from gaitcoach.link.config import FoundPod, LinkConfig, PodSelector
 from gaitcoach.link.discovery import Discovery
@@ -41,6 +42,18 @@ from gaitcoach.types import Foot, Gap, ImuChunk, LinkEvent, LinkState
 log = logging.getLogger(__name__)
 
 GSP_REF = 99
+DIS_CHARS = {
+    "manufacturer": P.MANUFACTURER_CHAR_UUID,
+    "model": P.MODEL_CHAR_UUID,
+    "serial": P.SERIAL_CHAR_UUID,
+    "firmware": P.FIRMWARE_REV_CHAR_UUID,
+    "hardware": P.HARDWARE_REV_CHAR_UUID,
+}
+GATT_KINDS = ", ".join(f"{k.value} ({u})" for k, u in P.SERVICE_BY_KIND.items())
+
+
+class NotAPod(Exception):
+    """Connected, but the GATT services do not confirm the advertised kind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +84,23 @@ class PodStatus:
     connects: int = 0
     disconnects: int = 0
     connect_failures: int = 0
-    rsc_malformed: int = 0
     counters: StreamCounters = field(default_factory=StreamCounters)
+    evidence: tuple[str, ...] = ()
+    """Why the advertisement made it a candidate (see :class:`FoundPod`)."""
+    confirmed_by: str = ""
+    """The GATT service that confirmed the kind after connecting."""
+    device_info: DeviceInfo | None = None
+    rsc_feature: RscFeature | None = None
+    receivers: dict[str, ReceiveCounters] = field(default_factory=dict)
+    """Per characteristic (``battery_level``, ``rsc_measurement``, ``rsc_feature``,
+    ``device_information``, ``gsp_result``): values decoded, refused, and what was ignored
+    (reserved bits, trailing octets)."""
+    rsc_feature_mismatches: int = 0
+    """RSC measurements carrying a field the RSC Feature value does not declare."""
+    gsp: gsp.GspStats | None = None
+
+    def receiver(self, name: str) -> ReceiveCounters:
+        return self.receivers.setdefault(name, ReceiveCounters())
 
 
 def _setter(event: asyncio.Event) -> Callable[[BleakClient], None]:
@@ -99,6 +127,7 @@ class PodLink:
         self.sink = sink
         self.status = PodStatus(selector, foot=selector.foot or selector.side or Foot.UNKNOWN)
         self._tracker: ImuTracker | None = None
+        self._failure = ""
 
     def now(self) -> float:
         return time.monotonic() * self.config.time_scale
@@ -138,6 +167,7 @@ class PodLink:
                 pod.kind,
             )
             self.status.rssi_dbm = pod.rssi_dbm
+            self.status.evidence = pod.evidence
             if pod.battery_pct is not None:
                 self.status.battery_pct = pod.battery_pct
             self.status.foot = self.selector.resolve_foot(pod.side)
@@ -162,6 +192,10 @@ class PodLink:
                 reason = "link lost"
                 try:
                     streamed = await self._session(client, pod, lost)
+                except NotAPod as exc:
+                    reason = f"not a pod: {exc}"
+                    self.discovery.reject(pod.address)
+                    log.info("%s: %s", pod.address, reason)
                 except Exception as exc:  # a pod that misbehaves: drop the link and retry
                     reason = f"session failed: {exc}"
                     log.info("%s: %s", pod.address, reason)
@@ -200,15 +234,24 @@ class PodLink:
 
     async def _session(self, client: BleakClient, pod: FoundPod, lost: asyncio.Event) -> bool:
         """Subscribe and stream until the link drops (``lost`` is set). True once streaming."""
+        self._failure = ""  # set by a callback (a refused subscription), which also sets lost
         services = {s.uuid for s in client.services}
-        kind = P.kind_from_services(services) or pod.kind
+        kind = P.kind_from_services(services)
+        if kind is None:
+            raise NotAPod(
+                f"advertised as {pod.kind.value} ({'; '.join(pod.evidence)}), but its GATT "
+                f"services include none of {GATT_KINDS}"
+            )
         self.status.kind = kind
+        self.status.confirmed_by = f"GATT service {P.SERVICE_BY_KIND[kind]}"
         notify_args = {"bluez": {"use_start_notify": not self.config.use_acquire_notify}}
+        self.status.device_info = await self._read_device_info(client)
 
         battery_char = client.services.get_characteristic(P.BATTERY_LEVEL_CHAR_UUID)
         if battery_char is not None:
-            with contextlib.suppress(PacketError):
-                self.status.battery_pct = decode_battery(await client.read_gatt_char(battery_char))
+            pct = self._battery_value(await client.read_gatt_char(battery_char))
+            if pct is not None:
+                self.status.battery_pct = pct
             await client.start_notify(battery_char, self._on_battery, **notify_args)  # type: ignore[arg-type]
 
         if kind is P.PodKind.FOOTPOD:
@@ -233,22 +276,43 @@ class PodLink:
             )
         elif kind is P.PodKind.MOVESENSE:
             tracker = self._tracker_for(self.status.foot)
-            ms = MovesenseTracker(tracker, GSP_REF, self.config.rate_hz)
+            notify_char = client.services.get_characteristic(P.MOVESENSE_NOTIFY_CHAR_UUID)
+            if notify_char is None:
+                raise NotAPod("GSP service without its notify characteristic")
+            # Largest notification (ATT MTU - 3, from BlueZ's MTU property): where the
+            # sensor splits a payload into parts.
+            ms = MovesenseTracker(
+                tracker,
+                GSP_REF,
+                self.config.rate_hz,
+                capacity=lambda: notify_char.max_write_without_response_size,
+            )
+            self.status.gsp = ms.gsp.stats
+            path = gsp.imu6_path(self.config.rate_hz)
 
             def on_gsp(_c: BleakGATTCharacteristic, data: bytearray) -> None:
                 self._deliver(ms.push(data, self.now()))
+                self._check_gsp_results(ms, path, lost)
 
-            await client.start_notify(P.MOVESENSE_NOTIFY_CHAR_UUID, on_gsp, **notify_args)  # type: ignore[arg-type]
+            await client.start_notify(notify_char, on_gsp, **notify_args)  # type: ignore[arg-type]
+            # Like the reference client: a successful subscribe gets no reply, a refused one a
+            # COMMAND_RESULT with an HTTP-like status (checked in on_gsp).
             await client.write_gatt_char(
                 P.MOVESENSE_WRITE_CHAR_UUID,
-                gsp.encode_request(
-                    gsp.GspRequest(
-                        gsp.GspCommand.SUBSCRIBE, GSP_REF, gsp.imu6_path(self.config.rate_hz)
-                    )
-                ),
+                gsp.encode_request(gsp.GspRequest(gsp.GspCommand.SUBSCRIBE, GSP_REF, path)),
                 response=True,
             )
         if kind is P.PodKind.RSC:
+            feature_char = client.services.get_characteristic(P.RSC_FEATURE_CHAR_UUID)
+            if feature_char is not None:
+                counters = self.status.receiver("rsc_feature")
+                try:
+                    feature = decode_rsc_feature(await client.read_gatt_char(feature_char))
+                except PacketError as exc:
+                    counters.refuse(exc)
+                else:
+                    counters.accept(feature.ignored)
+                    self.status.rsc_feature = feature
             await client.start_notify(P.RSC_MEASUREMENT_CHAR_UUID, self._on_rsc, **notify_args)  # type: ignore[arg-type]
 
         self._event(LinkState.STREAMING, f"{kind.value} {self.config.rate_hz} Hz")
@@ -259,21 +323,59 @@ class PodLink:
                 )
             if not lost.is_set():
                 self._event(LinkState.STREAMING, self._counters_detail())
+        if self._failure:
+            raise PacketError(self._failure)
         return True
 
-    def _on_battery(self, _c: BleakGATTCharacteristic, data: bytearray) -> None:
+    def _check_gsp_results(self, ms: MovesenseTracker, path: str, lost: asyncio.Event) -> None:
+        results = ms.gsp.stats.results
+        counters = self.status.receiver("gsp_result")
+        while len(results) > counters.values:
+            result = results[counters.values]
+            counters.accept(result.ignored)
+            if result.ref == GSP_REF and not result.ok:
+                # Nothing will come: end the session (the link backs off and tries again).
+                self._failure = f"Movesense refused {path}: status {result.status}"
+                lost.set()
+
+    async def _read_device_info(self, client: BleakClient) -> DeviceInfo | None:
+        """The Device Information strings the pod offers (absent ones stay None)."""
+        counters = self.status.receiver("device_information")
+        values: dict[str, str] = {}
+        for key, uuid in DIS_CHARS.items():
+            char = client.services.get_characteristic(uuid)
+            if char is None:
+                continue
+            s = decode_dis_string(await client.read_gatt_char(char))
+            counters.accept(s.ignored)
+            values[key] = s.text
+        return DeviceInfo(**values) if values else None
+
+    def _battery_value(self, data: bytes | bytearray) -> int | None:
+        counters = self.status.receiver("battery_level")
         try:
-            pct = decode_battery(data)
-        except PacketError:
-            return
-        if pct != self.status.battery_pct:
+            level = decode_battery(data)
+        except PacketError as exc:
+            counters.refuse(exc)
+            return None
+        counters.accept(level.ignored)
+        return level.pct
+
+    def _on_battery(self, _c: BleakGATTCharacteristic, data: bytearray) -> None:
+        pct = self._battery_value(data)
+        if pct is not None and pct != self.status.battery_pct:
             self.status.battery_pct = pct
             self._event(self.status.state, f"battery {pct}%")
 
     def _on_rsc(self, _c: BleakGATTCharacteristic, data: bytearray) -> None:
+        counters = self.status.receiver("rsc_measurement")
         try:
             m = decode_rsc(data)
-        except PacketError:
-            self.status.rsc_malformed += 1
+        except PacketError as exc:
+            counters.refuse(exc)
             return
+        counters.accept(m.ignored)
+        feature = self.status.rsc_feature
+        if feature is not None and feature.mismatches(m):
+            self.status.rsc_feature_mismatches += 1  # used all the same (liberal receiver)
         self.sink(RscReading(self.status.foot, self.now(), m))

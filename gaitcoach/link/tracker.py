@@ -9,6 +9,7 @@ what the gait engine consumes.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -249,12 +250,22 @@ class ImuTracker:
 
 
 class MovesenseTracker:
-    """:class:`ImuTracker` behind a Movesense GSP reassembler (``/Meas/IMU6/<rate>``)."""
+    """:class:`ImuTracker` behind a Movesense GSP reassembler (``/Meas/IMU6/<rate>``).
 
-    def __init__(self, tracker: ImuTracker, ref: int, rate_hz: float) -> None:
+    ``capacity`` gives the largest notification (ATT MTU - 3) when known, so that data split
+    into parts is joined where the sender split it (see :class:`GspReassembler`).
+    """
+
+    def __init__(
+        self,
+        tracker: ImuTracker,
+        ref: int,
+        rate_hz: float,
+        capacity: Callable[[], int | None] | None = None,
+    ) -> None:
         self.tracker = tracker
         self.rate_hz = rate_hz
-        self._gsp = GspReassembler(ref)
+        self.gsp = GspReassembler(ref, capacity)
 
     @property
     def counters(self) -> StreamCounters:
@@ -262,12 +273,12 @@ class MovesenseTracker:
 
     def push(self, data: bytes | bytearray, t_host_s: float) -> list[ImuChunk | Gap]:
         self.tracker.counters.notifications += 1
-        try:
-            imu = self._gsp.feed(data)
-        except PacketError as exc:
-            return self.tracker._malformed(exc)
-        if imu is None:
-            return []
-        return self.tracker.push_batch(
-            None, imu.timestamp_ms, 1e-3, self.rate_hz, imu.acc_mps2, imu.gyr_radps, t_host_s
-        )
+        out: list[ImuChunk | Gap] = []
+        for imu in self.gsp.feed(data):
+            if isinstance(imu, PacketError):
+                out += self.tracker._malformed(imu)
+                continue
+            out += self.tracker.push_batch(
+                None, imu.timestamp_ms, 1e-3, self.rate_hz, imu.acc_mps2, imu.gyr_radps, t_host_s
+            )
+        return out

@@ -208,6 +208,13 @@ async def test_rsc_only_pod_values(private_bus: PrivateBus) -> None:
         assert m.speed_mps == pytest.approx(want.speed_mps, abs=1 / 512)
         ks.append(k)
     assert np.all(np.diff(ks) == 1), f"RSC measurements skipped or repeated: {ks}"
+    # Every measurement carries total distance, and the feature value declares it.
+    assert all(r.measurement.total_distance_m is not None for r in readings)
+    feature = status[0].rsc_feature
+    assert feature is not None and feature.total_distance and feature.stride_length
+    assert status[0].rsc_feature_mismatches == 0
+    counters = status[0].receivers["rsc_measurement"]
+    assert counters.values >= 8 and counters.refused == counters.extra_octets == 0
 
 
 async def test_virtual_movesense_imu6(private_bus: PrivateBus) -> None:

@@ -17,7 +17,9 @@ RATE = 208
 SPEED = 10.0
 
 
-def check_exact(rec, foot: Foot, h0: float, speed: float, tol_s: float) -> np.ndarray:
+def check_exact(
+    rec, foot: Foot, h0: float, speed: float, tol_s: float, rate_hz: int = RATE
+) -> np.ndarray:
     """Every sample once, in order, with the right values and timestamps; returns indices."""
     t, acc, gyr = rec.samples(foot)
     idx = rec.indices(foot)
@@ -26,7 +28,7 @@ def check_exact(rec, foot: Foot, h0: float, speed: float, tol_s: float) -> np.nd
     np.testing.assert_allclose(acc, want_acc * acc_lsb_mps2(16), rtol=0, atol=1e-9)
     np.testing.assert_allclose(gyr, want_gyr * gyr_lsb_radps(2000), rtol=0, atol=1e-12)
     assert np.all(np.diff(t) > 0)
-    truth = h0 * speed + idx / RATE
+    truth = h0 * speed + idx / rate_hz
     err = t - truth
     assert np.max(np.abs(err)) < tol_s, f"timestamp error up to {np.max(np.abs(err)) * 1e3:.2f} ms"
     return idx
