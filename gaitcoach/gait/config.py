@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from gaitcoach.gait.events import HEEL_OFF_FRACTION, IMPACT_ONSET_FRACTION, TOE_SPEED_LEVELS_MPS
+from gaitcoach.gait.events import (
+    HEEL_OFF_FRACTION,
+    IMPACT_ONSET_FRACTION,
+    IMPACT_RISE_S,
+    TOE_SPEED_LEVELS_MPS,
+)
 from gaitcoach.gait.overstride import ANGLE_GAIN, BASE_FRACTION
 from gaitcoach.types import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG
 
@@ -35,6 +40,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "align_step_s": (0.5, 30.0),
     "align_window_s": (5.0, 600.0),
     "impact_onset_fraction": (0.01, 0.9),
+    "impact_rise_s": (0.005, 1.0),
     "heel_off_fraction": (0.05, 0.95),
     "impact_window_s": (0.005, 0.2),
     "walking_ic_window_s": (0.0, 0.1),
@@ -114,6 +120,9 @@ class GaitConfig:
     """... and decided without confidence (direction-dependent values withheld) after this."""
     impact_onset_fraction: float = IMPACT_ONSET_FRACTION
     """IC: first sample whose second-difference residual reaches this share of the largest."""
+    impact_rise_s: float = IMPACT_RISE_S
+    """Walking IC: the landing transient's onset is at most this long before its largest
+    residual (an earlier transient, the deceleration of terminal swing, is not the landing)."""
     heel_off_fraction: float = HEEL_OFF_FRACTION
     """TO: heel-off samples for the toe lever fit have a toes-down rate above this share."""
     toe_speed_levels_mps: tuple[float, float, float] = TOE_SPEED_LEVELS_MPS

@@ -22,6 +22,8 @@ from gaitcoach.types import FloatArray
 
 IMPACT_ONSET_FRACTION = 0.15
 """IC: share of the largest second-difference residual after mid-swing that marks the impact."""
+IMPACT_RISE_S = 0.06
+"""IC: the impact's onset comes at most this long before its largest residual."""
 HEEL_OFF_FRACTION = 0.5
 """Heel-off samples for the lever-arm fit: toes-down rate above this share of its peak."""
 TOE_SPEED_LEVELS_MPS = (0.25, 0.5, 1.0)
@@ -57,7 +59,7 @@ class MidSwing(BaseEventDetector):
 
 
 class ImpactOnsetIC(BaseEventDetector):
-    """Initial contact of running: the onset of the impact transient.
+    """Initial contact of running (and the landing transient of walking): an impact's onset.
 
     Method
     ------
@@ -88,8 +90,11 @@ class ImpactOnsetIC(BaseEventDetector):
        Physiol. 9, 610.
     """
 
-    def __init__(self, onset_fraction: float = IMPACT_ONSET_FRACTION) -> None:
+    def __init__(
+        self, onset_fraction: float = IMPACT_ONSET_FRACTION, rise_s: float = math.inf
+    ) -> None:
         self.onset_fraction = onset_fraction
+        self.rise_s = rise_s
 
     index_: int
     event_s_: float
@@ -103,6 +108,7 @@ class ImpactOnsetIC(BaseEventDetector):
                 np.ascontiguousarray(acc, dtype=np.float64),
                 max(mid_swing + 1, search_from),
                 self.onset_fraction,
+                self.rise_s,
                 np.empty(len(t)),
             )
         )
@@ -117,8 +123,9 @@ class DorsiflexionEndIC(BaseEventDetector):
     Method
     ------
     In walking the heel touches down as the foot stops dorsiflexing: the last zero crossing
-    of ``gyr_ml`` from negative (toes rising) to non-negative before the impact transient, if
-    it comes at most ``window_s`` before it (else the impact onset stands). Contact from the
+    of ``gyr_ml`` from negative (toes rising) to non-negative before the landing transient
+    (:class:`ImpactOnsetIC` with ``rise_s``), if it comes at most ``window_s`` before it (else
+    the landing transient's onset). Contact from the
     sagittal angular velocity of a foot-worn sensor follows Mariani et al. (2010) and Rampp
     et al. (2015); the window is calibrated on gaitmap's walking example with motion capture
     (docs/validation.md).
@@ -131,7 +138,7 @@ class DorsiflexionEndIC(BaseEventDetector):
     Attributes
     ----------
     event_s_
-        IC time (NaN: no crossing in the window).
+        IC time (NaN: no impact).
 
     References
     ----------
@@ -152,20 +159,17 @@ class DorsiflexionEndIC(BaseEventDetector):
         self, t: FloatArray, gyr_ml: FloatArray, mid_swing: int, impact: ImpactOnsetIC
     ) -> DorsiflexionEndIC:
         i = impact.index_
-        self.event_s_ = (
-            float(
-                _dorsiflexion_end(
-                    np.ascontiguousarray(t, dtype=np.float64),
-                    np.ascontiguousarray(gyr_ml, dtype=np.float64),
-                    mid_swing,
-                    i,
-                    impact.event_s_,
-                    self.window_s,
-                )
+        self.event_s_ = math.nan
+        if i > 0:
+            end = _dorsiflexion_end(
+                np.ascontiguousarray(t, dtype=np.float64),
+                np.ascontiguousarray(gyr_ml, dtype=np.float64),
+                mid_swing,
+                i,
+                impact.event_s_,
+                self.window_s,
             )
-            if i > 0
-            else math.nan
-        )
+            self.event_s_ = float(end) if end == end else impact.event_s_
         return self
 
 

@@ -428,6 +428,7 @@ class FootAnalyzer:
             h=self._params_h(),
             flat_max_tilt_deg=cfg.flat_max_tilt_deg,
             impact_onset_fraction=cfg.impact_onset_fraction,
+            impact_rise_s=cfg.impact_rise_s,
             toe_speed_levels_mps=cfg.toe_speed_levels_mps,
             heel_off_fraction=cfg.heel_off_fraction,
             impact_window_samples=max(1, round(cfg.impact_window_s * self.rate_hz_)),

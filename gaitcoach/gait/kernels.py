@@ -24,6 +24,7 @@ from gaitcoach.frames import G_MPS2
 from gaitcoach.types import FloatArray
 
 _NAN = math.nan
+_RISE_S = 0.1
 # sin(h) / (2 h) = sum (-1)^k h^2k / (2 (2k + 1)!), cos(h) = sum (-1)^k h^2k / (2k)!
 _S1, _S2, _S3, _S4, _S5 = ((-1) ** k / (2.0 * math.factorial(2 * k + 1)) for k in range(1, 6))
 _C1, _C2, _C3, _C4, _C5 = ((-1) ** k / float(math.factorial(2 * k)) for k in range(1, 6))
@@ -36,7 +37,7 @@ SEGMENT_FIELDS = (
     "to_s",
     "ms_s",
     "ic_impact_s",
-    "ic_rotation_s",
+    "ic_walking_s",
     "strike_deg",
     "peak_impact_g",
     "loading_rate_gps",
@@ -356,17 +357,14 @@ def _mid_swing(speed: FloatArray) -> int:
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _impact_onset(
-    t: FloatArray, acc: FloatArray, lo: int, onset_fraction: float, jerk: FloatArray
-) -> int:
-    """First sample at or after ``lo`` whose second-difference residual of the specific force
-    (per unit squared time, so a bridged timestamp hole is not an impact) reaches
-    ``onset_fraction`` of the largest one after ``lo``; -1 if none. ``jerk``: scratch (n,)."""
+def _jerk(t: FloatArray, acc: FloatArray, lo: int, jerk: FloatArray) -> int:
+    """Second-difference residual of the specific force per unit squared time (so a bridged
+    timestamp hole is not an impact) into ``jerk[lo:]``; returns the index of its largest
+    value (``lo`` >= 2; -1 if ``lo`` is past the end)."""
     n = t.shape[0]
-    lo = max(lo, 2)
     if lo >= n:
         return -1
-    jmax = -math.inf
+    peak = lo
     for i in range(lo, n):
         h1, h0 = t[i] - t[i - 1], t[i - 1] - t[i - 2]
         ratio = h1 / h0 if h0 > 0 else 1.0
@@ -376,11 +374,41 @@ def _impact_onset(
             d2 = acc[i, j] - acc[i - 1, j] - (acc[i - 1, j] - acc[i - 2, j]) * ratio
             s2 += d2 * d2
         jerk[i] = math.sqrt(s2) * scale
-        jmax = max(jmax, jerk[i])
-    for i in range(lo, n):
-        if jerk[i] >= onset_fraction * jmax:
+        if jerk[i] > jerk[peak]:
+            peak = i
+    return peak
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _onset(
+    t: FloatArray, jerk: FloatArray, lo: int, peak: int, onset_fraction: float, rise_s: float
+) -> int:
+    """The first sample from ``lo``, and at most ``rise_s`` before ``peak``, whose residual
+    reaches ``onset_fraction`` of the peak's."""
+    first = lo
+    while first < peak and t[peak] - t[first] > rise_s:
+        first += 1
+    for i in range(first, peak + 1):
+        if jerk[i] >= onset_fraction * jerk[peak]:
             return i
-    return -1
+    return peak
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _impact_onset(
+    t: FloatArray,
+    acc: FloatArray,
+    lo: int,
+    onset_fraction: float,
+    rise_s: float,
+    jerk: FloatArray,
+) -> int:
+    """The onset of an impact after ``lo``: the first sample, at most ``rise_s`` before the
+    largest residual (:func:`_jerk`), whose residual reaches ``onset_fraction`` of it; -1 if
+    none. ``rise_s = inf``: the first transient anywhere. ``jerk``: scratch (n,)."""
+    lo = max(lo, 2)
+    peak = _jerk(t, acc, lo, jerk)
+    return -1 if peak < 0 else _onset(t, jerk, lo, peak, onset_fraction, rise_s)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -521,6 +549,7 @@ def _measure_segment(
     ic_from: int,
     cos_tilt: float,
     onset_fraction: float,
+    rise_s: float,
     levels: FloatArray,
     heel_off_fraction: float,
     win: int,
@@ -555,7 +584,13 @@ def _measure_segment(
     for i in range(n):
         clearance = max(clearance, pos_z[i])
     ms = _mid_swing(speed)
-    ic = _impact_onset(t, acc, max(ms + 1, ic_from), onset_fraction, jerk)
+    # Running: the onset of the first transient after the swing (the contact is sharp).
+    # Walking: the landing transient (the one holding the largest residual), whose onset the
+    # end of the terminal-swing dorsiflexion precedes.
+    lo = max(ms + 1, ic_from, 2)
+    peak = _jerk(t, acc, lo, jerk)
+    ic = -1 if peak < 0 else _onset(t, jerk, lo, peak, onset_fraction, math.inf)
+    land = -1 if peak < 0 else _onset(t, jerk, lo, peak, onset_fraction, rise_s)
     out[0] = t[0]
     out[1] = t[n - 1]
     out[3] = t[ms]
@@ -563,19 +598,21 @@ def _measure_segment(
     if ic > 0:
         ic_t = 0.5 * (t[ic - 1] + t[ic])
         out[4] = ic_t
-        out[5] = _dorsiflexion_end(t, gyr[:, 1], ms, ic, ic_t, walking_window_s)
+        land_t = 0.5 * (t[land - 1] + t[land])
+        walk = _dorsiflexion_end(t, gyr[:, 1], ms, land, land_t, walking_window_s)
+        out[5] = walk if walk == walk else land_t
         out[6] = _strike_angle(quat, ic - 1)
         j_abs = ic - 1
-        peak = -math.inf
+        peak_g = -math.inf
         for i in range(ic - 1, min(ic + win + 1, n)):
             a = math.sqrt(acc[i, 0] ** 2 + acc[i, 1] ** 2 + acc[i, 2] ** 2) / G_MPS2
-            if a > peak:
-                peak = a
+            if a > peak_g:
+                peak_g = a
                 j_abs = i
-        out[7] = peak
+        out[7] = peak_g
         if j_abs > ic - 1:
             a_ic = math.sqrt(acc[ic - 1, 0] ** 2 + acc[ic - 1, 1] ** 2 + acc[ic - 1, 2] ** 2)
-            out[8] = (peak - a_ic / G_MPS2) / (t[j_abs] - ic_t)
+            out[8] = (peak_g - a_ic / G_MPS2) / (t[j_abs] - ic_t)
     to_pos = _pivot_toe_off(t, gyr, quat, vel, ms, levels, heel_off_fraction, vf, toe_speed)
     out[2] = _NAN
     if math.isfinite(to_pos):
@@ -600,6 +637,7 @@ def _measure_all(
     r: FloatArray,
     cos_tilt: float,
     onset_fraction: float,
+    rise_s: float,
     levels: FloatArray,
     heel_off_fraction: float,
     win: int,
@@ -628,6 +666,7 @@ def _measure_all(
             icf - a if icf >= 0 else -1,
             cos_tilt,
             onset_fraction,
+            rise_s,
             levels,
             heel_off_fraction,
             win,
@@ -648,6 +687,7 @@ def measure_segments(
     h: int,
     flat_max_tilt_deg: float,
     impact_onset_fraction: float,
+    impact_rise_s: float,
     toe_speed_levels_mps: tuple[float, float, float],
     heel_off_fraction: float,
     impact_window_samples: int,
@@ -667,6 +707,7 @@ def measure_segments(
         np.ascontiguousarray(r_fs, dtype=np.float64),
         math.cos(math.radians(flat_max_tilt_deg)),
         float(impact_onset_fraction),
+        float(impact_rise_s),
         np.asarray(toe_speed_levels_mps, dtype=np.float64),
         float(heel_off_fraction),
         int(impact_window_samples),

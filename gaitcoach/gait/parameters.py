@@ -35,7 +35,7 @@ def _opt(x: float) -> float | None:
     _TO,
     _MS,
     _IMPACT,
-    _ROTATION,
+    _WALKING,
     _STRIKE,
     _PEAK,
     _RATE,
@@ -72,11 +72,11 @@ class StrideAssembler:
       stride time <= ``max_stride_s``; between resting anchors a foot displacement under
       ``min_stride_length_m`` is shuffling, not a stride.
     * Activity by duty factor (contact / stride time below ``running_max_duty``: a flight
-      phase, running). A walking stride ends at the end of the terminal-swing dorsiflexion
-      (:class:`~gaitcoach.gait.events.DorsiflexionEndIC`) when it comes within the window
-      before the impact, a running one at the impact onset
-      (:class:`~gaitcoach.gait.events.ImpactOnsetIC`). A swing that ends no stride (a first
-      step) takes the walking rule.
+      phase, running), from the running contacts. A running stride ends at the onset of the
+      first transient after the swing (:class:`~gaitcoach.gait.events.ImpactOnsetIC`), a
+      walking one at the end of the terminal-swing dorsiflexion before the landing transient
+      (:class:`~gaitcoach.gait.events.DorsiflexionEndIC`), or that transient's onset. A swing
+      that ends no stride (a first step) takes the walking method.
     * Direction-dependent values (strike angle and class, overstride, length, speed,
       clearance) only while the sensor alignment is confident
       (:class:`~gaitcoach.gait.alignment.ForwardSignAlignment`).
@@ -107,16 +107,16 @@ class StrideAssembler:
         tuple indexing costs a fraction of a structured row's field lookup)."""
         flat_end, flat_start = seg[_FLAT_END] > 0, seg[_FLAT_START] > 0
         impact = _opt(seg[_IMPACT]) if flat_end else None
-        rotation = _opt(seg[_ROTATION]) if flat_end else None
+        walking_ic = _opt(seg[_WALKING]) if flat_end else None
         to = _opt(seg[_TO]) if flat_start else None
         strike = _opt(seg[_STRIKE]) if impact is not None else None
         length = seg[_LENGTH]
         prev = self._prev if self._prev is not None and self._prev.run == run else None
         stride: StrideRecord | None = None
-        ic = rotation if rotation is not None else impact
+        ic = walking_ic
         activity: Activity | None = None
         if prev is not None and prev.ic_s is not None and prev.impact_s is not None:
-            stride = self._stride(prev, to, impact, rotation, length, rested, seg, confident)
+            stride = self._stride(prev, to, impact, walking_ic, length, rested, seg, confident)
             if stride is not None:
                 ic, activity = stride.end_ic_s, stride.activity
         self._prev = _Swing(
@@ -150,7 +150,7 @@ class StrideAssembler:
         prev: _Swing,
         to: float | None,
         impact: float | None,
-        rotation: float | None,
+        walking_ic: float | None,
         length: float,
         rested: bool,
         seg: tuple[float, ...],
@@ -166,7 +166,7 @@ class StrideAssembler:
         if rested and length < cfg.min_stride_length_m:
             return None  # shuffling on the spot
         walking = (to - prev.impact_s) / stride_s >= cfg.running_max_duty
-        end = rotation if walking and rotation is not None else impact
+        end = walking_ic if walking and walking_ic is not None else impact
         ic = prev.ic_s
         stride_s = end - ic
         if not (ic < to < end and cfg.min_stride_s <= stride_s <= cfg.max_stride_s):

@@ -52,7 +52,9 @@ def _next_pitch_run(
     for i in range(i0, n):
         if not -w[i] > rate:
             continue
-        if start >= 0 and t[i] - t[end - 1] > bridge_s:
+        # A pause longer than the bridge ends the run; consecutive samples continue it even
+        # across a timestamp hole (lost packets are no pause in the rotation).
+        if start >= 0 and i > end and t[i] - t[end - 1] > bridge_s:
             return start, end, qual, True
         if start < 0:
             start = i
@@ -63,7 +65,8 @@ def _next_pitch_run(
         end = i + 1
     if start < 0:
         return -1, -1, -1, True
-    return start, end, qual, final or t[n - 1] - t[end - 1] > bridge_s
+    # Ended once a later sample is not toes-up and the bridge has passed.
+    return start, end, qual, final or (end < n and t[n - 1] - t[end - 1] > bridge_s)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

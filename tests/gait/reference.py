@@ -75,7 +75,7 @@ def strapdown(
     return quat, vel, pos, height
 
 
-def impact_onset(t: FloatArray, acc: FloatArray, lo: int, fraction: float) -> int:
+def impact_onset(t: FloatArray, acc: FloatArray, lo: int, fraction: float, rise_s: float) -> int:
     n = len(t)
     lo = max(lo, 2)
     if lo >= n:
@@ -86,7 +86,10 @@ def impact_onset(t: FloatArray, acc: FloatArray, lo: int, fraction: float) -> in
     d2 = acc[lo:] - acc[lo - 1 : -1] - (acc[lo - 1 : -1] - acc[lo - 2 : -2]) * ratio[:, None]
     scale = np.where(h1 > 0, 1.0 / np.where(h1 > 0, h1 * (h1 + h0), 1.0), 0.0)
     jerk = np.linalg.norm(d2, axis=1) * scale
-    hits = np.flatnonzero(jerk >= fraction * jerk.max())
+    peak = int(np.argmax(jerk))
+    near = t[lo + peak] - t[lo:] <= rise_s
+    near[peak:] = True
+    hits = np.flatnonzero(near & (jerk >= fraction * jerk.max()))
     return lo + int(hits[0]) if len(hits) else -1
 
 
@@ -154,6 +157,7 @@ def measure_segment(
     *,
     flat_max_tilt_deg: float,
     onset_fraction: float,
+    rise_s: float,
     levels: tuple[float, float, float],
     heel_off_fraction: float,
     win: int,
@@ -166,16 +170,19 @@ def measure_segment(
     quat, vel, pos, height = strapdown(t, acc, gyr, rest)
     speed = np.linalg.norm(vel, axis=1)
     ms = int(np.argmax(speed))
-    ic = impact_onset(t, acc, max(ms + 1, ic_from), onset_fraction)
+    ic = impact_onset(t, acc, max(ms + 1, ic_from), onset_fraction, math.inf)
+    land = impact_onset(t, acc, max(ms + 1, ic_from), onset_fraction, rise_s)
     out = dict.fromkeys(SEGMENT_FIELDS, math.nan)
     out.update(start_s=t[0], end_s=t[-1], ms_s=t[ms])
     if ic > 0:
         ic_t = 0.5 * (t[ic - 1] + t[ic])
         out["ic_impact_s"] = ic_t
-        for j in range(ic - 2, ms - 1, -1):
+        land_t = 0.5 * (t[land - 1] + t[land])
+        out["ic_walking_s"] = land_t
+        for j in range(land - 2, ms - 1, -1):
             g0, g1 = gyr[j, 1], gyr[j + 1, 1]
-            if walking_window_s > 0 and g0 < 0.0 <= g1 and ic_t - t[j] <= walking_window_s:
-                out["ic_rotation_s"] = t[j] + (t[j + 1] - t[j]) * (-g0) / (g1 - g0)
+            if walking_window_s > 0 and g0 < 0.0 <= g1 and land_t - t[j] <= walking_window_s:
+                out["ic_walking_s"] = t[j] + (t[j + 1] - t[j]) * (-g0) / (g1 - g0)
                 break
         conj = quat[-1] * np.array([1.0, -1.0, -1.0, -1.0])
         toes = rotate(conj, rotate(quat[ic - 1], np.eye(3)[0]))
