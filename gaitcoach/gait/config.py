@@ -80,7 +80,7 @@ class GaitConfig:
     """Angular rate that counts as 1 in the stance energy (rad/s)."""
     stance_max_acc_mps2: float = 3.5
     """Deviation of |specific force| from gravity that counts as 1 in the stance energy."""
-    rest_min_s: float = 0.08
+    rest_min_s: float = 0.25
     """A rest (stance energy below 1) this long bounds a step of the displacement detector;
     a shorter lull (a slow swing passing through zero rotation) does not."""
     swing_min_gyr_radps: float = 3.0

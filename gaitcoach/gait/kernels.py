@@ -357,15 +357,15 @@ def _mid_swing(speed: FloatArray) -> int:
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _jerk(t: FloatArray, acc: FloatArray, lo: int, jerk: FloatArray) -> int:
+def _jerk(t: FloatArray, acc: FloatArray, lo: int, hi: int, jerk: FloatArray) -> int:
     """Second-difference residual of the specific force per unit squared time (so a bridged
-    timestamp hole is not an impact) into ``jerk[lo:]``; returns the index of its largest
-    value (``lo`` >= 2; -1 if ``lo`` is past the end)."""
-    n = t.shape[0]
-    if lo >= n:
+    timestamp hole is not an impact) into ``jerk[lo:hi]``; returns the index of its largest
+    value (``lo`` >= 2; -1 if the range is empty)."""
+    hi = min(hi, t.shape[0])
+    if lo >= hi:
         return -1
     peak = lo
-    for i in range(lo, n):
+    for i in range(lo, hi):
         h1, h0 = t[i] - t[i - 1], t[i - 1] - t[i - 2]
         ratio = h1 / h0 if h0 > 0 else 1.0
         scale = 1.0 / (h1 * (h1 + h0)) if h1 > 0 else 0.0
@@ -407,7 +407,7 @@ def _impact_onset(
     largest residual (:func:`_jerk`), whose residual reaches ``onset_fraction`` of it; -1 if
     none. ``rise_s = inf``: the first transient anywhere. ``jerk``: scratch (n,)."""
     lo = max(lo, 2)
-    peak = _jerk(t, acc, lo, jerk)
+    peak = _jerk(t, acc, lo, t.shape[0], jerk)
     return -1 if peak < 0 else _onset(t, jerk, lo, peak, onset_fraction, rise_s)
 
 
@@ -547,6 +547,7 @@ def _measure_segment(
     rest_end_s: FloatArray,
     r: FloatArray,
     ic_from: int,
+    ic_until: int,
     cos_tilt: float,
     onset_fraction: float,
     rise_s: float,
@@ -588,7 +589,7 @@ def _measure_segment(
     # Walking: the landing transient (the one holding the largest residual), whose onset the
     # end of the terminal-swing dorsiflexion precedes.
     lo = max(ms + 1, ic_from, 2)
-    peak = _jerk(t, acc, lo, jerk)
+    peak = _jerk(t, acc, lo, ic_until, jerk)
     ic = -1 if peak < 0 else _onset(t, jerk, lo, peak, onset_fraction, math.inf)
     land = -1 if peak < 0 else _onset(t, jerk, lo, peak, onset_fraction, rise_s)
     out[0] = t[0]
@@ -654,6 +655,9 @@ def _measure_all(
     for k in range(s):
         a, b = spans[k, 0], spans[k, 1] + 1
         icf = spans[k, 4]
+        # A step between rests lands before its second rest begins (its last sample of
+        # motion, plus the running maximum's half window).
+        until = spans[k, 3] - a + h + 1 if spans[k, 5] == KIND_STEP else b - a
         _mean_acc_into(acc, a - h, a + h + 1, rest)
         _mean_acc_into(acc, b - 1 - h, b + h, rest_end)
         _measure_segment(
@@ -664,6 +668,7 @@ def _measure_all(
             rest_end,
             r,
             icf - a if icf >= 0 else -1,
+            until,
             cos_tilt,
             onset_fraction,
             rise_s,

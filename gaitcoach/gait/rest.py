@@ -52,7 +52,7 @@ class StanceEnergyRest(BaseRestDetector):
         gyr_scale_radps: float = 2.5,
         acc_scale_mps2: float = 3.5,
         window_s: float = 0.02,
-        min_rest_s: float = 0.08,
+        min_rest_s: float = 0.25,
     ) -> None:
         self.gyr_scale_radps = gyr_scale_radps
         self.acc_scale_mps2 = acc_scale_mps2

@@ -75,7 +75,10 @@ def strapdown(
     return quat, vel, pos, height
 
 
-def impact_onset(t: FloatArray, acc: FloatArray, lo: int, fraction: float, rise_s: float) -> int:
+def impact_onset(
+    t: FloatArray, acc: FloatArray, lo: int, hi: int, fraction: float, rise_s: float
+) -> int:
+    t, acc = t[:hi], acc[:hi]
     n = len(t)
     lo = max(lo, 2)
     if lo >= n:
@@ -154,6 +157,7 @@ def measure_segment(
     rest_end_s: FloatArray,
     r: FloatArray,
     ic_from: int,
+    ic_until: int,
     *,
     flat_max_tilt_deg: float,
     onset_fraction: float,
@@ -170,8 +174,8 @@ def measure_segment(
     quat, vel, pos, height = strapdown(t, acc, gyr, rest)
     speed = np.linalg.norm(vel, axis=1)
     ms = int(np.argmax(speed))
-    ic = impact_onset(t, acc, max(ms + 1, ic_from), onset_fraction, math.inf)
-    land = impact_onset(t, acc, max(ms + 1, ic_from), onset_fraction, rise_s)
+    ic = impact_onset(t, acc, max(ms + 1, ic_from), ic_until, onset_fraction, math.inf)
+    land = impact_onset(t, acc, max(ms + 1, ic_from), ic_until, onset_fraction, rise_s)
     out = dict.fromkeys(SEGMENT_FIELDS, math.nan)
     out.update(start_s=t[0], end_s=t[-1], ms_s=t[ms])
     if ic > 0:

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from gaitcoach.gait import FootAnalyzer, GaitConfig, analyze
-from gaitcoach.gait.kernels import SEGMENT_FIELDS, _mean_acc, measure_segments, scan_clean
+from gaitcoach.gait.kernels import (
+    KIND_STEP,
+    SEGMENT_FIELDS,
+    _mean_acc,
+    measure_segments,
+    scan_clean,
+)
 from gaitcoach.gait.segmentation import ScanState, scan_segments
 from gaitcoach.types import Foot, ImuChunk
 from tests.gait import reference
@@ -54,6 +60,7 @@ def _compare(chunk: ImuChunk) -> tuple[int, int]:
     found = 0
     for sp, row in zip(spans, fast, strict=True):
         a, b, icf = int(sp["a0"]), int(sp["a1"]) + 1, int(sp["ic_from"])
+        until = int(sp["swing_end"]) - a + params.h + 1 if sp["kind"] == KIND_STEP else b - a
         ref = reference.measure_segment(
             t[a:b],
             acc[a:b],
@@ -62,6 +69,7 @@ def _compare(chunk: ImuChunk) -> tuple[int, int]:
             _mean_acc(acc, b - 1 - params.h, b + params.h),
             r,
             icf - a if icf >= 0 else -1,
+            until,
             flat_max_tilt_deg=cfg.flat_max_tilt_deg,
             onset_fraction=cfg.impact_onset_fraction,
             rise_s=cfg.impact_rise_s,

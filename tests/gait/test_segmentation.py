@@ -29,7 +29,7 @@ PARAMS = SegmentationParams(
     swing_min_rotation_deg=20.0,
     min_stride_s=0.4,
     max_stride_s=2.5,
-    rest_min_s=0.08,
+    rest_min_s=0.25,
     step_min_displacement_m=0.15,
     landing_window_s=0.15,
     settle_window_s=0.5,
@@ -114,13 +114,13 @@ def test_a_step_between_two_rests_is_found_when_the_foot_moves() -> None:
     acc[move, 0] = a[move]
     gyr[move, 2] = 3.0  # turning as it steps (and moving enough to leave rest)
     step_energy = StanceEnergyRest().detect(t, acc, gyr, RATE_HZ).energy_
-    steps = ZuptStepDetector().detect(t, acc, gyr, step_energy, 0.08, 2).swings_
+    steps = ZuptStepDetector().detect(t, acc, gyr, step_energy, 0.25, 2).swings_
     assert len(steps) == 1
     turn = np.zeros((n, 3))
     turn[move, 2] = 3.0  # 100 deg about the vertical, no displacement
     still = np.tile([0.0, 0.0, G_MPS2], (n, 1))
     turn_energy = StanceEnergyRest().detect(t, still, turn, RATE_HZ).energy_
-    assert len(ZuptStepDetector().detect(t, still, turn, turn_energy, 0.08, 2).swings_) == 0
+    assert len(ZuptStepDetector().detect(t, still, turn, turn_energy, 0.25, 2).swings_) == 0
     # In the segmentation the step becomes a segment of its own kind.
     ad = np.abs(np.linalg.norm(acc, axis=1) - G_MPS2)
     e = step_energy
