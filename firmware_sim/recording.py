@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,12 @@ import numpy as np
 
 from firmware_sim.params import ImuSpec, Mounting
 from firmware_sim.simulation import FEET, Simulation
-from firmware_sim.trajectory import TruthStride
+from firmware_sim.trajectory import SwingKind, TruthStride, TruthSwing
 from gaitcoach.types import Activity, Foot, ImuChunk
 
 FORMAT = "gaitcoach-sim-recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: per-swing truth (``truth_swings.csv``) and a mounting per foot; 1 is still read."""
 IMU_COLUMNS = (
     "t_s",
     "t_sensor_s",
@@ -30,6 +32,7 @@ IMU_COLUMNS = (
     "gyr_z_radps",
 )
 TRUTH_COLUMNS = tuple(f.name for f in dataclasses.fields(TruthStride))
+SWING_COLUMNS = tuple(f.name for f in dataclasses.fields(TruthSwing))
 
 
 class RecordingError(ValueError):
@@ -38,16 +41,32 @@ class RecordingError(ValueError):
 
 @dataclass
 class Recording:
-    """Both feet's IMU data (true time, sensor frame, SI) and the truth of every stride."""
+    """Both feet's IMU data (true time, sensor frame, SI), the truth of every stride
+    (``truth``) and of every swing (``swings``; empty when read from a version 1 recording)."""
 
     imu: dict[Foot, ImuChunk]
     sensor_time_s: dict[Foot, np.ndarray]
     truth: list[TruthStride]
     meta: dict[str, Any]
+    swings: list[TruthSwing] = field(default_factory=list)
 
     @property
     def rate_hz(self) -> float:
         return float(self.meta["rate_hz"])
+
+    def mounting(self, foot: Foot) -> Mounting:
+        """The pod's mounting on ``foot`` (version 1 has one for both feet)."""
+        m = self.meta["mounting"]
+        if self.meta.get("format_version", 1) >= 2:
+            m = m[foot.value]
+        return Mounting(**{**m, "position_m": tuple(m["position_m"])})
+
+    def r_fs(self, foot: Foot) -> np.ndarray:
+        """Sensor-to-foot rotation (3x3) of the pod on ``foot``."""
+        r = self.meta["r_fs"]
+        if self.meta.get("format_version", 1) >= 2:
+            r = r[foot.value]
+        return np.array(r, dtype=float)
 
     def save(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)
@@ -71,6 +90,11 @@ class Recording:
             w.writerow(TRUTH_COLUMNS)
             for s in self.truth:
                 w.writerow([_cell(getattr(s, c)) for c in TRUTH_COLUMNS])
+        with open(out / "truth_swings.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(SWING_COLUMNS)
+            for sw in self.swings:
+                w.writerow([_cell(getattr(sw, c)) for c in SWING_COLUMNS])
         (out / "meta.json").write_text(json.dumps(self.meta, indent=2) + "\n")
         return out
 
@@ -78,7 +102,7 @@ class Recording:
 def _cell(v: object) -> str:
     if v is None:
         return ""
-    if isinstance(v, Foot | Activity):
+    if isinstance(v, Foot | Activity | SwingKind):
         return v.value
     if isinstance(v, float | np.floating):
         return repr(float(v))  # round-trips exactly
@@ -93,9 +117,13 @@ def record(
     noise: bool = True,
     variability: bool = True,
     imu: ImuSpec | None = None,
-    mounting: Mounting | None = None,
+    mounting: Mounting | Mapping[Foot, Mounting] | None = None,
 ) -> Recording:
-    """Simulate ``minutes`` of a profile (cut or repeated to that length, standing included)."""
+    """Simulate ``minutes`` of a profile (cut or repeated to that length, standing included).
+
+    ``mounting`` is one for both pods or one per foot (e.g.
+    :func:`firmware_sim.mounting.random_mountings`). The recording holds the truth of every
+    stride and every swing that ends (at initial contact) by its last sample."""
     from firmware_sim.profiles import get_profile
 
     if not (0.05 <= minutes <= 24 * 60):
@@ -114,6 +142,7 @@ def record(
         sensor_t[foot] = s.t_sensor_s
     end = min(float(c.t_s[-1]) for c in imu_out.values())
     truth = sim.truth_strides(until_s=end)
+    swings = sim.truth_swings(until_s=end)
     cfg = sim.config
     meta: dict[str, Any] = {
         "format": FORMAT,
@@ -125,28 +154,34 @@ def record(
         "noise": noise,
         "variability": variability,
         "imu": dataclasses.asdict(cfg.imu),
-        "mounting": dataclasses.asdict(cfg.mounting),
-        "r_fs": sim.r_fs.tolist(),
+        "mounting": {f.value: dataclasses.asdict(m) for f, m in cfg.mountings.items()},
+        "r_fs": {f.value: sim.r_fs_of(f).tolist() for f in FEET},
         "acc_lsb_mps2": sim.pod(Foot.LEFT).acc_lsb_mps2,
         "gyr_lsb_radps": sim.pod(Foot.LEFT).gyr_lsb_radps,
         "feet": [f.value for f in FEET],
     }
-    return Recording(imu_out, sensor_t, truth, meta)
+    return Recording(imu_out, sensor_t, truth, meta, swings)
 
 
-def _truth_from_row(row: dict[str, str]) -> TruthStride:
+_ENUM_FIELDS: dict[str, type[Foot] | type[Activity] | type[SwingKind]] = {
+    "foot": Foot,
+    "activity": Activity,
+    "kind": SwingKind,
+}
+
+
+def _from_row(cls: type[Any], row: dict[str, str]) -> Any:
+    """A truth record (``TruthStride`` or ``TruthSwing``) from its CSV row."""
     kw: dict[str, Any] = {}
-    for f in dataclasses.fields(TruthStride):
+    for f in dataclasses.fields(cls):
         v = row[f.name]
-        if f.name == "foot":
-            kw[f.name] = Foot(v)
-        elif f.name == "activity":
-            kw[f.name] = Activity(v)
+        if f.name in _ENUM_FIELDS:
+            kw[f.name] = _ENUM_FIELDS[f.name](v)
         elif f.name == "index":
             kw[f.name] = int(v)
         else:
             kw[f.name] = None if v == "" else float(v)
-    return TruthStride(**kw)
+    return cls(**kw)
 
 
 def load_recording(path: str | Path) -> Recording:
@@ -196,7 +231,15 @@ def load_recording(path: str | Path) -> Recording:
     if tf.exists():
         try:
             with open(tf, newline="") as fh:
-                truth = [_truth_from_row(r) for r in csv.DictReader(fh)]
+                truth = [_from_row(TruthStride, r) for r in csv.DictReader(fh)]
         except (KeyError, ValueError) as exc:
             raise RecordingError(f"{tf}: corrupt truth: {exc}") from None
-    return Recording(imu, sensor_t, truth, meta)
+    swings: list[TruthSwing] = []
+    sf = d / "truth_swings.csv"
+    if sf.exists():
+        try:
+            with open(sf, newline="") as fh:
+                swings = [_from_row(TruthSwing, r) for r in csv.DictReader(fh)]
+        except (KeyError, ValueError) as exc:
+            raise RecordingError(f"{sf}: corrupt swing truth: {exc}") from None
+    return Recording(imu, sensor_t, truth, meta, swings)
