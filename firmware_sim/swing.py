@@ -23,7 +23,7 @@ from gaitcoach.frames import G_MPS2
 
 PAUSE_BRAKING_S = 0.06
 """Time in which the foot's plantarflexion after toe-off slows to (almost) nothing."""
-PAUSE_RATE_RADPS = math.radians(3.0)
+PAUSE_RATE_RADPS = math.radians(1.5)
 """Pitch rate at the ends of a pause (it passes through zero in the middle)."""
 PAUSE_SPEED_SHARE = 0.4
 """Horizontal speed of the foot in a pause, as a share of its mean speed over the swing."""
@@ -259,16 +259,18 @@ def build_swing(
     pieces.append(Piece(t_free, t_land, pos=lift))
 
     span_s = t_land - t_free
-    if draw.scuff:
-        touch, scuff_pieces = _scuff(pieces, t_free, span_s, draw, ends.yaw_ic, toe_f)
-        pieces += scuff_pieces
-        marks["scuff_s"] = touch
     if draw.knock:
-        lo = t_free + (0.55 if draw.scuff else 0.25) * span_s
+        # Anywhere from early to late swing (150-400 ms before landing in real data); the
+        # place does not depend on the other events.
+        lo = t_free + 0.15 * span_s
         hi = t_land - 0.06  # the ringing ends before the brake or landing
         t_k = lo + draw.knock_frac * max(hi - lo, 0.0)
         pieces += _knock(t_k, draw, pieces, sensor_f)
         marks["knock_s"] = t_k
+    if draw.scuff:  # after the knock: the sole touches the floor with everything added
+        touch, scuff_pieces = _scuff(pieces, t_free, span_s, draw, ends.yaw_ic, toe_f)
+        pieces += scuff_pieces
+        marks["scuff_s"] = touch
     return pieces, SwingMarks(**marks)  # type: ignore[arg-type]
 
 
@@ -282,17 +284,23 @@ def _scuff(
     # walker scuffs; the touch itself falls in early or mid swing.
     w = 0.7 * span_s
     t0 = t_free + (0.02 + 0.1 * draw.scuff_frac) * span_s
+
+    def ratio(s: F64) -> F64:
+        """Height of the lowest sole point (the sole is the heel-toe line; roll does not move
+        the x axis) over the dip's shape: its minimum is the depth that makes them touch."""
+        pos, ang = evaluate_pieces(pieces, t0 + s * w)
+        low = np.minimum(pos[:, 2], pos[:, 2] + toe_f[0] * np.sin(ang[:, 1]))
+        out: F64 = low / (64.0 * s**3 * (1 - s) ** 3)
+        return out
+
+    # A coarse grid, then a fine one around its minimum (touching to well under a micrometre).
     s = np.linspace(0.0, 1.0, 801)[1:-1]
-    t = t0 + s * w
-    pos, ang = evaluate_pieces(pieces, t)
-    # Heel and toe heights (the sole is the heel-toe line; roll does not move the x axis).
-    toe_z = pos[:, 2] + toe_f[0] * np.sin(ang[:, 1])
-    low = np.minimum(pos[:, 2], toe_z)
-    f = 64.0 * s**3 * (1 - s) ** 3
-    ratio = low / f
-    k = int(np.argmin(ratio))
-    depth = float(ratio[k])
-    touch = float(t[k])
+    k = int(np.argmin(ratio(s)))
+    s = np.linspace(s[max(k - 1, 0)], s[min(k + 1, len(s) - 1)], 801)
+    r = ratio(s)
+    k = int(np.argmin(r))
+    depth = float(r[k])
+    touch = float(t0 + s[k] * w)
     dip = np.zeros((3, 7))
     dip[2] = bump(-depth, w)
     wh = 0.03
