@@ -226,20 +226,17 @@ def load_recording(path: str | Path) -> Recording:
             np.rint(data[:, 5:8] / gyr_lsb) * gyr_lsb,
         )
         sensor_t[foot] = data[:, 1].copy()
-    truth: list[TruthStride] = []
-    tf = d / "truth_strides.csv"
-    if tf.exists():
-        try:
-            with open(tf, newline="") as fh:
-                truth = [_from_row(TruthStride, r) for r in csv.DictReader(fh)]
-        except (KeyError, ValueError) as exc:
-            raise RecordingError(f"{tf}: corrupt truth: {exc}") from None
-    swings: list[TruthSwing] = []
-    sf = d / "truth_swings.csv"
-    if sf.exists():
-        try:
-            with open(sf, newline="") as fh:
-                swings = [_from_row(TruthSwing, r) for r in csv.DictReader(fh)]
-        except (KeyError, ValueError) as exc:
-            raise RecordingError(f"{sf}: corrupt swing truth: {exc}") from None
+    truth = _read_truth(d / "truth_strides.csv", TruthStride, "truth")
+    swings = _read_truth(d / "truth_swings.csv", TruthSwing, "swing truth")
     return Recording(imu, sensor_t, truth, meta, swings)
+
+
+def _read_truth(path: Path, cls: type[Any], what: str) -> list[Any]:
+    """The records of a truth file (none when it is missing, as swings in version 1)."""
+    if not path.exists():
+        return []
+    try:
+        with open(path, newline="") as fh:
+            return [_from_row(cls, r) for r in csv.DictReader(fh)]
+    except (KeyError, ValueError) as exc:
+        raise RecordingError(f"{path}: corrupt {what}: {exc}") from None

@@ -176,25 +176,15 @@ class TruthSwing:
         return self.ic_s - self.to_s
 
 
-@dataclass
-class _SwingRaw:
-    """What the planner knows of a swing when it plans it; evaluated into a TruthSwing later."""
+@dataclass(frozen=True, slots=True)
+class _SwingStart:
+    """What planning a swing knows before its landing is made."""
 
-    foot: Foot
-    index: int
     ho_s: float
     to_s: float
-    ic_s: float
-    flat_s: float
     kind: SwingKind
-    activity: Activity
-    pod_from: F64
-    pod_to: F64
-    turn_deg: float
-    swivel_deg: float
-    strike_angle_deg: float
     marks: SwingMarks
-    built: TruthSwing | None = None
+    swivel_rad: float
 
 
 # U-turn steps (see params.UTurn): short steps on the spot.
@@ -368,9 +358,11 @@ class GaitPlanner:
         self.tracks: dict[Foot, FootTrack] = {Foot.LEFT: FootTrack(), Foot.RIGHT: FootTrack()}
         self.truth: list[TruthStride] = []
         self._stride_index = {Foot.LEFT: 0, Foot.RIGHT: 0}
-        self._swings: list[_SwingRaw] = []
+        # Swing truth; clearance and pitch range are evaluated later, for many swings at once.
+        self._swings: list[TruthSwing] = []
+        self._unevaluated: list[int] = []
         self._swing_count = {Foot.LEFT: 0, Foot.RIGHT: 0}
-        self._last_swing: dict[Foot, _SwingRaw | None] = {Foot.LEFT: None, Foot.RIGHT: None}
+        self._last_swing: dict[Foot, int] = {}
         self._bounds = np.cumsum([0.0] + [s.duration_s for s in profile.segments])
         # Runner state at the next step.
         self._t = 0.0
@@ -473,45 +465,28 @@ class GaitPlanner:
     def flush_swings(self) -> list[TruthSwing]:
         """Truth of every swing planned so far, in planning order (clearance and pitch range
         are evaluated here, for all new swings at once)."""
-        new = [r for r in self._swings if r.built is None]
         k = 60
         frac = np.linspace(0.0, 1.0, k)
         for foot in (Foot.LEFT, Foot.RIGHT):
-            mine = [r for r in new if r.foot is foot]
+            mine = [i for i in self._unevaluated if self._swings[i].foot is foot]
             if not mine:
                 continue
-            track = self.tracks[foot]
-            swing_t = np.concatenate([r.to_s + (r.ic_s - r.to_s) * frac for r in mine])
-            rock_t = np.concatenate([r.ho_s + (r.flat_s - r.ho_s) * frac for r in mine])
-            st = evaluate(track, np.concatenate([swing_t, rock_t]), self.sensor_of(foot))
+            sw = [self._swings[i] for i in mine]
+            swing_t = np.concatenate([s.to_s + (s.ic_s - s.to_s) * frac for s in sw])
+            rock_t = np.concatenate([s.ho_s + (s.flat_s - s.ho_s) * frac for s in sw])
+            sensor = self.sensor_of(foot)
+            st = evaluate(self.tracks[foot], np.concatenate([swing_t, rock_t]), sensor)
             n = len(swing_t)
-            zmax = st.pos_m[:n, 2].reshape(len(mine), k).max(axis=1)
+            # Clearance above the pod's foot-flat height (the foot flat: sensor height).
+            top = st.pos_m[:n, 2].reshape(len(mine), k).max(axis=1) - sensor[2]
             pitch = np.degrees(st.pitch_rad[n:]).reshape(len(mine), k)
             prange = pitch.max(axis=1) - pitch.min(axis=1)
-            for r, top, pr in zip(mine, zmax, prange, strict=True):
-                m = r.marks
-                r.built = TruthSwing(
-                    foot=r.foot,
-                    index=r.index,
-                    ho_s=float(r.ho_s),
-                    to_s=float(r.to_s),
-                    ic_s=float(r.ic_s),
-                    flat_s=float(r.flat_s),
-                    kind=r.kind,
-                    activity=r.activity,
-                    length_m=float(np.hypot(*(r.pod_to - r.pod_from)[:2])),
-                    turn_deg=r.turn_deg,
-                    swivel_deg=r.swivel_deg,
-                    strike_angle_deg=r.strike_angle_deg,
-                    pitch_range_deg=float(pr),
-                    clearance_m=float(top - r.pod_from[2]),
-                    pause_start_s=_opt_float(m.pause_start_s),
-                    pause_s=float(m.pause_s),
-                    knock_s=_opt_float(m.knock_s),
-                    scuff_s=_opt_float(m.scuff_s),
-                    brake_s=_opt_float(m.brake_s),
+            for i, s, c, pr in zip(mine, sw, top, prange, strict=True):
+                self._swings[i] = dataclasses.replace(
+                    s, clearance_m=float(c), pitch_range_deg=float(pr)
                 )
-        return [r.built for r in self._swings if r.built is not None]
+        self._unevaluated.clear()
+        return self._swings
 
     # ------------------------------------------------------------------ planning
     def plan_until(self, t_end: float) -> None:
@@ -551,11 +526,9 @@ class GaitPlanner:
             tr.contacts[-1].stopped = True
         heels = [tr.contacts[-1].heel_rest[:2] for tr in self.tracks.values()]
         self._com = np.mean(heels, axis=0) + yaw_matrix(self._heading)[:2, 0] * 0.1
-        for raw in self._last_swing.values():
-            if raw is not None and raw.kind is not SwingKind.INITIATION:
-                raw.kind = SwingKind.TERMINATION
-                if raw.built is not None:
-                    raw.built = dataclasses.replace(raw.built, kind=SwingKind.TERMINATION)
+        for i in self._last_swing.values():
+            if self._swings[i].kind is not SwingKind.INITIATION:
+                self._swings[i] = dataclasses.replace(self._swings[i], kind=SwingKind.TERMINATION)
 
     def _step(self, t: float, seg: Segment, seg_index: int, closing: bool = False) -> None:
         """Plan the next step, landing at ``t``: an ordinary one, a U-turn step, or (with
@@ -626,14 +599,12 @@ class GaitPlanner:
             activity=activity,
             step_time_s=None if self._last_ic[other] is None else t - float(self._last_ic[other]),  # type: ignore[arg-type]
         )
-        raw = self._finish_previous(foot, contact, p, walking, kind, seg.events)
+        start = self._finish_previous(foot, contact, p, walking, kind, seg.events)
         self._start_landing(foot, contact, p, walking)
-        raw.flat_s = contact.t_flat
-        contact.swing_kind, contact.swing_to_s = raw.kind, raw.to_s
+        contact.swing_kind, contact.swing_to_s = start.kind, start.to_s
         if turn is not None and kind in (SwingKind.TURN, SwingKind.PIVOT):
             contact.swivel_share = turn.swivel_share
-        self._swings.append(raw)
-        self._last_swing[foot] = raw
+        self._add_swing_truth(foot, start, contact)
         self._last_ic[foot] = t
         self._last_step_t = t
         # Advance the body to the next step; into a U-turn only up to this landing: the turn
@@ -739,7 +710,7 @@ class GaitPlanner:
         walking: bool,
         kind: SwingKind = SwingKind.NORMAL,
         events: SwingEvents | None = None,
-    ) -> _SwingRaw:
+    ) -> _SwingStart:
         """Heel-off and toe-off of the foot's current contact (after a rotation on the ground
         in a U-turn), then the swing to ``new``; returns what the swing truth needs."""
         tr = self.tracks[foot]
@@ -835,26 +806,43 @@ class GaitPlanner:
 
         if not from_standing:
             self._emit_truth(foot, prev, new, t_to, t_ic, swing_seg)
+        return _SwingStart(t_ho, t_to, kind, marks, swivel_rad)
+
+    def _add_swing_truth(self, foot: Foot, start: _SwingStart, new: Contact) -> None:
+        """The truth of the swing that just ended in ``new`` (clearance and pitch range to
+        come, see flush_swings)."""
+        prev = self.tracks[foot].contacts[-2]  # after its rotation on the ground, if any
         sensor = self.sensor_of(foot)
+        pod_from = prev.heel_rest + yaw_matrix(prev.yaw) @ sensor
+        pod_to = new.heel_rest + yaw_matrix(new.yaw) @ sensor
+        m = start.marks
         index = self._swing_count[foot]
         self._swing_count[foot] = index + 1
-        raw = _SwingRaw(
-            foot=foot,
-            index=index,
-            ho_s=t_ho,
-            to_s=t_to,
-            ic_s=t_ic,
-            flat_s=math.nan,
-            kind=kind,
-            activity=new.activity,
-            pod_from=prev.heel_rest + yaw_matrix(prev.yaw) @ sensor,
-            pod_to=new.heel_rest + yaw_matrix(new.yaw) @ sensor,
-            turn_deg=math.degrees(new.yaw - prev.yaw),
-            swivel_deg=math.degrees(swivel_rad),
-            strike_angle_deg=float(new.strike_deg),
-            marks=marks,
+        self._last_swing[foot] = len(self._swings)
+        self._unevaluated.append(len(self._swings))
+        self._swings.append(
+            TruthSwing(
+                foot=foot,
+                index=index,
+                ho_s=float(start.ho_s),
+                to_s=float(start.to_s),
+                ic_s=float(new.t_ic),  # type: ignore[arg-type]
+                flat_s=float(new.t_flat),
+                kind=start.kind,
+                activity=new.activity,
+                length_m=float(np.hypot(*(pod_to - pod_from)[:2])),
+                turn_deg=math.degrees(new.yaw - prev.yaw),
+                swivel_deg=math.degrees(start.swivel_rad),
+                strike_angle_deg=float(new.strike_deg),
+                pitch_range_deg=math.nan,
+                clearance_m=math.nan,
+                pause_start_s=_opt_float(m.pause_start_s),
+                pause_s=float(m.pause_s),
+                knock_s=_opt_float(m.knock_s),
+                scuff_s=_opt_float(m.scuff_s),
+                brake_s=_opt_float(m.brake_s),
+            )
         )
-        return raw
 
     def _swivel(self, foot: Foot, prev: Contact, new: Contact, t_ho: float) -> float:
         """Rotate the stance foot on the ground about its ball while the other foot makes a

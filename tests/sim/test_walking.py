@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from firmware_sim.params import Mode, Profile, Segment, SwingEvents, UTurn
 from firmware_sim.profiles import EVERYDAY_WALK, PROFILES
 from firmware_sim.simulation import Simulation
 from firmware_sim.trajectory import SwingKind, TruthSwing
-from gaitcoach.frames import G_MPS2, GRAVITY_W
+from gaitcoach.frames import G_MPS2
 from gaitcoach.types import Foot
+from tests.sim.integrate import orientation_error_deg, position_error_m
 
 FEET = (Foot.LEFT, Foot.RIGHT)
 WALKING = ["slow-walker", "walk-knocks", "start-stop", "u-turns", "walk-trials"]
@@ -337,23 +337,8 @@ def test_signals_integrate_to_the_truth_through_every_kind_of_swing(name: str) -
     assert len(swings) >= 3
     for s in swings:
         t0 = s.ho_s - 0.45 if s.swivel_deg else s.ho_s - 0.01
-        t = np.arange(t0, s.flat_s + 0.01, 1 / 416)
-        _, gyr = sim.ideal_counts(s.foot, t)
-        r_ws = sim.state(s.foot, t).r_wf @ sim.r_fs_of(s.foot)
-        rot = Rotation.from_matrix(r_ws[0])
-        for k in range(len(t) - 1):
-            rot = rot * Rotation.from_rotvec(0.5 * (gyr[k] + gyr[k + 1]) * (t[k + 1] - t[k]))
-        err = np.degrees((Rotation.from_matrix(r_ws[-1]).inv() * rot).magnitude())
-        assert err < 0.5, (s, err)
-
-        t = np.arange(t0, s.flat_s + 0.01, 1e-3)
-        acc, _ = sim.ideal_counts(s.foot, t)
-        st = sim.state(s.foot, t)
-        a_w = np.einsum("nij,nj->ni", st.r_wf @ sim.r_fs_of(s.foot), acc) + GRAVITY_W
-        dt = np.diff(t)[:, None]
-        v = st.vel_mps[0] + np.vstack([np.zeros(3), np.cumsum(0.5 * (a_w[1:] + a_w[:-1]) * dt, 0)])
-        p = st.pos_m[0] + np.vstack([np.zeros(3), np.cumsum(0.5 * (v[1:] + v[:-1]) * dt, 0)])
-        assert np.linalg.norm(p[-1] - st.pos_m[-1]) < 0.01, s
+        assert orientation_error_deg(sim, s.foot, t0, s.flat_s + 0.01) < 0.5, s
+        assert position_error_m(sim, s.foot, t0, s.flat_s + 0.01) < 0.01, s
 
 
 @pytest.mark.parametrize("name", WALKING)
