@@ -19,8 +19,11 @@ from firmware_sim.trajectory import SwingKind, TruthStride, TruthSwing
 from gaitcoach.types import Activity, Foot, ImuChunk
 
 FORMAT = "gaitcoach-sim-recording"
-FORMAT_VERSION = 2
-"""2: per-swing truth (``truth_swings.csv``) and a mounting per foot; 1 is still read."""
+FORMAT_VERSION = 1
+"""Additions since the first recordings are optional, so version 1 still describes them:
+``truth_swings.csv`` (missing = no swing truth) and ``mounting_by_foot`` / ``r_fs_by_foot``
+(written only when the feet's mountings differ; ``mounting`` and ``r_fs`` are then null, so a
+reader that knows only those fails instead of using one pod's mounting for both)."""
 IMU_COLUMNS = (
     "t_s",
     "t_sensor_s",
@@ -42,7 +45,8 @@ class RecordingError(ValueError):
 @dataclass
 class Recording:
     """Both feet's IMU data (true time, sensor frame, SI), the truth of every stride
-    (``truth``) and of every swing (``swings``; empty when read from a version 1 recording)."""
+    (``truth``) and of every swing (``swings``; empty when read from a recording written
+    before swing truth)."""
 
     imu: dict[Foot, ImuChunk]
     sensor_time_s: dict[Foot, np.ndarray]
@@ -55,18 +59,15 @@ class Recording:
         return float(self.meta["rate_hz"])
 
     def mounting(self, foot: Foot) -> Mounting:
-        """The pod's mounting on ``foot`` (version 1 has one for both feet)."""
-        m = self.meta["mounting"]
-        if self.meta.get("format_version", 1) >= 2:
-            m = m[foot.value]
+        """The pod's mounting on ``foot``."""
+        by_foot = self.meta.get("mounting_by_foot")
+        m = by_foot[foot.value] if by_foot else self.meta["mounting"]
         return Mounting(**{**m, "position_m": tuple(m["position_m"])})
 
     def r_fs(self, foot: Foot) -> np.ndarray:
         """Sensor-to-foot rotation (3x3) of the pod on ``foot``."""
-        r = self.meta["r_fs"]
-        if self.meta.get("format_version", 1) >= 2:
-            r = r[foot.value]
-        return np.array(r, dtype=float)
+        by_foot = self.meta.get("r_fs_by_foot")
+        return np.array(by_foot[foot.value] if by_foot else self.meta["r_fs"], dtype=float)
 
     def save(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)
@@ -144,6 +145,7 @@ def record(
     truth = sim.truth_strides(until_s=end)
     swings = sim.truth_swings(until_s=end)
     cfg = sim.config
+    same = cfg.mountings[Foot.LEFT] == cfg.mountings[Foot.RIGHT]
     meta: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -154,12 +156,17 @@ def record(
         "noise": noise,
         "variability": variability,
         "imu": dataclasses.asdict(cfg.imu),
-        "mounting": {f.value: dataclasses.asdict(m) for f, m in cfg.mountings.items()},
-        "r_fs": {f.value: sim.r_fs_of(f).tolist() for f in FEET},
+        "mounting": dataclasses.asdict(cfg.mountings[Foot.LEFT]) if same else None,
+        "r_fs": sim.r_fs_of(Foot.LEFT).tolist() if same else None,
         "acc_lsb_mps2": sim.pod(Foot.LEFT).acc_lsb_mps2,
         "gyr_lsb_radps": sim.pod(Foot.LEFT).gyr_lsb_radps,
         "feet": [f.value for f in FEET],
     }
+    if not same:
+        meta["mounting_by_foot"] = {
+            f.value: dataclasses.asdict(m) for f, m in cfg.mountings.items()
+        }
+        meta["r_fs_by_foot"] = {f.value: sim.r_fs_of(f).tolist() for f in FEET}
     return Recording(imu_out, sensor_t, truth, meta, swings)
 
 
@@ -232,7 +239,7 @@ def load_recording(path: str | Path) -> Recording:
 
 
 def _read_truth(path: Path, cls: type[Any], what: str) -> list[Any]:
-    """The records of a truth file (none when it is missing, as swings in version 1)."""
+    """The records of a truth file (none when it is missing: swings of older recordings)."""
     if not path.exists():
         return []
     try:

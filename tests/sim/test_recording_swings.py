@@ -1,9 +1,8 @@
-"""Recording format 2: per-swing truth and a mounting per foot, saved and read back exactly;
-format 1 recordings are still read."""
+"""Recordings with per-swing truth and a mounting per foot, saved and read back exactly;
+recordings written before them (no swing truth, one mounting) are still read."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,10 @@ FEET = (Foot.LEFT, Foot.RIGHT)
 def test_swings_and_mountings_round_trip(tmp_path: Path) -> None:
     mounts = random_mountings(3)
     rec = record("start-stop", 0.5, 104, seed=3, mounting=mounts)
-    assert rec.meta["format_version"] == FORMAT_VERSION == 2
+    assert rec.meta["format_version"] == FORMAT_VERSION == 1
+    # One mounting per foot: the single-mounting keys are null, not one pod's.
+    assert rec.meta["mounting"] is None and rec.meta["r_fs"] is None
+    assert set(rec.meta["mounting_by_foot"]) == set(rec.meta["r_fs_by_foot"]) == {"left", "right"}
     d = rec.save(tmp_path / "r")
     assert (d / "truth_swings.csv").exists()
     back = load_recording(d)
@@ -50,22 +52,18 @@ def test_recording_has_the_first_and_last_swings_of_each_walk() -> None:
         assert len(mine) == len(strides) + kinds.count(SwingKind.INITIATION)
 
 
-def test_format_1_recordings_are_still_read(tmp_path: Path) -> None:
+def test_recordings_without_swing_truth_are_still_read(tmp_path: Path) -> None:
     rec = record("forefoot", 0.1, 104, seed=2)
-    d = rec.save(tmp_path / "v1")
-    # What version 1 wrote: one mounting and r_fs for both feet, no swing truth.
-    meta = json.loads((d / "meta.json").read_text())
-    meta["format_version"] = 1
-    meta["mounting"] = meta["mounting"]["left"]
-    meta["r_fs"] = meta["r_fs"]["left"]
-    (d / "meta.json").write_text(json.dumps(meta))
-    (d / "truth_swings.csv").unlink()
+    # The same mounting on both feet: the metadata keeps its first layout.
+    assert "mounting_by_foot" not in rec.meta and len(rec.meta["r_fs"]) == 3
+    d = rec.save(tmp_path / "old")
+    (d / "truth_swings.csv").unlink()  # as written before swing truth
     old = load_recording(d)
     assert old.swings == []
     assert old.truth == rec.truth
     for foot in FEET:
         assert old.mounting(foot) == rec.mounting(foot)
-        assert np.array_equal(old.r_fs(foot), rec.r_fs(foot))
+        assert np.array_equal(old.r_fs(foot), np.array(rec.meta["r_fs"]))
 
 
 def test_corrupt_swing_truth_is_refused(tmp_path: Path) -> None:
