@@ -199,7 +199,9 @@ def build_swing(
     heel = [(t_to, h0, v0, a0)]
     pitch = [(t_to, np.array(th0), np.array(w0), np.array(0.0))]
     t_free = t_to
-    if draw.pause_s > 0:
+    # Like the brake below, a pause that would leave less than MIN_FREE_SHARE of the swing
+    # (a short running swing) is not made.
+    if draw.pause_s > 0 and PAUSE_BRAKING_S + draw.pause_s <= (1 - MIN_FREE_SHARE) * (t_ic - t_to):
         ta = t_to + PAUSE_BRAKING_S
         tb = ta + draw.pause_s
         span = h1 - h0

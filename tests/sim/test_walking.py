@@ -376,6 +376,24 @@ def test_events_off_is_the_plain_swing() -> None:
     assert np.array_equal(a.gyr_counts, b.gyr_counts)
 
 
+def test_events_that_do_not_fit_the_swing_are_not_made() -> None:
+    """A quick runner's swing (0.36 s) is too short for a 110-120 ms pause (it would leave
+    under 55 % of the swing): none is made, the knocks still are, and the truth says so."""
+    from firmware_sim.profiles import EFFICIENT
+
+    events = SwingEvents(pause_after_to_s=(0.11, 0.12), knock_share=0.5)
+    quick = dataclasses.replace(EFFICIENT, cadence_spm=200.0, contact_time_s=0.24)
+    run = Segment(Mode.RUN, 20.0, quick, events=events)
+    sim = Simulation(Profile("r", "", (Segment(Mode.STAND, 3.0), run)), seed=1, noise=False)
+    sim.run_until(20.0)
+    swings = sim.truth_swings(until_s=20.0)
+    for s in swings:  # where one is made (the longer first swings), it fits
+        assert s.pause_s == 0.0 or 0.06 + s.pause_s <= 0.45 * (s.ic_s - s.to_s)
+    steady = [s for s in swings if s.to_s > 10.0]
+    assert steady and all(s.pause_s == 0.0 and s.pause_start_s is None for s in steady)
+    assert 0.3 < np.mean([s.knock_s is not None for s in swings]) < 0.7
+
+
 def test_same_seed_same_events_and_other_seeds_differ() -> None:
     a = Simulation("walk-knocks", seed=7)
     b = Simulation("walk-knocks", seed=7)
