@@ -145,6 +145,12 @@ def orientation(
     return r, omega, alpha
 
 
+def orientation_matrix(yaw: float, pitch: float, roll: float) -> F64:
+    """``R_WF`` of one foot orientation (rad; pitch positive toes up)."""
+    a = np.array
+    return rot_z(a(yaw)) @ rot_y(a(-pitch)) @ rot_x(a(roll))
+
+
 def euler_zyx(yaw_deg: float, pitch_deg: float, roll_deg: float) -> F64:
     """A fixed rotation (3x3) from intrinsic z-y-x angles in degrees (pitch about +y)."""
     y, p, r = np.radians([yaw_deg, pitch_deg, roll_deg])

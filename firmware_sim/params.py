@@ -165,18 +165,119 @@ class Drift:
                 )
 
 
+def _check_range(name: str, lo_hi: tuple[float, float], lo: float, hi: float, unit: str) -> None:
+    _check(f"{name}[0]", lo_hi[0], lo, hi, unit)
+    _check(f"{name}[1]", lo_hi[1], lo_hi[0], hi, unit)
+
+
+@dataclass(frozen=True)
+class SwingEvents:
+    """What happens inside a walker's swings, drawn per swing from the seed.
+
+    Every swing draws the same number of random values whatever is switched on, so turning one
+    event on or off leaves the others (and the stride-to-stride variability) unchanged.
+
+    Parameters
+    ----------
+    pause_after_to_s
+        Range of the pause after toe-off: the foot's rotation nearly stops (the pitch rate
+        passes slowly through zero, |f| stays near 1 g) before the swing dorsiflexion, as in
+        slow and older walkers; ``(0, 0)`` = no pause.
+    knock_share
+        Share of swings with a knock: a 10-20 ms acceleration spike with gyro ringing.
+    knock_g
+        Range of a knock's peak acceleration of the foot (g).
+    scuff_share
+        Share of swings whose toe brushes the floor in early or mid swing, with a deceleration.
+    scuff_g
+        Range of the scuff's peak deceleration (g).
+    brake_share
+        Share of swings with a sharp deceleration of the foot shortly before landing.
+    brake_g
+        Range of that deceleration's peak (g).
+    brake_before_ic_s
+        Range of the time from the peak of that deceleration to initial contact.
+    """
+
+    pause_after_to_s: tuple[float, float] = (0.0, 0.0)
+    knock_share: float = 0.0
+    knock_g: tuple[float, float] = (2.0, 5.0)
+    scuff_share: float = 0.0
+    scuff_g: tuple[float, float] = (1.0, 2.5)
+    brake_share: float = 0.0
+    brake_g: tuple[float, float] = (3.0, 5.0)
+    brake_before_ic_s: tuple[float, float] = (0.05, 0.08)
+
+    def validate(self) -> None:
+        _check_range("events.pause_after_to_s", self.pause_after_to_s, 0.0, 0.12, "s")
+        for name in ("knock_share", "scuff_share", "brake_share"):
+            _check(f"events.{name}", getattr(self, name), 0.0, 1.0)
+        _check_range("events.knock_g", self.knock_g, 0.5, 8.0, "g")
+        _check_range("events.scuff_g", self.scuff_g, 0.2, 4.0, "g")
+        _check_range("events.brake_g", self.brake_g, 0.5, 6.0, "g")
+        _check_range("events.brake_before_ic_s", self.brake_before_ic_s, 0.04, 0.1, "s")
+
+
+@dataclass(frozen=True)
+class UTurn:
+    """A 180 deg turn on the spot in the first ``steps`` steps of a segment.
+
+    The first and last turn steps are ordinary steps that turn; the ones between (and the
+    second of a two-step turn) are pivot steps: the foot lifts a few centimetres, turns and
+    moves 10-30 cm while barely pitching. While the other foot makes a turn or pivot step, the
+    stance foot rotates on the ground about its ball by ``swivel_share`` of its heading change
+    (no swing, no event).
+
+    Parameters
+    ----------
+    steps
+        Number of steps of the turn (2-4).
+    left
+        Turn to the left (counter-clockwise seen from above), else to the right.
+    swivel_share
+        Share of a stance foot's heading change done on the ground.
+    step_time_factor
+        Turn steps last this much longer than the walking steps around them.
+    """
+
+    steps: int = 3
+    left: bool = True
+    swivel_share: float = 0.4
+    step_time_factor: float = 1.15
+
+    def validate(self) -> None:
+        if self.steps not in (2, 3, 4):
+            raise ValueError(f"u_turn.steps = {self.steps!r} is out of range; allowed 2..4")
+        _check("u_turn.swivel_share", self.swivel_share, 0.0, 0.7)
+        _check("u_turn.step_time_factor", self.step_time_factor, 0.8, 1.6)
+
+
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of a run with one mode and one set of parameters."""
+    """A stretch of a run with one mode and one set of parameters.
+
+    ``events`` adds transients to the swings, ``u_turn`` starts the segment with a U-turn and
+    ``closing_step`` ends it, when standing follows, with the trailing foot stepping up beside
+    the other one (else the walker stops with the feet where they are).
+    """
 
     mode: Mode
     duration_s: float
     params: GaitParams = field(default_factory=GaitParams)
     drift: Drift | None = None
+    events: SwingEvents | None = None
+    u_turn: UTurn | None = None
+    closing_step: bool = False
 
     def validate(self) -> None:
         _check("segment.duration_s", self.duration_s, 0.5, 86400.0, "s")
         self.params.validate(self.mode)
+        if self.events is not None:
+            self.events.validate()
+        if self.u_turn is not None:
+            self.u_turn.validate()
+            if self.mode is not Mode.WALK:
+                raise ValueError("segment.u_turn is only allowed in walking segments")
         if self.drift is not None:
             self.drift.validate()
             end = self.params.scaled(**self.drift.deltas)

@@ -17,6 +17,8 @@ from firmware_sim.params import (
     Mode,
     Profile,
     Segment,
+    SwingEvents,
+    UTurn,
 )
 
 EFFICIENT = GaitParams(
@@ -57,6 +59,35 @@ WALK = GaitParams(
     step_width_m=0.10,
 )
 
+SLOW_WALK = GaitParams(
+    speed_mps=0.75,
+    cadence_spm=92.0,
+    contact_time_s=0.88,
+    strike_angle_deg=14.0,
+    landing_distance_m=0.22,
+    toe_off_angle_deg=-35.0,
+    clearance_m=0.08,
+    step_width_m=0.12,
+    toe_out_deg=8.0,
+)
+"""An older, slow walker: 0.75 m/s, 92 steps/min, long double support (contact 1.35 steps)."""
+EVERYDAY_WALK = GaitParams(
+    speed_mps=1.2,
+    cadence_spm=106.0,
+    contact_time_s=0.68,
+    strike_angle_deg=18.0,
+    landing_distance_m=0.27,
+    toe_off_angle_deg=-45.0,
+    clearance_m=0.09,
+    step_width_m=0.10,
+)
+SLOW_PAUSE = SwingEvents(pause_after_to_s=(0.04, 0.08))
+"""The foot nearly stops rotating for 40-80 ms after toe-off."""
+KNOCKS = SwingEvents(knock_share=0.2, scuff_share=0.15, brake_share=1.0)
+"""Knocks in a fifth of swings, scuffs in 15 %, a sharp brake before every landing."""
+SLOW_WALK_EVENTS = SwingEvents(pause_after_to_s=(0.04, 0.08), knock_share=0.1, scuff_share=0.1)
+"""An older walker's swings: pauses after toe-off, some knocks and scuffs."""
+
 
 def _stand(seconds: float) -> Segment:
     return Segment(Mode.STAND, seconds)
@@ -64,6 +95,34 @@ def _stand(seconds: float) -> Segment:
 
 def _run(seconds: float, params: GaitParams, drift: Drift | None = None) -> Segment:
     return Segment(Mode.RUN, seconds, params, drift)
+
+
+def _walk(
+    seconds: float,
+    params: GaitParams,
+    events: SwingEvents | None = None,
+    u_turn: UTurn | None = None,
+) -> Segment:
+    return Segment(Mode.WALK, seconds, params, events=events, u_turn=u_turn, closing_step=True)
+
+
+def _u_turns(count: int, params: GaitParams, events: SwingEvents | None = None) -> list[Segment]:
+    """Walking segments that each start with a U-turn: 2, 3, 4 steps in turn, left and right."""
+    return [
+        _walk(8.0, params, events, UTurn(steps=2 + i % 3, left=i % 2 == 0)) for i in range(count)
+    ]
+
+
+def _trials(count: int) -> list[Segment]:
+    """The protocol of the real walking sets: stand, walk, U-turn, walk back, stop."""
+    out: list[Segment] = []
+    for i in range(count):
+        out += [
+            _stand(5.0),
+            _walk(6.0, SLOW_WALK, SLOW_WALK_EVENTS),
+            _walk(7.0, SLOW_WALK, SLOW_WALK_EVENTS, UTurn(steps=2 + i % 3, left=i % 2 == 1)),
+        ]
+    return [*out, _stand(5.0)]
 
 
 PROFILES: dict[str, Profile] = {
@@ -145,6 +204,38 @@ PROFILES: dict[str, Profile] = {
             "standing",
             "Standing still: no strides at all.",
             (_stand(60.0),),
+        ),
+        Profile(
+            "slow-walker",
+            "Older, slow walker (0.75 m/s, 92 spm, long double support) whose foot nearly stops "
+            "rotating for 40-80 ms after every toe-off.",
+            (_stand(5.0), _walk(120.0, SLOW_WALK, SLOW_PAUSE), _stand(5.0)),
+        ),
+        Profile(
+            "walk-knocks",
+            "Walker (1.2 m/s) with knocks in 20 % and scuffs in 15 % of swings and a sharp "
+            "deceleration of the foot 50-80 ms before every landing.",
+            (_stand(5.0), _walk(120.0, EVERYDAY_WALK, KNOCKS), _stand(5.0)),
+        ),
+        Profile(
+            "start-stop",
+            "Ten walks of 8 s from standing to standing: initiation steps, closing steps.",
+            (
+                *[seg for _ in range(10) for seg in (_stand(4.0), _walk(8.0, EVERYDAY_WALK))],
+                _stand(4.0),
+            ),
+        ),
+        Profile(
+            "u-turns",
+            "Walking with a U-turn every 8 s (2, 3 or 4 steps, pivot steps, stance feet "
+            "rotating on the ground), alternately left and right.",
+            (_stand(4.0), _walk(8.0, EVERYDAY_WALK), *_u_turns(12, EVERYDAY_WALK), _stand(4.0)),
+        ),
+        Profile(
+            "walk-trials",
+            "Eight trials as in the real walking sets (stand, walk, U-turn, walk back, stop) by "
+            "an older slow walker with pauses after toe-off, knocks and scuffs.",
+            tuple(_trials(8)),
         ),
     )
 }

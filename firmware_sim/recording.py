@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,15 @@ import numpy as np
 
 from firmware_sim.params import ImuSpec, Mounting
 from firmware_sim.simulation import FEET, Simulation
-from firmware_sim.trajectory import TruthStride
+from firmware_sim.trajectory import SwingKind, TruthStride, TruthSwing
 from gaitcoach.types import Activity, Foot, ImuChunk
 
 FORMAT = "gaitcoach-sim-recording"
 FORMAT_VERSION = 1
+"""Additions since the first recordings are optional, so version 1 still describes them:
+``truth_swings.csv`` (missing = no swing truth) and ``mounting_by_foot`` / ``r_fs_by_foot``
+(written only when the feet's mountings differ; ``mounting`` and ``r_fs`` are then null, so a
+reader that knows only those fails instead of using one pod's mounting for both)."""
 IMU_COLUMNS = (
     "t_s",
     "t_sensor_s",
@@ -30,6 +35,7 @@ IMU_COLUMNS = (
     "gyr_z_radps",
 )
 TRUTH_COLUMNS = tuple(f.name for f in dataclasses.fields(TruthStride))
+SWING_COLUMNS = tuple(f.name for f in dataclasses.fields(TruthSwing))
 
 
 class RecordingError(ValueError):
@@ -38,16 +44,30 @@ class RecordingError(ValueError):
 
 @dataclass
 class Recording:
-    """Both feet's IMU data (true time, sensor frame, SI) and the truth of every stride."""
+    """Both feet's IMU data (true time, sensor frame, SI), the truth of every stride
+    (``truth``) and of every swing (``swings``; empty when read from a recording written
+    before swing truth)."""
 
     imu: dict[Foot, ImuChunk]
     sensor_time_s: dict[Foot, np.ndarray]
     truth: list[TruthStride]
     meta: dict[str, Any]
+    swings: list[TruthSwing] = field(default_factory=list)
 
     @property
     def rate_hz(self) -> float:
         return float(self.meta["rate_hz"])
+
+    def mounting(self, foot: Foot) -> Mounting:
+        """The pod's mounting on ``foot``."""
+        by_foot = self.meta.get("mounting_by_foot")
+        m = by_foot[foot.value] if by_foot else self.meta["mounting"]
+        return Mounting(**{**m, "position_m": tuple(m["position_m"])})
+
+    def r_fs(self, foot: Foot) -> np.ndarray:
+        """Sensor-to-foot rotation (3x3) of the pod on ``foot``."""
+        by_foot = self.meta.get("r_fs_by_foot")
+        return np.array(by_foot[foot.value] if by_foot else self.meta["r_fs"], dtype=float)
 
     def save(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)
@@ -71,6 +91,11 @@ class Recording:
             w.writerow(TRUTH_COLUMNS)
             for s in self.truth:
                 w.writerow([_cell(getattr(s, c)) for c in TRUTH_COLUMNS])
+        with open(out / "truth_swings.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(SWING_COLUMNS)
+            for sw in self.swings:
+                w.writerow([_cell(getattr(sw, c)) for c in SWING_COLUMNS])
         (out / "meta.json").write_text(json.dumps(self.meta, indent=2) + "\n")
         return out
 
@@ -78,7 +103,7 @@ class Recording:
 def _cell(v: object) -> str:
     if v is None:
         return ""
-    if isinstance(v, Foot | Activity):
+    if isinstance(v, Foot | Activity | SwingKind):
         return v.value
     if isinstance(v, float | np.floating):
         return repr(float(v))  # round-trips exactly
@@ -93,9 +118,13 @@ def record(
     noise: bool = True,
     variability: bool = True,
     imu: ImuSpec | None = None,
-    mounting: Mounting | None = None,
+    mounting: Mounting | Mapping[Foot, Mounting] | None = None,
 ) -> Recording:
-    """Simulate ``minutes`` of a profile (cut or repeated to that length, standing included)."""
+    """Simulate ``minutes`` of a profile (cut or repeated to that length, standing included).
+
+    ``mounting`` is one for both pods or one per foot (e.g.
+    :func:`firmware_sim.mounting.random_mountings`). The recording holds the truth of every
+    stride and every swing that ends (at initial contact) by its last sample."""
     from firmware_sim.profiles import get_profile
 
     if not (0.05 <= minutes <= 24 * 60):
@@ -114,7 +143,9 @@ def record(
         sensor_t[foot] = s.t_sensor_s
     end = min(float(c.t_s[-1]) for c in imu_out.values())
     truth = sim.truth_strides(until_s=end)
+    swings = sim.truth_swings(until_s=end)
     cfg = sim.config
+    same = cfg.mountings[Foot.LEFT] == cfg.mountings[Foot.RIGHT]
     meta: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -125,28 +156,39 @@ def record(
         "noise": noise,
         "variability": variability,
         "imu": dataclasses.asdict(cfg.imu),
-        "mounting": dataclasses.asdict(cfg.mounting),
-        "r_fs": sim.r_fs.tolist(),
+        "mounting": dataclasses.asdict(cfg.mountings[Foot.LEFT]) if same else None,
+        "r_fs": sim.r_fs_of(Foot.LEFT).tolist() if same else None,
         "acc_lsb_mps2": sim.pod(Foot.LEFT).acc_lsb_mps2,
         "gyr_lsb_radps": sim.pod(Foot.LEFT).gyr_lsb_radps,
         "feet": [f.value for f in FEET],
     }
-    return Recording(imu_out, sensor_t, truth, meta)
+    if not same:
+        meta["mounting_by_foot"] = {
+            f.value: dataclasses.asdict(m) for f, m in cfg.mountings.items()
+        }
+        meta["r_fs_by_foot"] = {f.value: sim.r_fs_of(f).tolist() for f in FEET}
+    return Recording(imu_out, sensor_t, truth, meta, swings)
 
 
-def _truth_from_row(row: dict[str, str]) -> TruthStride:
+_ENUM_FIELDS: dict[str, type[Foot] | type[Activity] | type[SwingKind]] = {
+    "foot": Foot,
+    "activity": Activity,
+    "kind": SwingKind,
+}
+
+
+def _from_row(cls: type[Any], row: dict[str, str]) -> Any:
+    """A truth record (``TruthStride`` or ``TruthSwing``) from its CSV row."""
     kw: dict[str, Any] = {}
-    for f in dataclasses.fields(TruthStride):
+    for f in dataclasses.fields(cls):
         v = row[f.name]
-        if f.name == "foot":
-            kw[f.name] = Foot(v)
-        elif f.name == "activity":
-            kw[f.name] = Activity(v)
+        if f.name in _ENUM_FIELDS:
+            kw[f.name] = _ENUM_FIELDS[f.name](v)
         elif f.name == "index":
             kw[f.name] = int(v)
         else:
             kw[f.name] = None if v == "" else float(v)
-    return TruthStride(**kw)
+    return cls(**kw)
 
 
 def load_recording(path: str | Path) -> Recording:
@@ -191,12 +233,17 @@ def load_recording(path: str | Path) -> Recording:
             np.rint(data[:, 5:8] / gyr_lsb) * gyr_lsb,
         )
         sensor_t[foot] = data[:, 1].copy()
-    truth: list[TruthStride] = []
-    tf = d / "truth_strides.csv"
-    if tf.exists():
-        try:
-            with open(tf, newline="") as fh:
-                truth = [_truth_from_row(r) for r in csv.DictReader(fh)]
-        except (KeyError, ValueError) as exc:
-            raise RecordingError(f"{tf}: corrupt truth: {exc}") from None
-    return Recording(imu, sensor_t, truth, meta)
+    truth = _read_truth(d / "truth_strides.csv", TruthStride, "truth")
+    swings = _read_truth(d / "truth_swings.csv", TruthSwing, "swing truth")
+    return Recording(imu, sensor_t, truth, meta, swings)
+
+
+def _read_truth(path: Path, cls: type[Any], what: str) -> list[Any]:
+    """The records of a truth file (none when it is missing: swings of older recordings)."""
+    if not path.exists():
+        return []
+    try:
+        with open(path, newline="") as fh:
+            return [_from_row(cls, r) for r in csv.DictReader(fh)]
+    except (KeyError, ValueError) as exc:
+        raise RecordingError(f"{path}: corrupt {what}: {exc}") from None

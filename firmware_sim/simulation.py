@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -12,7 +13,7 @@ from firmware_sim.kinematics import F64, euler_zyx
 from firmware_sim.params import ImuSpec, Mounting, Profile
 from firmware_sim.pod_source import PodSamples
 from firmware_sim.profiles import get_profile
-from firmware_sim.trajectory import FootState, GaitPlanner, TruthStride, evaluate
+from firmware_sim.trajectory import FootState, GaitPlanner, TruthStride, TruthSwing, evaluate
 from gaitcoach.types import Foot, StrideRecord
 
 FEET = (Foot.LEFT, Foot.RIGHT)
@@ -61,7 +62,7 @@ class SimConfig:
     noise: bool
     variability: bool
     imu: ImuSpec
-    mounting: Mounting
+    mountings: dict[Foot, Mounting]
 
 
 class Simulation:
@@ -81,7 +82,9 @@ class Simulation:
     variability
         Stride-to-stride variability of the profile on or off.
     imu, mounting
-        Sensor model and mounting; defaults are an LSM6DSx-class IMU on the laces.
+        Sensor model and mounting (one for both feet or one per foot, see
+        :func:`firmware_sim.mounting.random_mountings`); defaults are an LSM6DSx-class IMU on
+        the laces.
     """
 
     def __init__(
@@ -92,26 +95,65 @@ class Simulation:
         noise: bool = True,
         variability: bool = True,
         imu: ImuSpec | None = None,
-        mounting: Mounting | None = None,
+        mounting: Mounting | Mapping[Foot, Mounting] | None = None,
     ) -> None:
         prof = get_profile(profile) if isinstance(profile, str) else profile
         spec = replace(imu or ImuSpec(), rate_hz=float(rate_hz))
         if not noise:
             spec = spec.noiseless()
         spec.validate()
-        mount = mounting or Mounting()
-        mount.validate()
+        if isinstance(mounting, Mapping):
+            missing = [f.value for f in FEET if f not in mounting]
+            if missing:
+                raise ValueError(
+                    f"mounting has no entry for {', '.join(missing)}; allowed: "
+                    "one Mounting or one per foot (left and right)"
+                )
+            mounts = {f: mounting[f] for f in FEET}
+        else:
+            mounts = {f: mounting or Mounting() for f in FEET}
+        for m in mounts.values():
+            m.validate()
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed = {seed!r} is out of range; allowed: an integer >= 0")
         self.profile = prof
-        self.config = SimConfig(prof.name, seed, float(rate_hz), noise, variability, spec, mount)
-        self.r_fs = euler_zyx(mount.yaw_deg, mount.pitch_deg, mount.roll_deg)
-        self.sensor_f = np.array(mount.position_m, dtype=float)
-        self.planner = GaitPlanner(prof, seed, self.sensor_f, variability)
+        self.config = SimConfig(prof.name, seed, float(rate_hz), noise, variability, spec, mounts)
+        self._r_fs = {f: euler_zyx(m.yaw_deg, m.pitch_deg, m.roll_deg) for f, m in mounts.items()}
+        self._sensor_f = {f: np.array(m.position_m, dtype=float) for f, m in mounts.items()}
+        self._same_mounting = mounts[Foot.LEFT] == mounts[Foot.RIGHT]
+        self.planner = GaitPlanner(
+            prof,
+            seed,
+            self._sensor_f[Foot.LEFT] if self._same_mounting else self._sensor_f,
+            variability,
+        )
         self._pods = {
             foot: SimPod(self, foot, spec, np.random.default_rng([seed, i + 1, 104729]))
             for i, foot in enumerate(FEET)
         }
+
+    @property
+    def r_fs(self) -> F64:
+        """Sensor-to-foot rotation of both pods (an error when the feet's mountings differ)."""
+        return self._r_fs[self._common_foot("r_fs")]
+
+    @property
+    def sensor_f(self) -> F64:
+        """Pod position in the foot frame of both feet (an error when the mountings differ)."""
+        return self._sensor_f[self._common_foot("sensor_f")]
+
+    def _common_foot(self, what: str) -> Foot:
+        if not self._same_mounting:
+            raise ValueError(f"{what}: the feet have different mountings; use {what}_of(foot)")
+        return Foot.LEFT
+
+    def r_fs_of(self, foot: Foot) -> F64:
+        """Sensor-to-foot rotation of one foot's pod."""
+        return self._r_fs[foot]
+
+    def sensor_f_of(self, foot: Foot) -> F64:
+        """Position of one foot's pod in its foot frame."""
+        return self._sensor_f[foot]
 
     @property
     def duration_s(self) -> float:
@@ -130,11 +172,11 @@ class Simulation:
         t = np.asarray(t_s, dtype=float)
         if t.size:
             self.run_until(float(t.max()))
-        return evaluate(self.planner.tracks[foot], t, self.sensor_f)
+        return evaluate(self.planner.tracks[foot], t, self._sensor_f[foot])
 
     def ideal_imu(self, foot: Foot, t_s: F64) -> tuple[F64, F64]:
         """Error-free specific force and angular rate in the sensor frame at any times."""
-        return ideal_imu(self.state(foot, t_s), self.r_fs)
+        return ideal_imu(self.state(foot, t_s), self._r_fs[foot])
 
     def ideal_counts(self, foot: Foot, t_s: F64) -> tuple[F64, F64]:
         """Error-free signals after saturation and quantisation, in SI units."""
@@ -152,6 +194,18 @@ class Simulation:
             if (foot is None or s.foot is foot) and (until_s is None or s.end_ic_s <= until_s)
         ]
         return sorted(out, key=lambda s: (s.ic_s, s.foot.value))
+
+    def truth_swings(
+        self, foot: Foot | None = None, until_s: float | None = None
+    ) -> list[TruthSwing]:
+        """Swings planned so far (landing by ``until_s`` if given), in order of toe-off: every
+        swing, including the first from standing and the last before a stop."""
+        out = [
+            s
+            for s in self.planner.flush_swings()
+            if (foot is None or s.foot is foot) and (until_s is None or s.ic_s <= until_s)
+        ]
+        return sorted(out, key=lambda s: (s.to_s, s.foot.value))
 
     def truth_records(self, until_s: float | None = None) -> list[StrideRecord]:
         """The truth as :class:`~gaitcoach.types.StrideRecord`, ordered by stride end."""
