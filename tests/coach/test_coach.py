@@ -170,7 +170,7 @@ def test_discomfort_is_answered_and_pauses_technique_cues() -> None:
     later = feed(coach, (s for s in stream if s.end_ic_s >= 200.0))
     assert not [c for c in later if c.created_s < 440.0]
     assert [c for c in later if c.created_s >= 440.0]  # coaching resumes after the pause
-    assert coach.discomfort_reports_ == [DiscomfortReport(200.0, "knee", 5, "sharp")]
+    assert list(coach.discomfort_reports_) == [DiscomfortReport(200.0, "knee", 5, "sharp")]
     assert any(d.action is DecisionAction.DISCOMFORT for d in coach.decisions_)
 
 
@@ -237,4 +237,4 @@ def test_bad_discomfort_score_is_rejected() -> None:
     with pytest.raises(CommandError) as err:
         coach.report_discomfort(DiscomfortReport(0.0, "knee", 11))
     assert err.value.code == "out_of_range"
-    assert coach.discomfort_reports_ == []
+    assert list(coach.discomfort_reports_) == []
