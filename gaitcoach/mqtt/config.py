@@ -15,9 +15,10 @@ from gaitcoach.errors import ConfigError
 class MqttSettings:
     """Broker connection, TLS, credentials, reconnect and queue limits.
 
-    ``host`` left empty means "no broker configured": with ``embedded = "auto"`` the service
-    starts its own (amqtt, MQTT 3.1.1) on loopback, as it does when the configured broker is
-    unreachable at start-up.
+    ``host`` left empty means "no broker": the service coaches in its live view only. A
+    configured broker is the only one: when it is down the service retries with backoff and
+    reports the degraded state; it never falls back to another (the embedded amqtt broker is
+    started by the demo and the tests, not by the service).
     """
 
     host: str = ""
@@ -47,7 +48,9 @@ class MqttSettings:
     metrics_max_age_s: float = field(default=2.0, metadata=bounded(0.1, 60.0))
     """Queued metrics and strides older than this are dropped instead of sent late."""
     publish_strides: bool = False
-    embedded: str = field(default="auto", metadata=choice("auto", "never", "always"))
+    embedded: str = field(default="never", metadata=choice("never"))
+    """Kept so that older configs load: "auto" and "always" (a silent fall back to an
+    anonymous plaintext broker) are refused; ``./run demo`` starts the embedded broker."""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], prefix: str = "mqtt") -> MqttSettings:
@@ -64,8 +67,6 @@ class MqttSettings:
             value = getattr(s, key)
             if value is not None and not Path(value).is_file():
                 raise ConfigError(f"{prefix}.{key}", value, "an existing file")
-        if s.embedded == "always" and s.host not in ("", "127.0.0.1", "localhost"):
-            raise ConfigError(f"{prefix}.embedded", s.embedded, "auto or never with a remote host")
         return s
 
     @property

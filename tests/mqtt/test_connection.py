@@ -12,7 +12,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from gaitcoach.mqtt import EmbeddedBroker, MqttPublisher, MqttSettings, service_publisher
+from gaitcoach.mqtt import (
+    EmbeddedBroker,
+    MqttPublisher,
+    MqttSettings,
+    broker_reachable,
+    service_publisher,
+)
 from gaitcoach.mqtt.subscriber import MqttSubscriber
 from gaitcoach.types import Activity, GaitMetrics
 from tests.mqtt.broker import (
@@ -226,15 +232,27 @@ async def test_falls_back_to_mqtt_311_on_the_embedded_broker() -> None:
             validate(got.payload)
 
 
-async def test_service_publisher_starts_an_embedded_broker_when_none_is_reachable() -> None:
-    settings = MqttSettings(host="", port=0)
+async def test_service_publisher_never_falls_back_to_an_embedded_broker(tmp_path: Path) -> None:
+    # Issue 14, silent downgrade: a configured (TLS) broker that is down at start-up used to be
+    # replaced for the whole run by an anonymous plaintext amqtt broker on the same port.
+    port = free_port()
+    settings = MqttSettings(host="127.0.0.1", port=port, reconnect_min_s=0.05, reconnect_max_s=0.2)
     async with service_publisher(settings, "alice") as pub:
-        assert pub.embedded_broker is not None and pub.embedded_broker.port > 0
-        assert await pub.wait_connected(5.0) and pub.protocol == "3.1.1"
-    never = MqttSettings(host="127.0.0.1", port=1, embedded="never")
-    async with service_publisher(never, "alice") as pub:
-        assert pub.embedded_broker is None
-        assert not await pub.wait_connected(0.3)
+        assert pub is not None
+        assert not await pub.wait_connected(0.5)
+        assert not await broker_reachable("127.0.0.1", port)  # nothing serves in its place
+        assert pub.connection.stats.outages == 1
+        assert "connection refused" in pub.connection.down_reason
+        pub.publish_cue(make_cue(time.time(), ttl_s=30.0))
+        assert pub.queued == 1  # kept for the configured broker
+        broker = MosquittoBroker(tmp_path / "late", port=port)
+        with broker, Recorder(broker, ["gaitcoach/alice/cue"]) as rec:
+            assert await pub.wait_connected(5.0) and pub.protocol == "5"
+            await rec.wait_for("/cue")
+        assert pub.connection.down_since_s is None or not pub.connected
+    # No host configured: no MQTT at all (the live view coaches), and no broker either.
+    async with service_publisher(MqttSettings(host=""), "alice") as none:
+        assert none is None
 
 
 async def test_service_starts_before_the_broker_and_backs_off(tmp_path: Path) -> None:
@@ -251,8 +269,9 @@ async def test_service_starts_before_the_broker_and_backs_off(tmp_path: Path) ->
         async with MqttPublisher(settings, "alice") as pub:
             pub.publish_cue(make_cue(time.time(), ttl_s=30.0, cue_id="early"))
             await asyncio.sleep(1.5)
-            attempts = pub.connection.stats.errors.count(
-                f"cannot connect to {broker.host}:{broker.port}"
+            attempts = sum(
+                e.startswith(f"cannot connect to {broker.host}:{broker.port}")
+                for e in pub.connection.stats.errors
             )
             # Doubling from 0.05 s up to 0.4 s: about 6 tries in 1.5 s, not hundreds.
             assert 3 <= attempts <= 12, pub.connection.stats.errors
