@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,3 +74,37 @@ class MqttSettings:
     @property
     def configured(self) -> bool:
         return bool(self.host)
+
+
+PASSWORD_ENV = "GAITCOACH_MQTT_PASSWORD"
+"""The MQTT password from the environment instead of a file or the command line (argv is
+visible to every user in ``ps``)."""
+
+
+def with_password_env(
+    section: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``[mqtt]`` table with the password from :data:`PASSWORD_ENV` when that is set and a
+    username is configured (the environment wins over the file)."""
+    env = os.environ if env is None else env
+    out = dict(section)
+    password = env.get(PASSWORD_ENV)
+    if password and out.get("username") is not None:
+        out["password"] = password
+    return out
+
+
+def secret_file_warning(path: Path, section: Mapping[str, Any]) -> str | None:
+    """A warning when ``path`` holds an MQTT password and others may read or change it."""
+    if section.get("password") is None:
+        return None
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o066:
+        return None
+    return (
+        f"{path} holds the MQTT password and other users can read or change it "
+        f"(mode {mode:o}): chmod 600 {path}, or leave the password out and set {PASSWORD_ENV}"
+    )

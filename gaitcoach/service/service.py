@@ -412,6 +412,7 @@ class Service:
             dropped.update({f"mqtt_{k}": v for k, v in self.publisher.dropped.items()})
             counts["commands_ok"] = self.publisher.stats.commands_ok
             counts["commands_rejected"] = self.publisher.stats.commands_rejected
+            counts["mqtt_outages"] = self.publisher.connection.stats.outages
         if self.link is not None:
             dropped["link_queue"] = self.link.queue_drops
         return ServiceResult(

@@ -4,6 +4,7 @@ passwords and ACL, broker restart mid-run, MQTT 3.1.1 fallback."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -11,6 +12,8 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from gaitcoach.mqtt import (
     EmbeddedBroker,
@@ -286,3 +289,59 @@ async def test_service_starts_before_the_broker_and_backs_off(tmp_path: Path) ->
             assert await pub.flush() and pub.connection.stats.delivered >= 2  # status + cue
     finally:
         broker.stop()
+
+
+def server_cert_for(tls: TlsFiles, directory: Path, san: str) -> TlsFiles:
+    """The test CA's files with a server certificate naming only ``san``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_dir = tls.ca_cert.parent
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key")
+    openssl("req", "-new", "-key", "server.key", "-subj", "/CN=elsewhere", "-out", "server.csr")
+    (directory / "server.ext").write_text(f"subjectAltName={san}\n")
+    openssl(
+        "x509", "-req", "-in", "server.csr", "-CA", str(tls.ca_cert), "-CAkey",
+        str(ca_dir / "ca.key"), "-CAcreateserial", "-CAserial", str(directory / "ca.srl"),
+        "-days", "2", "-extfile", "server.ext", "-out", "server.crt",
+    )  # fmt: skip
+    for f in directory.iterdir():
+        f.chmod(0o644)
+    return replace(tls, server_cert=directory / "server.crt", server_key=directory / "server.key")
+
+
+async def test_tls_failures_are_logged_with_their_reason(
+    tmp_path: Path, tls_files: TlsFiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 14: a wrong CA or a broker certificate for another host name showed up only as
+    # "cannot connect"; the operator needs the reason.
+    elsewhere = server_cert_for(tls_files, tmp_path / "elsewhere", "DNS:broker.example")
+    cases = [
+        # OpenSSL's words for "signed by a CA you do not trust" (mosquitto sends its CA too).
+        (tls_files, tls_files.other_ca_cert, "127.0.0.1", "self-signed certificate in certificate"),
+        (elsewhere, tls_files.ca_cert, "localhost", "Hostname mismatch"),
+        (elsewhere, tls_files.ca_cert, "127.0.0.1", "IP address mismatch"),
+    ]
+    for i, (server, ca_file, host, reason) in enumerate(cases):
+        broker = MosquittoBroker(tmp_path / f"b{i}", tls=server)
+        with broker, caplog.at_level(logging.WARNING, logger="gaitcoach.mqtt.connection"):
+            caplog.clear()
+            settings = settings_for(
+                broker,
+                host=host,
+                tls=True,
+                ca_file=str(ca_file),
+                reconnect_min_s=0.05,
+                reconnect_max_s=0.1,
+            )
+            async with MqttPublisher(settings, "alice") as pub:
+                assert not await pub.wait_connected(1.0)
+                assert "TLS certificate rejected" in pub.connection.down_reason
+                assert reason in pub.connection.down_reason, pub.connection.down_reason
+                assert reason in pub.connection.stats.last_error
+        warnings = [r.getMessage() for r in caplog.records if reason in r.getMessage()]
+        # Said once with its reason, not at every retry (about 10 retries happened).
+        assert len(warnings) == 1, warnings
+        assert f"{host}:{broker.port}" in warnings[0]
