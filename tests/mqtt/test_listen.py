@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,7 +162,7 @@ def listen_cmd(port: int, *extra: str) -> list[str]:
     ]
 
 
-HOSTILE_CUES = [
+HOSTILE_CUES: list[dict[str, Any]] = [
     {"priority": 1e999},
     {"level": 1e999},
     {"priority": "high"},
