@@ -30,6 +30,7 @@ from tests.mqtt.broker import (
     MosquittoBroker,
     TlsFiles,
     free_port,
+    sign_certificate,
 )
 from tests.mqtt.clients import Recorder, publish, validate
 from tests.mqtt.test_topics import make_cue, settings_for
@@ -293,23 +294,8 @@ async def test_service_starts_before_the_broker_and_backs_off(tmp_path: Path) ->
 
 def server_cert_for(tls: TlsFiles, directory: Path, san: str) -> TlsFiles:
     """The test CA's files with a server certificate naming only ``san``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_dir = tls.ca_cert.parent
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key")
-    openssl("req", "-new", "-key", "server.key", "-subj", "/CN=elsewhere", "-out", "server.csr")
-    (directory / "server.ext").write_text(f"subjectAltName={san}\n")
-    openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", str(tls.ca_cert), "-CAkey",
-        str(ca_dir / "ca.key"), "-CAcreateserial", "-CAserial", str(directory / "ca.srl"),
-        "-days", "2", "-extfile", "server.ext", "-out", "server.crt",
-    )  # fmt: skip
-    for f in directory.iterdir():
-        f.chmod(0o644)
-    return replace(tls, server_cert=directory / "server.crt", server_key=directory / "server.key")
+    crt, key = sign_certificate(tls, directory, "elsewhere", f"subjectAltName={san}")
+    return replace(tls, server_cert=crt, server_key=key)
 
 
 async def test_tls_failures_are_logged_with_their_reason(
