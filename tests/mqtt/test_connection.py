@@ -331,3 +331,16 @@ async def test_tls_failures_are_logged_with_their_reason(
         # Said once with its reason, not at every retry (about 10 retries happened).
         assert len(warnings) == 1, warnings
         assert f"{host}:{broker.port}" in warnings[0]
+
+
+def test_an_embedded_fall_back_cannot_be_configured() -> None:
+    from gaitcoach.errors import ConfigError
+
+    for value in ("auto", "always"):
+        try:
+            MqttSettings.from_dict({"host": "broker.example", "embedded": value})
+        except ConfigError as exc:
+            assert "mqtt.embedded" in str(exc) and "never" in str(exc)
+        else:
+            raise AssertionError(f"embedded = {value!r} was accepted")
+    assert MqttSettings.from_dict({"embedded": "never"}).embedded == "never"
