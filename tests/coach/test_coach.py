@@ -238,3 +238,19 @@ def test_bad_discomfort_score_is_rejected() -> None:
         coach.report_discomfort(DiscomfortReport(0.0, "knee", 11))
     assert err.value.code == "out_of_range"
     assert list(coach.discomfort_reports_) == []
+
+
+def test_a_long_run_of_commands_keeps_the_coach_bounded() -> None:
+    # Issue 14: every command added a decision for the life of the session (a flood of
+    # commands grew memory without bound).
+    from gaitcoach.coach import ReportDiscomfort
+    from gaitcoach.coach.engine import CUES_KEEP, DECISIONS_KEEP, DISCOMFORT_KEEP
+
+    coach = Coach(RunnerProfile(id="ann"))
+    coach.start(0.0)
+    for i in range(3 * DECISIONS_KEEP):
+        coach.apply_command(Mute(0.0), float(i))
+        coach.apply_command(ReportDiscomfort("calf", 1), float(i))
+    assert len(coach.decisions_) == DECISIONS_KEEP
+    assert len(coach.cues_) == CUES_KEEP and len(coach.discomfort_reports_) == DISCOMFORT_KEEP
+    assert coach.decisions_[-1].t_s == 3 * DECISIONS_KEEP - 1  # the newest are kept
