@@ -112,3 +112,31 @@ def test_recorder_refuses_odd_ids_before_touching_the_disk(tmp_path: Path) -> No
         pass
     with pytest.raises(SessionExistsError, match="run-1 already exists"):
         Recorder(data, session_id="run-1")
+
+
+def test_export_never_names_a_file_outside_the_current_folder_after_a_stored_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from gaitcoach.cli import main
+
+    data = tmp_path / "data"
+    with Recorder(data, session_id="run-1"):
+        pass
+    # A store written before ids were checked may hold any id.
+    with sqlite3.connect(data / "sessions.sqlite") as db:
+        db.execute("UPDATE sessions SET id = '../escape' WHERE id = 'run-1'")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["export", "../escape", "--data-dir", str(data), "--format", "csv"]) == 2
+    assert "--output" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "work"]
+    assert list(work.iterdir()) == []
+    out = work / "mine.csv"
+    assert (
+        main(["export", "../escape", "--data-dir", str(data), "--format", "csv", "-o", str(out)])
+        == 0
+    )
+    assert out.exists()
