@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,28 @@ async def read_until(stream: asyncio.StreamReader, needle: str, lines: list[str]
             return
 
 
+@contextlib.asynccontextmanager
+async def listen_process(
+    port: int, *extra: str, env: dict[str, str] | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``gaitcoach listen --runner alice --port PORT --timeout 30 EXTRA...`` as a user runs it;
+    killed on the way out if still running."""
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "gaitcoach", "listen", "--runner", "alice"),
+        *("--port", str(port), "--timeout", "30", *extra),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    assert proc.stdout is not None
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 async def test_listen_prints_and_speaks_cues_drops_stale_ones_and_ticks(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
@@ -43,29 +67,10 @@ async def test_listen_prints_and_speaks_cues_drops_stale_ones_and_ticks(
     wav_dir = tmp_path / "spoken"
     async with MqttPublisher(settings_for(mosquitto), "alice") as pub:
         assert await pub.wait_connected(5.0) and await pub.flush()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gaitcoach",
-            "listen",
-            "--runner",
-            "alice",
-            "--port",
-            str(mosquitto.port),
-            "--count",
-            "2",
-            "--timeout",
-            "30",
-            "--wav-dir",
-            str(wav_dir),
-            "--metronome",
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        assert proc.stdout is not None
         lines: list[str] = []
-        try:
+        args = ("--count", "2", "--wav-dir", str(wav_dir), "--metronome")
+        async with listen_process(mosquitto.port, *args) as proc:
+            assert proc.stdout is not None
             await read_until(proc.stdout, "service online", lines)
             # A cue that expired on the way is dropped by the listener, not spoken.
             stale = CuePayload.from_cue(make_cue(time.time() - 20, cue_id="old"), "alice")
@@ -88,10 +93,6 @@ async def test_listen_prints_and_speaks_cues_drops_stale_ones_and_ticks(
                 )
             )
             out, _ = await asyncio.wait_for(proc.communicate(), 30.0)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
     lines += out.decode().splitlines()
     assert proc.returncode == 0, lines
     text = "\n".join(lines)
@@ -145,23 +146,6 @@ def test_listen_reads_config_and_flags_override(tmp_path: Path) -> None:
         settings_from_args(parser.parse_args(["listen", "--config", str(config)]))
 
 
-def listen_cmd(port: int, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gaitcoach",
-        "listen",
-        "--runner",
-        "alice",
-        "--port",
-        str(port),
-        "--no-speak",
-        "--timeout",
-        "30",
-        *extra,
-    ]
-
-
 HOSTILE_CUES: list[dict[str, Any]] = [
     {"priority": 1e999},
     {"level": 1e999},
@@ -192,15 +176,11 @@ async def test_listen_survives_hostile_retained_status_and_cues(
             json.dumps({"v": 1, "type": "status", "online": True, "pods": None}),
             retain=True,
         )
-        proc = await asyncio.create_subprocess_exec(
-            *listen_cmd(mosquitto.port, "--count", "2", "--metronome"),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        assert proc.stdout is not None
         lines: list[str] = []
-        try:
+        async with listen_process(
+            mosquitto.port, "--count", "2", "--no-speak", "--metronome"
+        ) as proc:
+            assert proc.stdout is not None
             await read_until(proc.stdout, "service online", lines)
             for i, change in enumerate(HOSTILE_CUES):
                 app.send("gaitcoach/alice/cue", json.dumps({**base, "id": f"h{i}", **change}))
@@ -216,10 +196,6 @@ async def test_listen_survives_hostile_retained_status_and_cues(
             app.send("gaitcoach/alice/cue", json.dumps(escape))
             app.send("gaitcoach/alice/cue", encode(good))
             out, _ = await asyncio.wait_for(proc.communicate(), 30.0)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
         app.send("gaitcoach/alice/status", b"", retain=True)
     text = "\n".join(lines) + out.decode()
     assert proc.returncode == 0, text
@@ -260,24 +236,12 @@ async def test_listen_authenticates_with_the_environment_password(
         "alice",
     ) as pub:
         assert await pub.wait_connected(5.0)
-        proc = await asyncio.create_subprocess_exec(
-            *listen_cmd(mosquitto_auth.port, "--count", "1", "--username", "alice"),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "GAITCOACH_MQTT_PASSWORD": RUNNER_PASSWORDS["alice"],
-            },
-        )
-        assert proc.stdout is not None
         lines: list[str] = []
-        try:
+        args = ("--count", "1", "--no-speak", "--username", "alice")
+        env = {"GAITCOACH_MQTT_PASSWORD": RUNNER_PASSWORDS["alice"]}
+        async with listen_process(mosquitto_auth.port, *args, env=env) as proc:
+            assert proc.stdout is not None
             await read_until(proc.stdout, "service online", lines)
             pub.publish_cue(make_cue(time.time()))
             out, _ = await asyncio.wait_for(proc.communicate(), 30.0)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
     assert proc.returncode == 0 and "1 cues" in out.decode(), (lines, out)
