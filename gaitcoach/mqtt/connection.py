@@ -264,8 +264,9 @@ class MqttConnection:
                 and time.monotonic() - opened > self.settings.connect_timeout_s
             ):
                 self._note("no CONNACK in time")
-                self._degraded("the broker accepted TCP but did not answer the MQTT CONNECT")
                 auto_v5 = self.settings.protocol == "auto" and self.protocol == "5"
+                if not auto_v5:  # (with auto, first try 3.1.1: negotiation, not an outage)
+                    self._degraded("the broker accepted TCP but did not answer the MQTT CONNECT")
                 self._replace_client(
                     "no CONNACK in time",
                     "3.1.1" if auto_v5 else self.protocol,
@@ -317,11 +318,12 @@ class MqttConnection:
         if rc.is_failure:
             self.stats.refused += 1
             self._note(f"broker refused the connection: {rc}")
-            self._degraded(f"broker refused the connection: {rc}")
             v5_refused = rc.value in UNSUPPORTED_PROTOCOL and self.protocol == "5"
             if v5_refused and self.settings.protocol == "auto":
+                # Protocol negotiation, not an outage.
                 self._replace_client("broker has no MQTT v5", "3.1.1", 0.0)
             else:
+                self._degraded(f"broker refused the connection: {rc}")
                 self._replace_client(str(rc), self.protocol, self._next_delay())
             return
         self._socket_open_s = None

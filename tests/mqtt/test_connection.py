@@ -229,6 +229,7 @@ async def test_falls_back_to_mqtt_311_on_the_embedded_broker() -> None:
             ):
                 assert await pub.wait_connected(5.0) and await sub.wait_subscribed(5.0)
                 assert pub.protocol == "3.1.1" and pub.connection.stats.fallbacks == 1
+                assert pub.connection.stats.outages == 0  # negotiation is not an outage
                 assert sub.connection.protocol == "3.1.1"
                 pub.publish_cue(make_cue(time.time()))
                 got = await sub.get(5.0)
