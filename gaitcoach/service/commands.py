@@ -31,7 +31,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     )
     print(
         f"{cfg.source}: ok (runner {cfg.runner.id}, pods {pods}, "
-        f"broker {cfg.mqtt.host or 'embedded'}:{cfg.mqtt.port}, "
+        f"broker {f'{cfg.mqtt.host}:{cfg.mqtt.port}' if cfg.mqtt.host else 'none (MQTT off)'}, "
         f"data {cfg.session_settings().data_dir})"
     )
     return 0
