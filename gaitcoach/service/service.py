@@ -330,8 +330,13 @@ class Service:
             self._close_session(SessionStatus.COMPLETE)
             return {"session_id": self.session_ids[-1] if self.session_ids else None}
         if isinstance(cmd, StartSession):
-            if self.recorder is not None:
-                self._close_session(SessionStatus.COMPLETE)
+            try:
+                if self.recorder is not None:
+                    self._close_session(SessionStatus.COMPLETE)
+            except BaseException:
+                if new_recorder is not None:  # claimed but never used
+                    new_recorder.close(SessionStatus.FAILED)
+                raise
             self._open_session(cmd.session_id, new_recorder)
             return {"session_id": self.state.session_id}
         outcome = self.pipeline.coach.apply_command(cmd, now)
