@@ -2,9 +2,9 @@
 
 Starts a private D-Bus with the virtual BlueZ and two simulated footpods (a
 ``heel-overstrider`` by default) in their own process, an MQTT broker (Mosquitto when
-installed, else the embedded one), the service and ``gaitcoach listen``; the simulated runner
-hears the cues and responds (closed loop). After the run it prints the summary and the path
-of the HTML report.
+installed, else the embedded amqtt one, which only the demo starts), the service and
+``gaitcoach listen``; the simulated runner hears the cues and responds (closed loop). After
+the run it prints the summary and the path of the HTML report.
 """
 
 from __future__ import annotations
@@ -87,13 +87,15 @@ def demo_config(
     return dataclasses.replace(
         base,
         runner=dataclasses.replace(base.runner, id=runner),
-        mqtt=dataclasses.replace(base.mqtt, host="127.0.0.1", port=port, embedded="auto"),
+        mqtt=dataclasses.replace(base.mqtt, host="127.0.0.1", port=port),
         link=dataclasses.replace(base.link, time_scale=speed),
         session=dataclasses.replace(base.session_settings(), data_dir=data_dir),
     )
 
 
-async def _run_service(config: ServiceConfig, run_s: float, quiet: bool) -> Any:
+async def _run_service(
+    config: ServiceConfig, run_s: float, quiet: bool, embedded_broker: bool = False
+) -> Any:
     from gaitcoach.service.service import Service
 
     view: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
@@ -106,8 +108,15 @@ async def _run_service(config: ServiceConfig, run_s: float, quiet: bool) -> Any:
     service = Service(config, on_state=on_state)
     loop = asyncio.get_running_loop()
     loop.call_later(run_s, service.stop)
-    with view:
-        return await service.run()
+    async with contextlib.AsyncExitStack() as stack:
+        if embedded_broker:
+            # Only the demo does this (Mosquitto missing): the service itself never starts a
+            # broker, it uses the configured one.
+            from gaitcoach.mqtt.embedded import EmbeddedBroker
+
+            await stack.enter_async_context(EmbeddedBroker("127.0.0.1", config.mqtt.port))
+        with view:
+            return await service.run()
 
 
 @dataclasses.dataclass
@@ -135,7 +144,8 @@ def demo_stack(
     pods: str = "left,right",
 ) -> Iterator[DemoStack]:
     """Private bus + virtual pods (their own process, steered by the cues), a broker
-    (Mosquitto when installed; else the service starts its embedded one on ``port``) and
+    (Mosquitto when installed; else the demo starts the embedded one on ``port`` next to the
+    service, see :func:`_run_service`) and
     ``gaitcoach listen``. Points this process's bleak at the private bus."""
     from firmware_sim.bluez.daemon import PrivateBus, env_for_bus, write_bluetoothctl_shim
 
@@ -231,7 +241,7 @@ def run_demo(
             f"demo: profile {profile}, {minutes:g} min at x{speed:g}, {st.broker_text}", flush=True
         )
         cfg = demo_config(base, data, st.port, speed, runner)
-        result = asyncio.run(_run_service(cfg, run_s, quiet))
+        result = asyncio.run(_run_service(cfg, run_s, quiet, embedded_broker=st.broker is None))
     return DemoResult(
         result.summary,
         result.report_path,

@@ -21,21 +21,45 @@ from typing import Any, TextIO
 
 from gaitcoach.cli import CliError
 from gaitcoach.errors import ConfigError
-from gaitcoach.mqtt.config import MqttSettings
+from gaitcoach.mqtt.config import (
+    PASSWORD_ENV,
+    MqttSettings,
+    secret_file_warning,
+    with_password_env,
+)
+from gaitcoach.mqtt.connection import Incoming
 from gaitcoach.mqtt.payloads import CuePayload, PayloadError, decode_object
 from gaitcoach.mqtt.subscriber import MqttSubscriber
 from gaitcoach.mqtt.topics import QOS_CUE, QOS_STATUS, Topics
+from gaitcoach.safepath import inside, is_session_id
+
+METRONOME_MIN_SPM = 60.0
+METRONOME_MAX_SPM = 300.0
+"""A cue's metronome tempo is used only within these steps per minute."""
+
+
+def terminal_safe(text: str, limit: int = 300) -> str:
+    """Text from the network as it may reach a terminal: control characters (escape
+    sequences that move the cursor or retitle the window) shown as '?', and cut."""
+    safe = "".join(c if c.isprintable() else "?" for c in text[: limit + 1])
+    return safe if len(safe) <= limit else safe[:limit] + "..."
 
 
 def format_cue(cue: CuePayload, now_unix_s: float) -> str:
     """One line per cue: local time, kind, level, text and the numbers behind it."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(cue.created_unix_s))
+    try:
+        stamp = time.strftime("%H:%M:%S", time.localtime(cue.created_unix_s))
+    except (OverflowError, OSError, ValueError):  # a time far outside the calendar
+        stamp = "--:--:--"
     numbers = " ".join(
-        f"{k}={v:.3g}" for k, v in sorted(cue.trigger.items()) if not k.startswith("before_")
+        f"{terminal_safe(k, 40)}={v:.3g}"
+        for k, v in sorted(cue.trigger.items())[:12]
+        if not k.startswith("before_")
     )
     late_ms = max(0.0, now_unix_s - cue.created_unix_s) * 1000
-    level = f" L{cue.level}" if cue.level else ""
-    return f"[{stamp}] {cue.kind}{level}: {cue.text}  ({numbers}; {late_ms:.0f} ms)"
+    level = f" L{min(cue.level, 99)}" if cue.level else ""
+    kind, text = terminal_safe(cue.kind, 20), terminal_safe(cue.text)
+    return f"[{stamp}] {kind}{level}: {text}  ({numbers}; {late_ms:.0f} ms)"
 
 
 class Speaker:
@@ -66,11 +90,13 @@ class Speaker:
                 await proc.wait()
         args = [self.program, "-v", self.voice]
         if self.wav_dir is not None:  # for machines without audio (and tests)
-            args += ["-w", str(self.wav_dir / f"{cue.id}.wav")]
+            # The id comes from the network: a plain name inside wav_dir, or a numbered one.
+            name = cue.id if is_session_id(cue.id) else f"cue-{self.spoken + 1}"
+            args += ["-w", str(inside(self.wav_dir, f"{name}.wav"))]
         self._proc = await asyncio.create_subprocess_exec(
             *args,
             "--",
-            cue.text,
+            cue.text[:500],
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
@@ -165,33 +191,13 @@ async def listen(
                 except TimeoutError:
                     break
                 result.connected = True
-                if msg.topic == topics.status:
-                    # Status is republished on every battery/RSSI update: show changes only.
-                    line = _status_line(msg.payload)
-                    if line is not None and line != last_status:
-                        print(line, file=out, flush=True)
-                        last_status = line
-                    continue
                 try:
-                    cue = CuePayload.from_json(msg.payload)
-                except PayloadError as exc:
-                    result.bad += 1
-                    print(f"ignored a bad cue payload: {exc}", file=out)
-                    continue
-                now = time.time()
-                if now > cue.expires_unix_s:
-                    result.stale += 1
-                    print(
-                        f"dropped stale cue {cue.id} ({now - cue.expires_unix_s:.1f} s late)",
-                        file=out,
+                    last_status = await _handle(
+                        msg, topics, options, result, out, last_status, metronome, speaker
                     )
-                    continue
-                result.cues += 1
-                print(format_cue(cue, now), file=out, flush=True)
-                if cue.metronome_spm and options.metronome and options.metronome_spm is None:
-                    metronome.spm = cue.metronome_spm
-                if speaker is not None:
-                    await speaker.say(cue)
+                except Exception as exc:  # one bad message must never end the listener
+                    result.bad += 1
+                    print(f"ignored a message on {terminal_safe(msg.topic)}: {exc!r}", file=out)
             result.connected = result.connected or sub.connection.stats.connects > 0
             result.last_error = sub.connection.stats.last_error
     finally:
@@ -203,20 +209,75 @@ async def listen(
     return result
 
 
+async def _handle(
+    msg: Incoming,
+    topics: Topics,
+    options: ListenOptions,
+    result: ListenResult,
+    out: TextIO,
+    last_status: str | None,
+    metronome: Metronome,
+    speaker: Speaker | None,
+) -> str | None:
+    """One received message; returns the status line now shown."""
+    if msg.topic == topics.status:
+        # Status is republished on every battery/RSSI update: show changes only.
+        line = _status_line(msg.payload)
+        if line is not None and line != last_status:
+            print(line, file=out, flush=True)
+            return line
+        return last_status
+    try:
+        cue = CuePayload.from_json(msg.payload)
+    except PayloadError as exc:
+        result.bad += 1
+        print(f"ignored a bad cue payload: {terminal_safe(str(exc))}", file=out)
+        return last_status
+    now = time.time()
+    if now > cue.expires_unix_s:
+        result.stale += 1
+        print(
+            f"dropped stale cue {terminal_safe(cue.id, 64)} "
+            f"({now - cue.expires_unix_s:.1f} s late)",
+            file=out,
+        )
+        return last_status
+    result.cues += 1
+    print(format_cue(cue, now), file=out, flush=True)
+    spm = cue.metronome_spm or 0.0
+    # A tempo outside what a runner can step is ignored (1e-300 would silence the
+    # metronome, 1e300 would ring the bell in a busy loop).
+    usable = METRONOME_MIN_SPM <= spm <= METRONOME_MAX_SPM
+    if usable and options.metronome and options.metronome_spm is None:
+        metronome.spm = spm
+    if speaker is not None:
+        await speaker.say(cue)
+    return last_status
+
+
 def _status_line(payload: bytes) -> str | None:
+    """The service's retained status in one line; None when it is not a status object. Every
+    field is checked: a retained message with ``pods: null`` must not stop a listener."""
     try:
         status = decode_object(payload)
     except PayloadError:
         return None
     if not status:
         return None
-    state = "online" if status.get("online") else f"offline ({status.get('reason', '')})"
-    pods = ", ".join(
-        f"{p.get('foot')} {p.get('state')} {p.get('battery_pct')}%"
-        for p in status.get("pods", [])
-        if isinstance(p, dict)
-    )
-    return f"service {state}" + (f"; pods: {pods}" if pods else "")
+    reason = status.get("reason")
+    reason_text = terminal_safe(reason, 80) if isinstance(reason, str) else ""
+    state = "online" if status.get("online") is True else f"offline ({reason_text})"
+    pods_raw = status.get("pods")
+    pods = []
+    for p in pods_raw[:4] if isinstance(pods_raw, list) else []:
+        if isinstance(p, dict):
+            battery = p.get("battery_pct")
+            battery_text = (
+                f"{battery}%" if isinstance(battery, int) and 0 <= battery <= 100 else "?"
+            )
+            foot, link = (terminal_safe(str(p.get(k)), 20) for k in ("foot", "state"))
+            pods.append(f"{foot} {link} {battery_text}")
+    return f"service {state}" + (f"; pods: {', '.join(pods)}" if pods else "")
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:
@@ -225,10 +286,29 @@ def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:
     if args.config is not None:
         try:
             data = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise CliError(f"cannot read {args.config}: {exc}") from None
+    mqtt = data.get("mqtt", {})
+    if args.config is not None and isinstance(mqtt, dict):
+        warning = secret_file_warning(Path(args.config), mqtt)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+    if args.password is not None:
+        print(
+            f"warning: --password is visible to other users (ps); prefer {PASSWORD_ENV} "
+            "or the [mqtt] section of a config only you can read",
+            file=sys.stderr,
+        )
     try:
-        settings = MqttSettings.from_dict(data.get("mqtt", {}), "mqtt")
+        if not isinstance(mqtt, dict):
+            raise ConfigError("mqtt", "...", "a table ([mqtt])")
+        # Precedence: the file, then the environment's password, then the flags.
+        if args.username is not None:
+            mqtt = {**mqtt, "username": args.username}
+        mqtt = with_password_env(mqtt)
+        if args.password is not None:
+            mqtt["password"] = args.password
+        settings = MqttSettings.from_dict(mqtt, "mqtt")
         flags = {
             "host": args.host,
             "port": args.port,
@@ -312,7 +392,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="broker host (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="broker port (default 1883)")
     p.add_argument("--username")
-    p.add_argument("--password")
+    p.add_argument(
+        "--password",
+        help=f"visible to other users in ps: prefer {PASSWORD_ENV} or --config",
+    )
     p.add_argument("--ca-file", help="CA to verify the broker (turns TLS on)")
     p.add_argument("--cert-file", help="client certificate (TLS)")
     p.add_argument("--key-file", help="client key (TLS)")

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gaitcoach.safepath import clip, is_session_id
+
 
 class CommandError(ValueError):
     """A rejected command: ``code`` is stable (for programs), the message is for people."""
@@ -75,9 +77,10 @@ BODY_PARTS = (
 )
 """Accepted body parts (a closed list so that summaries can aggregate them)."""
 
-# name -> {argument: (kind, lo, hi)}; kind is "float", "int", "str" or "body_part".
+# name -> {argument: (kind, lo, hi)}; kind is "float", "int", "str", "session_id" or
+# "body_part".
 _SPEC: dict[str, dict[str, tuple[str, float, float]]] = {
-    "start": {"session_id": ("str", 1, 64)},
+    "start": {"session_id": ("session_id", 1, 64)},
     "stop": {},
     "set_targets": {
         "cadence_target_spm": ("float", 140.0, 220.0),
@@ -107,22 +110,54 @@ _CLASSES: dict[str, type[Command]] = {
 _NAMES = {cls: name for name, cls in _CLASSES.items()}
 
 
+def show(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: error messages quote untrusted input."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for a decimal string
+        return f"<integer of {value.bit_length()} bits>"
+    return clip(text, limit)
+
+
+def is_utf8(value: str) -> bool:
+    # JSON may carry lone surrogates ("\ud800"); they cannot be stored or sent on as UTF-8.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _value(name: str, key: str, value: Any, kind: str, lo: float, hi: float) -> Any:
     where = f"{name}.{key}"
     if kind == "body_part":
         if not isinstance(value, str) or value.lower() not in BODY_PARTS:
-            raise CommandError("bad_value", f"{where} = {value!r}: one of {', '.join(BODY_PARTS)}")
+            raise CommandError(
+                "bad_value", f"{where} = {show(value)}: one of {', '.join(BODY_PARTS)}"
+            )
         return value.lower()
+    if kind == "session_id":
+        if not is_session_id(value):
+            raise CommandError(
+                "bad_value",
+                f"{where} = {show(value)}: 1-64 of A-Z a-z 0-9 _ -, starting with a letter or "
+                "digit",
+            )
+        return value
     if kind == "str":
-        if not isinstance(value, str) or not lo <= len(value) <= hi:
-            raise CommandError("bad_value", f"{where} = {value!r}: a string of {lo:g}-{hi:g} chars")
+        if not isinstance(value, str) or not lo <= len(value) <= hi or not is_utf8(value):
+            raise CommandError(
+                "bad_value", f"{where} = {show(value)}: a UTF-8 string of {lo:g}-{hi:g} chars"
+            )
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CommandError("bad_value", f"{where} = {value!r}: a number")
+        raise CommandError("bad_value", f"{where} = {show(value)}: a number")
+    # Python ints are unbounded: compare them as they are (float() of 10**400 overflows).
+    finite = isinstance(value, int) or math.isfinite(value)
+    if not finite or not lo <= value <= hi:
+        raise CommandError("out_of_range", f"{where} = {show(value)}: allowed {lo:g} to {hi:g}")
     if kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
-        raise CommandError("bad_value", f"{where} = {value!r}: a whole number")
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise CommandError("out_of_range", f"{where} = {value!r}: allowed {lo:g} to {hi:g}")
+        raise CommandError("bad_value", f"{where} = {show(value)}: a whole number")
     return int(value) if kind == "int" else float(value)
 
 
@@ -130,12 +165,16 @@ def parse_command(name: str, args: Mapping[str, Any]) -> Command:
     """Validate a command completely; raise :class:`CommandError` on the first problem."""
     spec = _SPEC.get(name)
     if spec is None:
-        raise CommandError("unknown_command", f"{name!r}: known commands are {', '.join(_SPEC)}")
+        raise CommandError(
+            "unknown_command", f"{show(name)}: known commands are {', '.join(_SPEC)}"
+        )
     unknown = sorted(set(args) - set(spec) - ENVELOPE_KEYS)
     if unknown:
+        listed = ", ".join(show(k, 40) for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise CommandError(
             "unknown_argument",
-            f"{name} does not take {', '.join(unknown)} (takes {', '.join(spec) or 'nothing'})",
+            f"{name} does not take {listed}{more} (takes {', '.join(spec) or 'nothing'})",
         )
     missing = [k for k in _REQUIRED.get(name, ()) if k not in args]
     if missing:

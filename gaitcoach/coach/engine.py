@@ -28,6 +28,12 @@ from gaitcoach.metrics import RollingMetrics
 from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, GaitMetrics, StrideRecord
 
 TEN_MINUTES_S = 600.0
+DECISIONS_KEEP = 1000
+CUES_KEEP = 500
+DISCOMFORT_KEEP = 100
+"""The coach keeps only the newest decisions, cues and discomfort reports of a session in
+memory (the service runs for hours and every command adds a decision); the session record
+keeps every cue, command and report on disk."""
 FAULT_KINDS = tuple(CueKind(k) for k in TECHNIQUE_KINDS)
 
 
@@ -117,11 +123,11 @@ class Coach:
     Attributes
     ----------
     decisions_
-        Every decision of the session, with its numbers.
+        The session's latest decisions (up to ``DECISIONS_KEEP``), with their numbers.
     cues_
-        Every cue sent in the session.
+        The session's latest cues (up to ``CUES_KEEP``).
     discomfort_reports_
-        Discomfort reports of the session.
+        The session's latest discomfort reports (up to ``DISCOMFORT_KEEP``).
     metrics_
         The latest rolling metrics (None before the first stride).
     baseline_cadence_spm_
@@ -163,9 +169,9 @@ class Coach:
         self._strike_exit_deg = s.strike_angle_exit_deg
         self._overstride_enter_m = s.overstride_enter_m
         self._overstride_exit_m = s.overstride_exit_m
-        self.decisions_: list[Decision] = []
-        self.cues_: list[Cue] = []
-        self.discomfort_reports_: list[DiscomfortReport] = []
+        self.decisions_: deque[Decision] = deque(maxlen=DECISIONS_KEEP)
+        self.cues_: deque[Cue] = deque(maxlen=CUES_KEEP)
+        self.discomfort_reports_: deque[DiscomfortReport] = deque(maxlen=DISCOMFORT_KEEP)
         self.metrics_: GaitMetrics | None = None
         self.baseline_cadence_spm_: float | None = self.profile.baseline_cadence_spm
 

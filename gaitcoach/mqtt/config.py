@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +17,10 @@ from gaitcoach.errors import ConfigError
 class MqttSettings:
     """Broker connection, TLS, credentials, reconnect and queue limits.
 
-    ``host`` left empty means "no broker configured": with ``embedded = "auto"`` the service
-    starts its own (amqtt, MQTT 3.1.1) on loopback, as it does when the configured broker is
-    unreachable at start-up.
+    ``host`` left empty means "no broker": the service coaches in its live view only. A
+    configured broker is the only one: when it is down the service retries with backoff and
+    reports the degraded state; it never falls back to another (the embedded amqtt broker is
+    started by the demo and the tests, not by the service).
     """
 
     host: str = ""
@@ -47,7 +50,9 @@ class MqttSettings:
     metrics_max_age_s: float = field(default=2.0, metadata=bounded(0.1, 60.0))
     """Queued metrics and strides older than this are dropped instead of sent late."""
     publish_strides: bool = False
-    embedded: str = field(default="auto", metadata=choice("auto", "never", "always"))
+    embedded: str = field(default="never", metadata=choice("never"))
+    """Kept so that older configs load: "auto" and "always" (a silent fall back to an
+    anonymous plaintext broker) are refused; ``./run demo`` starts the embedded broker."""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], prefix: str = "mqtt") -> MqttSettings:
@@ -64,10 +69,42 @@ class MqttSettings:
             value = getattr(s, key)
             if value is not None and not Path(value).is_file():
                 raise ConfigError(f"{prefix}.{key}", value, "an existing file")
-        if s.embedded == "always" and s.host not in ("", "127.0.0.1", "localhost"):
-            raise ConfigError(f"{prefix}.embedded", s.embedded, "auto or never with a remote host")
         return s
 
     @property
     def configured(self) -> bool:
         return bool(self.host)
+
+
+PASSWORD_ENV = "GAITCOACH_MQTT_PASSWORD"
+"""The MQTT password from the environment instead of a file or the command line (argv is
+visible to every user in ``ps``)."""
+
+
+def with_password_env(
+    section: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``[mqtt]`` table with the password from :data:`PASSWORD_ENV` when that is set and a
+    username is configured (the environment wins over the file)."""
+    env = os.environ if env is None else env
+    out = dict(section)
+    password = env.get(PASSWORD_ENV)
+    if password and out.get("username") is not None:
+        out["password"] = password
+    return out
+
+
+def secret_file_warning(path: Path, section: Mapping[str, Any]) -> str | None:
+    """A warning when ``path`` holds an MQTT password and others may read or change it."""
+    if section.get("password") is None:
+        return None
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o066:
+        return None
+    return (
+        f"{path} holds the MQTT password and other users can read or change it "
+        f"(mode {mode:o}): chmod 600 {path}, or leave the password out and set {PASSWORD_ENV}"
+    )

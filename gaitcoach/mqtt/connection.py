@@ -16,6 +16,8 @@ import contextlib
 import logging
 import math
 import socket
+import ssl
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +36,27 @@ log = logging.getLogger(__name__)
 UNSUPPORTED_PROTOCOL = (1, 132)
 """CONNACK codes meaning "not this protocol version" (3.1.1 code 1, v5 code 0x84)."""
 WATCH_PERIOD_S = 0.05
+DEGRADED_LOG_EVERY_S = 60.0
+"""While the broker stays unreachable for the same reason, the warning is repeated this often
+(a new reason is logged at once)."""
+
+
+def describe_connect_error(exc: BaseException | None) -> str:
+    """Why a connection attempt failed, in words an operator can act on (TLS: the
+    verification error, e.g. a wrong CA or a host name the certificate does not name)."""
+    if exc is None:
+        return "no reason given"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate rejected: {exc.verify_message or exc.reason}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(exc, socket.gaierror):
+        return f"host name not resolved ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +91,9 @@ class ConnectionStats:
     """QoS 1 messages the broker refused (v5 PUBACK reason, e.g. not authorized)."""
     errors: list[str] = field(default_factory=list)
     """The latest errors, oldest first."""
+    outages: int = 0
+    """Times the broker became unreachable (or refused us) after being reachable, plus one
+    when it was not reachable at start."""
 
     @property
     def last_error(self) -> str:
@@ -125,6 +151,11 @@ class MqttConnection:
         self._restart_task: asyncio.Task[None] | None = None
         self._retry_delay_s = settings.reconnect_min_s
         self._stopping = False
+        self.down_since_s: float | None = None
+        """Monotonic time since which the broker is unreachable (None: connected or not
+        tried yet)."""
+        self.down_reason = ""
+        self._down_logged: tuple[str, float] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -234,6 +265,8 @@ class MqttConnection:
             ):
                 self._note("no CONNACK in time")
                 auto_v5 = self.settings.protocol == "auto" and self.protocol == "5"
+                if not auto_v5:  # (with auto, first try 3.1.1: negotiation, not an outage)
+                    self._degraded("the broker accepted TCP but did not answer the MQTT CONNECT")
                 self._replace_client(
                     "no CONNACK in time",
                     "3.1.1" if auto_v5 else self.protocol,
@@ -264,11 +297,14 @@ class MqttConnection:
         self._post(gen, self._mark_socket_open)
 
     def _connect_failed_thread(self, gen: int, client: paho.Client) -> None:
+        # paho calls this from inside its ``except OSError`` block and passes no exception:
+        # the one being handled is the reason (a TLS verification error, refused, ...).
+        reason = describe_connect_error(sys.exc_info()[1])
         # paho would wait and retry the first connection itself; a new client with this
         # class's backoff replaces it instead, so end this one's thread right away.
         with contextlib.suppress(Exception):
             client.disconnect()
-        self._post(gen, self._connect_failed)
+        self._post(gen, self._connect_failed, reason)
 
     def _mark_socket_open(self) -> None:
         self._socket_open_s = time.monotonic()
@@ -284,12 +320,22 @@ class MqttConnection:
             self._note(f"broker refused the connection: {rc}")
             v5_refused = rc.value in UNSUPPORTED_PROTOCOL and self.protocol == "5"
             if v5_refused and self.settings.protocol == "auto":
+                # Protocol negotiation, not an outage.
                 self._replace_client("broker has no MQTT v5", "3.1.1", 0.0)
             else:
+                self._degraded(f"broker refused the connection: {rc}")
                 self._replace_client(str(rc), self.protocol, self._next_delay())
             return
         self._socket_open_s = None
         self._retry_delay_s = self.settings.reconnect_min_s
+        if self.down_since_s is not None:
+            log.warning(
+                "MQTT broker %s:%d reachable again after %.1f s",
+                self.settings.host,
+                self.settings.port,
+                time.monotonic() - self.down_since_s,
+            )
+        self.down_since_s, self.down_reason, self._down_logged = None, "", None
         self.connected = True
         self._connected_event.set()
         self.stats.connects += 1
@@ -306,8 +352,9 @@ class MqttConnection:
         if self._on_connected is not None:
             self._on_connected()
 
-    def _connect_failed(self) -> None:
-        self._note(f"cannot connect to {self.settings.host}:{self.settings.port}")
+    def _connect_failed(self, reason: str) -> None:
+        self._note(f"cannot connect to {self.settings.host}:{self.settings.port}: {reason}")
+        self._degraded(reason)
         self._replace_client("connect failed", self.protocol, self._next_delay())
 
     def _handle_subscribe(self, mid: int) -> None:
@@ -319,6 +366,7 @@ class MqttConnection:
         if self.connected:
             self.stats.disconnects += 1
             self._note(f"disconnected: {reason}")
+            self._degraded(f"connection lost: {reason}")
         self._replace_client(f"disconnected: {reason}", self.protocol, 0.0)
 
     def _set_disconnected(self, reason: str) -> None:
@@ -360,6 +408,27 @@ class MqttConnection:
     def _note(self, error: str) -> None:
         self.stats.errors.append(error)
         del self.stats.errors[:-20]
+
+    def _degraded(self, reason: str) -> None:
+        """The broker is unreachable: say so once per reason (and again every minute), with
+        the reason; the owner keeps working and queues (the service keeps coaching)."""
+        now = time.monotonic()
+        if self.down_since_s is None:
+            self.down_since_s = now
+            self.stats.outages += 1
+        self.down_reason = reason
+        last = self._down_logged
+        if last is not None and last[0] == reason and now - last[1] < DEGRADED_LOG_EVERY_S:
+            return
+        self._down_logged = (reason, now)
+        log.warning(
+            "MQTT broker %s:%d unavailable for %.0f s: %s; retrying with backoff (up to %g s)",
+            self.settings.host,
+            self.settings.port,
+            now - self.down_since_s,
+            reason,
+            self.settings.reconnect_max_s,
+        )
 
     # -- publishing (asyncio loop) -------------------------------------------------------
 

@@ -7,6 +7,7 @@ Every payload carries ``v`` (schema version) and ``type``. Times on the wire are
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -39,10 +40,44 @@ def decode_object(data: bytes | str) -> dict[str, Any]:
     """A JSON object from bytes (PayloadError when not JSON or not an object)."""
     try:
         value = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int of > 4300 digits
+        raise PayloadError(f"not valid JSON: {str(exc)[:120]}") from None
     if not isinstance(value, dict):
         raise PayloadError(f"a JSON object is required, got {type(value).__name__}")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**50 else "<huge int>"
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _text(d: Mapping[str, Any], key: str) -> str:
+    value = d.get(key)
+    if not isinstance(value, str) or not value:
+        raise PayloadError(f"cue payload: {key} = {_show(value)}: a non-empty string")
+    return value
+
+
+def _number(d: Mapping[str, Any], key: str, above: float | None = None) -> float:
+    value = d.get(key)
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an int beyond float range
+            number = float(value)
+    if not math.isfinite(number) or (above is not None and number <= above):
+        raise PayloadError(f"cue payload: {key} = {_show(value)}: a finite number")
+    return number
+
+
+def _count(d: Mapping[str, Any], key: str) -> int:
+    value = d.get(key)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PayloadError(f"cue payload: {key} = {_show(value)}: an integer >= 0")
     return value
 
 
@@ -80,26 +115,29 @@ class CuePayload:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> CuePayload:
+        """A received cue, checked field by field (a consumer must survive any payload:
+        ``priority: 1e999``, strings for numbers, NaN, ...); :class:`PayloadError` if bad."""
         d = decode_object(data)
         if d.get("type") != "cue" or d.get("v") != SCHEMA_VERSION:
             raise PayloadError(
-                f"not a v{SCHEMA_VERSION} cue: type={d.get('type')!r} v={d.get('v')!r}"
+                f"not a v{SCHEMA_VERSION} cue: type={_show(d.get('type'))} v={_show(d.get('v'))}"
             )
-        try:
-            return cls(
-                runner=str(d["runner"]),
-                id=str(d["id"]),
-                kind=str(d["kind"]),
-                text=str(d["text"]),
-                priority=int(d["priority"]),
-                level=int(d["level"]),
-                created_unix_s=float(d["created_unix_s"]),
-                expires_unix_s=float(d["expires_unix_s"]),
-                trigger={str(k): float(v) for k, v in dict(d["trigger"]).items()},
-                metronome_spm=None if d.get("metronome_spm") is None else float(d["metronome_spm"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PayloadError(f"cue payload: bad or missing field ({exc})") from None
+        metronome = d.get("metronome_spm")
+        trigger = d.get("trigger")
+        if not isinstance(trigger, dict):
+            raise PayloadError(f"cue payload: trigger = {_show(trigger)}: an object")
+        return cls(
+            runner=_text(d, "runner"),
+            id=_text(d, "id"),
+            kind=_text(d, "kind"),
+            text=_text(d, "text"),
+            priority=_count(d, "priority"),
+            level=_count(d, "level"),
+            created_unix_s=_number(d, "created_unix_s"),
+            expires_unix_s=_number(d, "expires_unix_s"),
+            trigger={str(k): _number(trigger, k) for k in trigger},
+            metronome_spm=None if metronome is None else _number(d, "metronome_spm", 0.0),
+        )
 
     @property
     def ttl_s(self) -> float:

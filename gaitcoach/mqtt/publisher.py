@@ -15,7 +15,7 @@ import inspect
 import logging
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -23,26 +23,23 @@ from typing import Any
 
 from paho.mqtt.enums import MQTTErrorCode
 
-from gaitcoach.coach.commands import ENVELOPE_KEYS, Command, CommandError, parse_command
+from gaitcoach.coach.commands import ENVELOPE_KEYS, Command, CommandError
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.connection import Incoming, MqttConnection, Will
-from gaitcoach.mqtt.embedded import EmbeddedBroker, broker_reachable
 from gaitcoach.mqtt.outbox import Outbox, Outgoing
 from gaitcoach.mqtt.payloads import (
-    SCHEMA_VERSION,
     CuePayload,
     MetricsPayload,
-    PayloadError,
     ReplyError,
     ReplyPayload,
     SessionPayload,
     StatusPayload,
     StridePayload,
-    decode_object,
     encode,
     pods_from_events,
     status_offline,
 )
+from gaitcoach.mqtt.requests import CommandRequest, read_command
 from gaitcoach.mqtt.topics import (
     QOS_COMMAND,
     QOS_CUE,
@@ -53,6 +50,7 @@ from gaitcoach.mqtt.topics import (
     QOS_STRIDE,
     Topics,
 )
+from gaitcoach.safepath import clip
 from gaitcoach.types import Cue, Foot, GaitMetrics, LinkEvent, StrideRecord
 
 log = logging.getLogger(__name__)
@@ -99,6 +97,8 @@ class PublisherStats:
     """QoS 1 messages in flight when the connection broke, queued again."""
     commands_ok: int = 0
     commands_rejected: int = 0
+    rejected_by_code: Counter[str] = field(default_factory=Counter)
+    """Rejected commands by error code."""
 
 
 def _json_safe(value: Any) -> Any:
@@ -111,10 +111,50 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _internal_error(name: str, exc: Exception) -> CommandError:
-    """Log a failing handler (call from its ``except`` block) and wrap it for the reply."""
-    log.exception("command %s failed", name)
-    return CommandError("internal_error", f"{type(exc).__name__}: {exc}")
+def _clipped_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments as kept in memory: scalars, long strings cut (the JSON is at most 4 levels
+    deep and 4 KiB here, but a record should not hold the whole of it)."""
+    out: dict[str, Any] = {}
+    for k, v in list(args.items())[:16]:
+        if isinstance(v, str):
+            out[clip(k, 40)] = clip(v, 200)
+        elif v is None or isinstance(v, bool | int | float):
+            out[clip(k, 40)] = v if not isinstance(v, int) or abs(v) < 10**18 else clip(str(v))
+        else:
+            out[clip(k, 40)] = f"<{type(v).__name__}>"
+    return out
+
+
+class RateLimitedLog:
+    """At most ``burst`` log lines per ``period_s``; the rest are counted and the count is
+    told in the next line that gets through. A command flood must not flood the log."""
+
+    def __init__(self, logger: logging.Logger, burst: int = 10, period_s: float = 10.0) -> None:
+        self.logger = logger
+        self.burst = burst
+        self.period_s = period_s
+        self.suppressed = 0
+        self._window_start = -math.inf
+        self._in_window = 0
+
+    def log(self, level: int, msg: str, *args: Any, exc_info: bool = False) -> bool:
+        now = time.monotonic()
+        if now - self._window_start >= self.period_s:
+            self._window_start, self._in_window = now, 0
+        if self._in_window >= self.burst:
+            self.suppressed += 1
+            return False
+        self._in_window += 1
+        if self.suppressed:
+            msg += f" ({self.suppressed} similar lines suppressed)"
+            self.suppressed = 0
+        self.logger.log(level, msg, *args, exc_info=exc_info)
+        return True
+
+
+HANDLED_KEEP = 256
+"""Commands kept in :attr:`MqttPublisher.handled_commands_` (the newest; the session record
+keeps every applied one on disk)."""
 
 
 class MqttPublisher:
@@ -150,15 +190,15 @@ class MqttPublisher:
         self.unix_offset_s = unix_offset_s
         self.clock = clock
         self.stats = PublisherStats()
-        self.handled_commands_: list[HandledCommand] = []
+        self.handled_commands_: deque[HandledCommand] = deque(maxlen=HANDLED_KEEP)
+        """The latest commands and their answers (bounded: the process runs for hours)."""
+        self._command_log = RateLimitedLog(log)
         self.session_id: str | None = None
         self._outbox = Outbox(settings.queue_max)
         self._pods: dict[Foot, LinkEvent] = {}  # the latest event per foot
         # QoS 1 messages handed to the connection and not yet acknowledged, by message id.
         self._pending: dict[int, tuple[asyncio.Future[bool], Outgoing | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.embedded_broker: EmbeddedBroker | None = None
-        """Set by :func:`service_publisher` when it started one."""
         will = status_offline(runner, clock(), "connection lost")
         self.connection = MqttConnection(
             settings,
@@ -306,14 +346,19 @@ class MqttPublisher:
         if item.expired(now):
             self.stats.dropped[f"{item.kind}_expired"] += 1
             return
-        rc, mid = self.connection.publish(
-            item.topic,
-            item.payload,
-            item.qos,
-            item.retain,
-            expiry_s=item.expires_unix_s - now,
-            response_correlation=correlation,
-        )
+        try:
+            rc, mid = self.connection.publish(
+                item.topic,
+                item.payload,
+                item.qos,
+                item.retain,
+                expiry_s=item.expires_unix_s - now,
+                response_correlation=correlation,
+            )
+        except (ValueError, UnicodeError) as exc:  # paho refuses the topic (e.g. a wildcard)
+            self.stats.dropped[f"{item.kind}_bad_topic"] += 1
+            self._command_log.log(logging.WARNING, "not sent on %r: %s", clip(item.topic), exc)
+            return
         if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             self.stats.published[item.kind] += 1
             if item.qos > 0:
@@ -359,110 +404,115 @@ class MqttPublisher:
     # -- commands --------------------------------------------------------------------------
 
     def _message(self, msg: Incoming) -> None:
-        name = self.topics.command_name(msg.topic)
-        if name is None:
+        if self.topics.command_name(msg.topic) is None:
             return
         now = self.clock()
-        request_id: str | None = None
-        args: dict[str, Any] = {}
+        request, parsed = read_command(self.topics, msg)
+        if isinstance(parsed, CommandError):
+            self._answer(request, now, error=parsed)
+            return
         try:
-            if not name or "/" in name:
-                raise CommandError("unknown_command", f"{name!r}: use cmd/<name>")
-            try:
-                args = decode_object(msg.payload) if msg.payload.strip() else {}
-            except PayloadError as exc:
-                raise CommandError("bad_json", str(exc)) from None
-            rid = args.get("id")
-            request_id = rid if isinstance(rid, str) else None
-            runner = args.get("runner")
-            if runner is not None and runner != self.runner:
-                raise CommandError("wrong_runner", f"runner {runner!r} sent to {self.runner!r}")
-            version = args.get("v", SCHEMA_VERSION)
-            if version != SCHEMA_VERSION:
-                raise CommandError("bad_version", f"v = {version!r}: this service speaks v1")
-            command = parse_command(name, args)
             if self.command_handler is None:
                 raise CommandError("unavailable", "this service does not take commands")
-            result = self.command_handler(command)
+            result = self.command_handler(parsed)
         except CommandError as exc:
-            self._answer(msg, name, now, request_id, args, error=exc)
+            self._answer(request, now, error=exc)
             return
         except Exception as exc:  # a failing handler must not stop the service
-            self._answer(msg, name, now, request_id, args, error=_internal_error(name, exc))
+            self._answer(request, now, error=self._internal_error(request.name, exc))
             return
         if inspect.isawaitable(result):
             task = asyncio.get_running_loop().create_task(
-                self._finish(msg, name, now, request_id, args, command, result)
+                self._finish(request, now, parsed, result)
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:
-            self._answer(msg, name, now, request_id, args, command, result)
+            self._answer(request, now, parsed, result)
+
+    def _internal_error(self, name: str, exc: Exception) -> CommandError:
+        """Log a failing handler (call from its ``except`` block) and wrap it for the reply."""
+        self._command_log.log(logging.ERROR, "command %s failed", name, exc_info=True)
+        return CommandError("internal_error", clip(f"{type(exc).__name__}: {exc}"))
 
     async def _finish(
         self,
-        msg: Incoming,
-        name: str,
+        request: CommandRequest,
         now: float,
-        request_id: str | None,
-        args: dict[str, Any],
         command: Command,
         pending: Awaitable[CommandResult],
     ) -> None:
         try:
             result = await pending
         except CommandError as exc:
-            self._answer(msg, name, now, request_id, args, error=exc)
+            self._answer(request, now, error=exc)
         except Exception as exc:
-            self._answer(msg, name, now, request_id, args, error=_internal_error(name, exc))
+            self._answer(request, now, error=self._internal_error(request.name, exc))
         else:
-            self._answer(msg, name, now, request_id, args, command, result)
+            self._answer(request, now, command, result)
 
     def _answer(
         self,
-        msg: Incoming,
-        name: str,
+        request: CommandRequest,
         now: float,
-        request_id: str | None,
-        args: dict[str, Any],
         command: Command | None = None,
         result: CommandResult = None,
         error: CommandError | None = None,
     ) -> None:
+        """Send the one reply of a command (and keep a bounded record of it)."""
+        try:
+            safe = _json_safe(dict(result)) if result is not None and error is None else None
+            payload = self._reply_payload(request, error, safe)
+        except (TypeError, ValueError, RecursionError) as exc:  # a result JSON cannot carry
+            error = self._internal_error(request.name, exc)
+            safe = None
+            payload = self._reply_payload(request, error, None)
         ok = error is None
-        safe = _json_safe(dict(result)) if result is not None else None
         if ok:
             self.stats.commands_ok += 1
         else:
+            assert error is not None
             self.stats.commands_rejected += 1
-            log.warning("command %s rejected: %s", name, error)
-        reply = ReplyPayload(
-            runner=self.runner,
-            command=name,
-            ok=ok,
-            t_unix_s=self.clock(),
-            id=request_id,
-            result=safe,
-            error=ReplyError(error.code, error.message) if error else None,
-        )
+            self.stats.rejected_by_code[error.code] += 1
+            self._command_log.log(
+                logging.WARNING,
+                "command %s rejected: %s: %s",
+                clip(request.name, 64),
+                error.code,
+                clip(error.message),
+            )
         self.handled_commands_.append(
             HandledCommand(
                 now,
-                msg.topic,
-                name,
+                f"{self.topics.base}/cmd/{request.name}",
+                request.name,
                 ok,
-                request_id,
-                _json_safe(args),
+                request.request_id,
+                _clipped_args(request.args),
                 safe,
                 error.code if error else None,
-                error.message if error else None,
+                clip(error.message) if error else None,
                 command,
             )
         )
-        topic = msg.response_topic or self.topics.reply
         self._send(
-            Outgoing("reply", topic, encode(reply), QOS_REPLY, False, now, now + 60.0),
-            correlation=msg.correlation_data,
+            Outgoing("reply", request.reply_topic, payload, QOS_REPLY, False, now, now + 60.0),
+            correlation=request.correlation_data,
+        )
+
+    def _reply_payload(
+        self, request: CommandRequest, error: CommandError | None, result: dict[str, Any] | None
+    ) -> bytes:
+        return encode(
+            ReplyPayload(
+                runner=self.runner,
+                command=request.name,
+                ok=error is None,
+                t_unix_s=self.clock(),
+                id=request.request_id,
+                result=result,
+                error=ReplyError(error.code, error.message) if error else None,
+            )
         )
 
 
@@ -471,41 +521,17 @@ async def service_publisher(
     settings: MqttSettings,
     runner: str,
     **kwargs: Any,
-) -> AsyncIterator[MqttPublisher]:
-    """A publisher on the configured broker, or on an embedded one for a zero-setup run.
+) -> AsyncIterator[MqttPublisher | None]:
+    """The service's publisher on the configured broker, or None when no broker is configured
+    (``host = ""``: coaching in the live view only).
 
-    With ``embedded = "auto"`` an embedded broker (amqtt, MQTT 3.1.1, loopback) starts when no
-    host is configured or the configured one does not accept connections; ``"always"`` always
-    starts one; ``"never"`` only waits for the configured broker.
+    The configured broker is the only one: when it is down or refuses us, the publisher
+    retries with backoff and reports the degraded state; it never switches to another broker
+    (the embedded one is for the demo and tests).
     """
-    embedded: EmbeddedBroker | None = None
-    host = settings.host or "127.0.0.1"
-    use_embedded = settings.embedded == "always" or (
-        settings.embedded == "auto"
-        and (not settings.configured or not await broker_reachable(host, settings.port))
-    )
-    if use_embedded:
-        embedded = EmbeddedBroker("127.0.0.1", settings.port)
-        try:
-            await embedded.start()
-        except Exception:  # the usual port is taken: any free one will do
-            embedded = EmbeddedBroker("127.0.0.1", 0)
-            await embedded.start()
-        settings = replace(
-            settings,
-            host="127.0.0.1",
-            port=embedded.port,
-            protocol="3.1.1",
-            tls=False,
-            ca_file=None,
-            cert_file=None,
-            key_file=None,
-        )
-        log.warning("no MQTT broker reachable: using the embedded one on port %d", embedded.port)
-    try:
-        async with MqttPublisher(settings, runner, **kwargs) as publisher:
-            publisher.embedded_broker = embedded
-            yield publisher
-    finally:
-        if embedded is not None:
-            await embedded.stop()
+    if not settings.configured:
+        log.warning("MQTT off (no [mqtt] host configured): cues are shown locally only")
+        yield None
+        return
+    async with MqttPublisher(settings, runner, **kwargs) as publisher:
+        yield publisher

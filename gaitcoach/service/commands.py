@@ -23,13 +23,15 @@ def _load(args: argparse.Namespace) -> ServiceConfig:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     cfg = _load(args)
+    for warning in cfg.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     pods = ", ".join(
         "/".join(x for x in (p.address, p.name, p.side and p.side.value) if x)
         for p in cfg.link.pods
     )
     print(
         f"{cfg.source}: ok (runner {cfg.runner.id}, pods {pods}, "
-        f"broker {cfg.mqtt.host or 'embedded'}:{cfg.mqtt.port}, "
+        f"broker {f'{cfg.mqtt.host}:{cfg.mqtt.port}' if cfg.mqtt.host else 'none (MQTT off)'}, "
         f"data {cfg.session_settings().data_dir})"
     )
     return 0
@@ -51,6 +53,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     setup_logging(cfg.service.log_level, args.quiet)
+    for warning in cfg.warnings:
+        logging.getLogger("gaitcoach.service").warning("%s", warning)
     view: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     on_state = None
     if not args.quiet:

@@ -22,6 +22,7 @@ from gaitcoach.errors import ConfigError
 from gaitcoach.gait import GaitConfig
 from gaitcoach.link import LinkConfig, PodSelector
 from gaitcoach.mqtt import MqttSettings
+from gaitcoach.mqtt.config import secret_file_warning, with_password_env
 from gaitcoach.session.settings import SessionSettings
 from gaitcoach.types import Foot
 
@@ -54,6 +55,8 @@ class ServiceConfig:
     session: SessionSettings | None = None
     service: ServiceSettings = field(default_factory=ServiceSettings)
     source: str = "<defaults>"
+    warnings: tuple[str, ...] = ()
+    """Not errors, but worth saying (a password in a file others can read)."""
 
     def session_settings(self) -> SessionSettings:
         base = self.session or SessionSettings.from_dict({})
@@ -144,7 +147,7 @@ def config_from_dict(
     return ServiceConfig(
         runner=RunnerProfile.from_dict(runner_raw, "runner"),
         coach=CoachSettings.from_dict(sec("coach"), "coach"),
-        mqtt=MqttSettings.from_dict(sec("mqtt"), "mqtt"),
+        mqtt=MqttSettings.from_dict(with_password_env(sec("mqtt")), "mqtt"),
         link=_link(sec("link")),
         gait=_gait(sec("gait")),
         session=SessionSettings.from_dict(session_raw, "session") if "session" in d else None,
@@ -167,4 +170,7 @@ def load_config(path: str | Path | None = None) -> ServiceConfig:
         raise ConfigError("--config", str(p), "an existing TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), "TOML", f"valid TOML ({exc})") from None
-    return config_from_dict(raw, p.parent.resolve(), str(p))
+    cfg = config_from_dict(raw, p.parent.resolve(), str(p))
+    mqtt = raw.get("mqtt")
+    warning = secret_file_warning(p, mqtt) if isinstance(mqtt, Mapping) else None
+    return dataclasses.replace(cfg, warnings=(warning,)) if warning else cfg

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gaitcoach.coach import Command, StartSession, StopSession, command_name
+from gaitcoach.coach import Command, CommandError, StartSession, StopSession, command_name
 from gaitcoach.link import FootpodLink, LinkItem, RscReading
 from gaitcoach.mqtt import MqttPublisher, service_publisher
+from gaitcoach.safepath import check_session_id, write_text_inside
 from gaitcoach.service.config import ServiceConfig
 from gaitcoach.service.pipeline import Outputs, Pipeline
 from gaitcoach.session import (
@@ -33,8 +34,10 @@ from gaitcoach.session import (
     SessionSettings,
     SessionStatus,
     SessionStore,
+    StorageError,
 )
 from gaitcoach.session.history import session_summary
+from gaitcoach.session.recorder import SessionExistsError
 from gaitcoach.session.summary import SessionSummary, summary_text
 from gaitcoach.types import (
     Activity,
@@ -51,6 +54,8 @@ log = logging.getLogger("gaitcoach.service")
 
 DOWN_REPORT_LAG_S = 0.5
 """A disconnected pod's loss is reported up to this long before now."""
+SESSION_IDS_KEEP = 1000
+"""Session ids of this run kept in memory (a flood of ``start`` commands must not grow it)."""
 
 
 class ServiceClock:
@@ -125,29 +130,55 @@ class Service:
 
     # -- session lifecycle ----------------------------------------------------------------
 
-    def _open_session(self, session_id: str | None = None) -> None:
+    def _new_recorder(self, session_id: str | None) -> Recorder | None:
+        """A recorder for a new session (None when not recording); claims the id in the store,
+        so an id already used raises :class:`SessionExistsError` before anything changes."""
+        if not self.config.service.record:
+            return None
+        s = self.config.session_settings()
+        fmt = self.config.link.imu_format
+        scale = ImuScale(fmt.acc_lsb_mps2, fmt.gyr_lsb_radps)
+        return Recorder(
+            s.data_dir,
+            config=_config_json(self.config),
+            runner=self.config.runner.id,
+            leg_length_m=s.leg_length_m,
+            scales={Foot.LEFT: scale, Foot.RIGHT: scale},
+            flush_interval_s=s.flush_interval_s,
+            min_free_bytes=s.min_free_bytes,
+            session_id=session_id,
+        )
+
+    def _open_session(
+        self, session_id: str | None = None, recorder: Recorder | None = None
+    ) -> None:
         now = self.clock.now()
+        self.recorder = recorder if recorder is not None else self._new_recorder(session_id)
+        if self.recorder is not None:
+            session_id = self.recorder.session_id
+            self.session_ids.append(session_id)
+            del self.session_ids[:-SESSION_IDS_KEEP]  # the store lists them all
         self.pipeline.coach.start(now, session_id)
-        if self.config.service.record:
-            s = self.config.session_settings()
-            fmt = self.config.link.imu_format
-            scale = ImuScale(fmt.acc_lsb_mps2, fmt.gyr_lsb_radps)
-            self.recorder = Recorder(
-                s.data_dir,
-                config=_config_json(self.config),
-                runner=self.config.runner.id,
-                leg_length_m=s.leg_length_m,
-                scales={Foot.LEFT: scale, Foot.RIGHT: scale},
-                flush_interval_s=s.flush_interval_s,
-                min_free_bytes=s.min_free_bytes,
-                session_id=session_id,
-            )
-            self.state.session_id = self.recorder.session_id
-            self.session_ids.append(self.recorder.session_id)
+        self.state.session_id = session_id
         if self.publisher is not None:
             self.publisher.session_id = self.state.session_id
             self.publisher.publish_status()
         log.info("session started id=%s", self.state.session_id)
+
+    def _start_command(self, cmd: StartSession) -> Recorder | None:
+        """Check a ``start`` before anything changes: the running session's id is refused,
+        and so is an id the store already holds (the new recorder claims the id first)."""
+        running = self.state.session_id if self.pipeline.coach.active else None
+        if cmd.session_id is not None and cmd.session_id == running:
+            raise CommandError(
+                "conflict", f"session {cmd.session_id} is running: stop it or use a new id"
+            )
+        try:
+            return self._new_recorder(cmd.session_id)
+        except SessionExistsError as exc:
+            raise CommandError("conflict", f"{exc}: use a new id") from None
+        except StorageError as exc:  # disk full, read-only: the running session goes on
+            raise CommandError("unavailable", f"cannot start a session: {exc}") from None
 
     def _close_session(self, status: SessionStatus) -> None:
         rec, self.recorder = self.recorder, None
@@ -288,25 +319,32 @@ class Service:
     # -- commands ------------------------------------------------------------------------
 
     def command(self, cmd: Command) -> Mapping[str, Any] | None:
-        """Apply a validated MQTT command (the publisher answers with the result)."""
+        """Apply a validated MQTT command (the publisher answers with the result); raises
+        :class:`CommandError` to refuse one, having changed nothing."""
         now = self.clock.now()
         name = command_name(cmd)
+        new_recorder = self._start_command(cmd) if isinstance(cmd, StartSession) else None
         if self.recorder is not None:
             self.recorder.add_command(now, name, dataclasses.asdict(cmd))
         if isinstance(cmd, StopSession):
             self._close_session(SessionStatus.COMPLETE)
             return {"session_id": self.session_ids[-1] if self.session_ids else None}
         if isinstance(cmd, StartSession):
-            if self.recorder is not None:
-                self._close_session(SessionStatus.COMPLETE)
-            self._open_session(cmd.session_id)
+            try:
+                if self.recorder is not None:
+                    self._close_session(SessionStatus.COMPLETE)
+            except BaseException:
+                if new_recorder is not None:  # claimed but never used
+                    new_recorder.close(SessionStatus.FAILED)
+                raise
+            self._open_session(cmd.session_id, new_recorder)
             return {"session_id": self.state.session_id}
         outcome = self.pipeline.coach.apply_command(cmd, now)
         if outcome.cue is not None:
             self._cues([outcome.cue])
-        if self.recorder is not None and name == "discomfort":
-            for report in self.pipeline.coach.discomfort_reports_[-1:]:
-                self.recorder.add_discomfort(report)
+        reports = self.pipeline.coach.discomfort_reports_
+        if self.recorder is not None and name == "discomfort" and reports:
+            self.recorder.add_discomfort(reports[-1])
         return dict(outcome.detail)
 
     # -- run -----------------------------------------------------------------------------
@@ -362,7 +400,8 @@ class Service:
                     self._emit(self.pipeline.finish())
                     self.tick()
                 self._close_session(status)
-                await pub.flush(5.0)
+                if pub is not None:
+                    await pub.flush(5.0)
         finally:
             if self.recorder is not None:  # the publisher failed to start or crashed
                 self._close_session(SessionStatus.FAILED)
@@ -378,6 +417,7 @@ class Service:
             dropped.update({f"mqtt_{k}": v for k, v in self.publisher.dropped.items()})
             counts["commands_ok"] = self.publisher.stats.commands_ok
             counts["commands_rejected"] = self.publisher.stats.commands_rejected
+            counts["mqtt_outages"] = self.publisher.connection.stats.outages
         if self.link is not None:
             dropped["link_queue"] = self.link.queue_drops
         return ServiceResult(
@@ -440,12 +480,13 @@ def _summarise(settings: SessionSettings, session_id: str) -> tuple[SessionSumma
     """The session's summary (with advice) and its HTML report, written beside the store."""
     from gaitcoach.session.report import render_html
 
+    # The id may have come from a command: the report goes under <data_dir>/reports or nowhere.
+    check_session_id(session_id)
     with SessionStore(settings.data_dir) as store:
         data, summary = session_summary(
             store, session_id, AdviceBook.load(settings.advice_path), settings.target_cadence_spm
         )
-    reports = Path(settings.data_dir) / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    path = reports / f"{session_id}.html"
-    path.write_text(render_html(data, summary), encoding="utf-8")
+    path = write_text_inside(
+        settings.data_dir, ("reports", f"{session_id}.html"), render_html(data, summary)
+    )
     return summary, path

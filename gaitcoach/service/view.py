@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -72,7 +73,26 @@ def render(service: Service) -> Group:
     for cue in reversed(service.state.last_cues):
         cues.add_row(cue.kind.value, str(cue.level), cue.text)
     head = f"runner {service.config.runner.id}  session {service.state.session_id or '-'}"
-    return Group(Panel(head), pods, metrics, cues)
+    return Group(Panel(f"{head}\n{mqtt_state(service)}"), pods, metrics, cues)
+
+
+def mqtt_state(service: Service) -> str:
+    """One line on the broker: a degraded state is shown where the runner looks (coaching
+    goes on here; messages wait, bounded, for the configured broker)."""
+    pub = service.publisher
+    if pub is None:
+        return "MQTT off (no broker configured): cues are shown here only"
+    c = pub.connection
+    where = f"{c.settings.host}:{c.settings.port}"
+    if c.connected:
+        return f"MQTT {c.protocol} connected to {where}"
+    if c.down_since_s is None:
+        return f"MQTT connecting to {where}"
+    down_s = time.monotonic() - c.down_since_s
+    return (
+        f"MQTT DEGRADED: {where} unavailable for {down_s:.0f} s ({c.down_reason}); retrying. "
+        f"Coaching goes on here; {pub.queued} messages queued"
+    )
 
 
 def live_view() -> tuple[Live, Callable[[Service], None]]:

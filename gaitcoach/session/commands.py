@@ -17,6 +17,7 @@ from typing import Any
 
 from gaitcoach.cli import CliError
 from gaitcoach.errors import ConfigError
+from gaitcoach.safepath import UnsafePathError, check_session_id, inside
 from gaitcoach.session.advice import DEFAULT_ADVICE_PATH, AdviceBook, advise
 from gaitcoach.session.store import SessionError, SessionStore
 from gaitcoach.session.summary import summary_text
@@ -249,19 +250,28 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_output(session_id: str, suffix: str) -> Path:
+    """``<id>.<suffix>`` in the current folder; the id comes from the store (an older store
+    may hold ids like ``../x``), so the name must stay in this folder."""
+    try:
+        return inside(Path.cwd(), f"{check_session_id(session_id)}.{suffix}")
+    except UnsafePathError as exc:
+        raise CliError(f"{exc}: name the output with --output") from None
+
+
 @_guard
 def cmd_export(args: argparse.Namespace) -> int:
     from gaitcoach.session.export import export_strides
 
     with SessionStore(_data_dir(args)) as store:
         data = store.load(args.session)
+    suffix = "fit" if args.format == "fit" else f"strides.{args.format}"
+    out = Path(args.output) if args.output else _default_output(data.info.id, suffix)
     if args.format == "fit":
         from gaitcoach.session.fit_export import export_fit
 
-        out = Path(args.output or f"{data.info.id}.fit")
         n = export_fit(data, out)
     else:
-        out = Path(args.output or f"{data.info.id}.strides.{args.format}")
         n = export_strides(data.strides, out, args.format)
     print(f"wrote {n} strides to {out}")
     return 0

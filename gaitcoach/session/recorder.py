@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from gaitcoach.safepath import check_session_id
 from gaitcoach.session.codec import (
     ENC_COUNTS,
     encode_samples,
@@ -81,6 +82,10 @@ def _utc_now() -> str:
     return _iso(datetime.now(UTC))
 
 
+class SessionExistsError(StorageError):
+    """The store already holds a session with the requested id (nothing was written)."""
+
+
 def new_session_id(started_utc: datetime | None = None) -> str:
     """Sortable, unique: UTC start time plus a random suffix."""
     t = datetime.now(UTC) if started_utc is None else started_utc.astimezone(UTC)
@@ -110,7 +115,9 @@ class Recorder:
     flush_interval_s
         Commit period of the writer thread: the most a kill -9 can lose.
     session_id, started_utc
-        Override the generated id and the start time (for imports of older runs).
+        Override the generated id (checked: :data:`gaitcoach.safepath.SESSION_ID`; an id the
+        store already holds raises :class:`SessionExistsError`) and the start time (for
+        imports of older runs).
     """
 
     def __init__(
@@ -129,9 +136,12 @@ class Recorder:
     ) -> None:
         if not flush_interval_s > 0:
             raise ValueError("flush_interval_s must be > 0")
+        # The id names files later (reports): refuse anything but a plain id before any I/O.
+        self.session_id = (
+            new_session_id(started_utc) if session_id is None else check_session_id(session_id)
+        )
         self.data_dir = Path(data_dir)
         check_storage(self.data_dir, min_free_bytes)
-        self.session_id = session_id or new_session_id(started_utc)
         self.flush_interval_s = flush_interval_s
         self.max_pending_items = max_pending_items
         self._scales = dict(scales or {})
@@ -168,6 +178,11 @@ class Recorder:
                 ),
             )
             self._conn.commit()
+        except sqlite3.IntegrityError as exc:
+            self._conn.close()
+            raise SessionExistsError(
+                f"session {self.session_id} already exists in {self.data_dir}"
+            ) from exc
         except sqlite3.Error as exc:
             self._conn.close()
             raise StorageError(f"cannot start a session in {self.data_dir}: {exc}") from exc
@@ -449,4 +464,11 @@ class Recorder:
         await asyncio.shield(asyncio.to_thread(self.close, status))
 
 
-__all__ = ["STRIDE_COLUMNS", "ImuScale", "Recorder", "RecorderStats", "new_session_id"]
+__all__ = [
+    "STRIDE_COLUMNS",
+    "ImuScale",
+    "Recorder",
+    "RecorderStats",
+    "SessionExistsError",
+    "new_session_id",
+]

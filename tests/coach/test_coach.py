@@ -170,7 +170,7 @@ def test_discomfort_is_answered_and_pauses_technique_cues() -> None:
     later = feed(coach, (s for s in stream if s.end_ic_s >= 200.0))
     assert not [c for c in later if c.created_s < 440.0]
     assert [c for c in later if c.created_s >= 440.0]  # coaching resumes after the pause
-    assert coach.discomfort_reports_ == [DiscomfortReport(200.0, "knee", 5, "sharp")]
+    assert list(coach.discomfort_reports_) == [DiscomfortReport(200.0, "knee", 5, "sharp")]
     assert any(d.action is DecisionAction.DISCOMFORT for d in coach.decisions_)
 
 
@@ -237,4 +237,20 @@ def test_bad_discomfort_score_is_rejected() -> None:
     with pytest.raises(CommandError) as err:
         coach.report_discomfort(DiscomfortReport(0.0, "knee", 11))
     assert err.value.code == "out_of_range"
-    assert coach.discomfort_reports_ == []
+    assert list(coach.discomfort_reports_) == []
+
+
+def test_a_long_run_of_commands_keeps_the_coach_bounded() -> None:
+    # Issue 14: every command added a decision for the life of the session (a flood of
+    # commands grew memory without bound).
+    from gaitcoach.coach import ReportDiscomfort
+    from gaitcoach.coach.engine import CUES_KEEP, DECISIONS_KEEP, DISCOMFORT_KEEP
+
+    coach = Coach(RunnerProfile(id="ann"))
+    coach.start(0.0)
+    for i in range(3 * DECISIONS_KEEP):
+        coach.apply_command(Mute(0.0), float(i))
+        coach.apply_command(ReportDiscomfort("calf", 1), float(i))
+    assert len(coach.decisions_) == DECISIONS_KEEP
+    assert len(coach.cues_) == CUES_KEEP and len(coach.discomfort_reports_) == DISCOMFORT_KEEP
+    assert coach.decisions_[-1].t_s == 3 * DECISIONS_KEEP - 1  # the newest are kept

@@ -198,4 +198,4 @@ def test_discomfort_report_changes_the_coaching() -> None:
     assert [c for c in usual if 150.0 <= c.created_s < 450.0]  # would have been coached
     assert not [c for c in cues if 150.0 <= c.created_s < 450.0]
     assert [c for c in cues if c.created_s >= 450.0]
-    assert coach.discomfort_reports_ == [report]
+    assert list(coach.discomfort_reports_) == [report]

@@ -32,7 +32,14 @@ from gaitcoach.mqtt.mosquitto import (
 )
 from tests.support import require
 
-__all__ = ["SERVICE_USER", "MosquittoBroker", "TlsFiles", "free_port", "make_tls_files"]
+__all__ = [
+    "SERVICE_USER",
+    "MosquittoBroker",
+    "TlsFiles",
+    "free_port",
+    "make_tls_files",
+    "sign_certificate",
+]
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -99,6 +106,27 @@ def make_tls_files(directory: Path) -> TlsFiles:
         d / "client.key",
         d / "other-ca.crt",
     )
+
+
+def sign_certificate(tls: TlsFiles, directory: Path, cn: str, extension: str) -> tuple[Path, Path]:
+    """A new key and a certificate (``CN=cn``, one extension line such as
+    ``subjectAltName=DNS:x`` or ``extendedKeyUsage=clientAuth``) signed by the test CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key, crt = directory / f"{cn}.key", directory / f"{cn}.crt"
+    _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key), cwd=directory)
+    _openssl(
+        "req", "-new", "-key", str(key), "-subj", f"/CN={cn}", "-out", f"{cn}.csr", cwd=directory
+    )
+    (directory / f"{cn}.ext").write_text(extension + "\n")
+    _openssl(
+        "x509", "-req", "-in", f"{cn}.csr", "-CA", str(tls.ca_cert),
+        "-CAkey", str(tls.ca_cert.parent / "ca.key"), "-CAcreateserial",
+        "-CAserial", str(directory / "ca.srl"), "-days", "2", "-extfile", f"{cn}.ext",
+        "-out", str(crt), cwd=directory,
+    )  # fmt: skip
+    for f in (key, crt):
+        f.chmod(0o644)  # mosquitto may drop privileges before reading them
+    return crt, key
 
 
 @contextlib.contextmanager

@@ -181,3 +181,51 @@ def publish(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+class Commander:
+    """One persistent MQTT v5 client that publishes commands (QoS 1), optionally with a
+    response topic, correlation data and the retain flag; ``sent`` counts acknowledged ones."""
+
+    def __init__(
+        self,
+        broker: MosquittoBroker,
+        *,
+        client_id: str = "",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.broker = broker
+
+    def __enter__(self) -> Commander:
+        self.client.connect(self.broker.host, self.broker.port, 30)
+        self.client.loop_start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def send(
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        response_topic: str | None = None,
+        correlation: bytes | None = None,
+        retain: bool = False,
+        wait: bool = True,
+    ) -> None:
+        props = Properties(PacketTypes.PUBLISH)
+        if response_topic is not None:
+            props.ResponseTopic = response_topic
+        if correlation is not None:
+            props.CorrelationData = correlation
+        info = self.client.publish(topic, payload, 1, retain, properties=props)
+        if wait:
+            info.wait_for_publish(5.0)

@@ -4,6 +4,7 @@ passwords and ACL, broker restart mid-run, MQTT 3.1.1 fallback."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -12,7 +13,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from gaitcoach.mqtt import EmbeddedBroker, MqttPublisher, MqttSettings, service_publisher
+import pytest
+
+from gaitcoach.mqtt import (
+    EmbeddedBroker,
+    MqttPublisher,
+    MqttSettings,
+    broker_reachable,
+    service_publisher,
+)
 from gaitcoach.mqtt.subscriber import MqttSubscriber
 from gaitcoach.types import Activity, GaitMetrics
 from tests.mqtt.broker import (
@@ -21,6 +30,7 @@ from tests.mqtt.broker import (
     MosquittoBroker,
     TlsFiles,
     free_port,
+    sign_certificate,
 )
 from tests.mqtt.clients import Recorder, publish, validate
 from tests.mqtt.test_topics import make_cue, settings_for
@@ -219,6 +229,7 @@ async def test_falls_back_to_mqtt_311_on_the_embedded_broker() -> None:
             ):
                 assert await pub.wait_connected(5.0) and await sub.wait_subscribed(5.0)
                 assert pub.protocol == "3.1.1" and pub.connection.stats.fallbacks == 1
+                assert pub.connection.stats.outages == 0  # negotiation is not an outage
                 assert sub.connection.protocol == "3.1.1"
                 pub.publish_cue(make_cue(time.time()))
                 got = await sub.get(5.0)
@@ -226,15 +237,27 @@ async def test_falls_back_to_mqtt_311_on_the_embedded_broker() -> None:
             validate(got.payload)
 
 
-async def test_service_publisher_starts_an_embedded_broker_when_none_is_reachable() -> None:
-    settings = MqttSettings(host="", port=0)
+async def test_service_publisher_never_falls_back_to_an_embedded_broker(tmp_path: Path) -> None:
+    # Issue 14, silent downgrade: a configured (TLS) broker that is down at start-up used to be
+    # replaced for the whole run by an anonymous plaintext amqtt broker on the same port.
+    port = free_port()
+    settings = MqttSettings(host="127.0.0.1", port=port, reconnect_min_s=0.05, reconnect_max_s=0.2)
     async with service_publisher(settings, "alice") as pub:
-        assert pub.embedded_broker is not None and pub.embedded_broker.port > 0
-        assert await pub.wait_connected(5.0) and pub.protocol == "3.1.1"
-    never = MqttSettings(host="127.0.0.1", port=1, embedded="never")
-    async with service_publisher(never, "alice") as pub:
-        assert pub.embedded_broker is None
-        assert not await pub.wait_connected(0.3)
+        assert pub is not None
+        assert not await pub.wait_connected(0.5)
+        assert not await broker_reachable("127.0.0.1", port)  # nothing serves in its place
+        assert pub.connection.stats.outages == 1
+        assert "connection refused" in pub.connection.down_reason
+        pub.publish_cue(make_cue(time.time(), ttl_s=30.0))
+        assert pub.queued == 1  # kept for the configured broker
+        broker = MosquittoBroker(tmp_path / "late", port=port)
+        with broker, Recorder(broker, ["gaitcoach/alice/cue"]) as rec:
+            assert await pub.wait_connected(5.0) and pub.protocol == "5"
+            await rec.wait_for("/cue")
+        assert pub.connection.down_since_s is None or not pub.connected
+    # No host configured: no MQTT at all (the live view coaches), and no broker either.
+    async with service_publisher(MqttSettings(host=""), "alice") as none:
+        assert none is None
 
 
 async def test_service_starts_before_the_broker_and_backs_off(tmp_path: Path) -> None:
@@ -251,8 +274,9 @@ async def test_service_starts_before_the_broker_and_backs_off(tmp_path: Path) ->
         async with MqttPublisher(settings, "alice") as pub:
             pub.publish_cue(make_cue(time.time(), ttl_s=30.0, cue_id="early"))
             await asyncio.sleep(1.5)
-            attempts = pub.connection.stats.errors.count(
-                f"cannot connect to {broker.host}:{broker.port}"
+            attempts = sum(
+                e.startswith(f"cannot connect to {broker.host}:{broker.port}")
+                for e in pub.connection.stats.errors
             )
             # Doubling from 0.05 s up to 0.4 s: about 6 tries in 1.5 s, not hundreds.
             assert 3 <= attempts <= 12, pub.connection.stats.errors
@@ -267,3 +291,57 @@ async def test_service_starts_before_the_broker_and_backs_off(tmp_path: Path) ->
             assert await pub.flush() and pub.connection.stats.delivered >= 2  # status + cue
     finally:
         broker.stop()
+
+
+def server_cert_for(tls: TlsFiles, directory: Path, san: str) -> TlsFiles:
+    """The test CA's files with a server certificate naming only ``san``."""
+    crt, key = sign_certificate(tls, directory, "elsewhere", f"subjectAltName={san}")
+    return replace(tls, server_cert=crt, server_key=key)
+
+
+async def test_tls_failures_are_logged_with_their_reason(
+    tmp_path: Path, tls_files: TlsFiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 14: a wrong CA or a broker certificate for another host name showed up only as
+    # "cannot connect"; the operator needs the reason.
+    elsewhere = server_cert_for(tls_files, tmp_path / "elsewhere", "DNS:broker.example")
+    cases = [
+        # OpenSSL's words for "signed by a CA you do not trust" (mosquitto sends its CA too).
+        (tls_files, tls_files.other_ca_cert, "127.0.0.1", "self-signed certificate in certificate"),
+        (elsewhere, tls_files.ca_cert, "localhost", "Hostname mismatch"),
+        (elsewhere, tls_files.ca_cert, "127.0.0.1", "IP address mismatch"),
+    ]
+    for i, (server, ca_file, host, reason) in enumerate(cases):
+        broker = MosquittoBroker(tmp_path / f"b{i}", tls=server)
+        with broker, caplog.at_level(logging.WARNING, logger="gaitcoach.mqtt.connection"):
+            caplog.clear()
+            settings = settings_for(
+                broker,
+                host=host,
+                tls=True,
+                ca_file=str(ca_file),
+                reconnect_min_s=0.05,
+                reconnect_max_s=0.1,
+            )
+            async with MqttPublisher(settings, "alice") as pub:
+                assert not await pub.wait_connected(1.0)
+                assert "TLS certificate rejected" in pub.connection.down_reason
+                assert reason in pub.connection.down_reason, pub.connection.down_reason
+                assert reason in pub.connection.stats.last_error
+        warnings = [r.getMessage() for r in caplog.records if reason in r.getMessage()]
+        # Said once with its reason, not at every retry (about 10 retries happened).
+        assert len(warnings) == 1, warnings
+        assert f"{host}:{broker.port}" in warnings[0]
+
+
+def test_an_embedded_fall_back_cannot_be_configured() -> None:
+    from gaitcoach.errors import ConfigError
+
+    for value in ("auto", "always"):
+        try:
+            MqttSettings.from_dict({"host": "broker.example", "embedded": value})
+        except ConfigError as exc:
+            assert "mqtt.embedded" in str(exc) and "never" in str(exc)
+        else:
+            raise AssertionError(f"embedded = {value!r} was accepted")
+    assert MqttSettings.from_dict({"embedded": "never"}).embedded == "never"

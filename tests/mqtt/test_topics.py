@@ -226,11 +226,12 @@ async def test_v5_response_topic_and_correlation_data(mosquitto: MosquittoBroker
     def refuse(command: Command) -> None:
         raise CommandError("out_of_range", "not today")
 
-    with Recorder(mosquitto, ["app/replies"]) as rec:
+    app_topic = f"gaitcoach/{RUNNER}/reply/app-7"
+    with Recorder(mosquitto, [app_topic]) as rec:
         async with MqttPublisher(settings_for(mosquitto), RUNNER, command_handler=refuse) as pub:
             assert await pub.wait_connected(5.0)
             props = Properties(PacketTypes.PUBLISH)
-            props.ResponseTopic = "app/replies"
+            props.ResponseTopic = app_topic
             props.CorrelationData = b"\x01\x02"
             publish(
                 mosquitto,
@@ -238,9 +239,9 @@ async def test_v5_response_topic_and_correlation_data(mosquitto: MosquittoBroker
                 b'{"cadence_target_spm": 170}',
                 properties=props,
             )
-            reply = await rec.wait_for("app/replies")
+            reply = await rec.wait_for(app_topic)
             assert reply["ok"] is False and reply["error"]["code"] == "out_of_range"
-            assert rec.on("app/replies")[0].correlation == b"\x01\x02"
+            assert rec.on(app_topic)[0].correlation == b"\x01\x02"
             assert pub.handled_commands_[0].command is None
 
 

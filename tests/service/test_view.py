@@ -45,3 +45,22 @@ def test_view_shows_metrics_cues_and_gaps() -> None:
     assert svc.state.gaps and svc.state.gaps[0].lost_samples == 208
     assert svc.state.last_cues, "a heel-overstrider is cued once the windows fill"
     assert svc.state.last_cues[-1].text in text
+
+
+async def test_view_shows_a_degraded_broker_and_coaching_goes_on() -> None:
+    from gaitcoach.mqtt import MqttPublisher, MqttSettings
+    from gaitcoach.proc import free_port
+    from gaitcoach.service.view import mqtt_state
+
+    svc = Service(config_from_dict({"runner": {"id": "viv"}}))
+    assert "MQTT off" in mqtt_state(svc)
+    settings = MqttSettings(host="127.0.0.1", port=free_port(), reconnect_max_s=0.1)
+    async with MqttPublisher(settings, "viv", unix_offset_s=svc.clock.unix_offset_s) as pub:
+        svc.publisher = pub
+        assert not await pub.wait_connected(0.5)
+        svc.tick()  # metrics wait in the bounded queue
+        console = Console(record=True, width=300)
+        console.print(render(svc))
+        text = console.export_text()
+    assert "MQTT DEGRADED" in text and "connection refused" in text
+    assert f"127.0.0.1:{settings.port}" in text and "1 messages queued" in text
