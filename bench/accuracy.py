@@ -12,8 +12,10 @@ import numpy as np
 from gaitcoach.gait import GaitConfig, analyze
 from validation.reference import (
     IPOL_CATEGORIES,
+    WALKING_PROFILES,
     ipol_reference,
     running_reference,
+    simulated_walking,
     walking_reference,
 )
 from validation.scoring import Score, median_abs, p95_abs, score
@@ -115,6 +117,47 @@ def simulated(minutes: float, rates: list[float], seeds: list[int]) -> int:
     agree = sum(overstride[a][0] < overstride[b][0] for a, b in pairs)
     print(f"  pairs with truth 3 cm or more apart ordered like the truth: {agree} of {len(pairs)}")
     return 0 if worst_ok and n_standing == 0 and agree == len(pairs) else 1
+
+
+def walking(minutes: float, rates: list[float], seeds: list[int]) -> None:
+    """The simulator's walking conditions, per swing (random mounting per foot and seed)."""
+    print(
+        f"\nSimulated walking conditions, {minutes:g} min per run, seeds {seeds}, a random "
+        "mounting per foot and seed;\n  per swing against the truth (one to one within 150 ms): "
+        "recall of IC and TO, false IC/TO, |error| median/p95 ms, feet with a flipped frame"
+    )
+    head = (
+        f"  {'profile':12} {'Hz':>4} {'swings':>6} {'IC%':>6} {'TO%':>6} {'false':>7} "
+        f"{'IC ms':>9} {'TO ms':>9} {'flip':>4}  by kind (IC%/TO%)"
+    )
+    print(head)
+    print("  " + "-" * (len(head) - 2))
+    for profile in WALKING_PROFILES:
+        for rate in rates:
+            runs = [simulated_walking(profile, minutes, rate, seed) for seed in seeds]
+            n = sum(r.all.ic.truth for r in runs)
+            ic = np.abs(np.concatenate([r.all.ic.errors_s for r in runs])) * 1000
+            to = np.abs(np.concatenate([r.all.to.errors_s for r in runs])) * 1000
+            found_ic = sum(r.all.ic.found for r in runs)
+            found_to = sum(r.all.to.found for r in runs)
+            false = f"{sum(r.all.ic.false for r in runs)}/{sum(r.all.to.false for r in runs)}"
+            kinds: dict[str, list[int]] = {}
+            for r in runs:
+                for k, c in r.kinds.items():
+                    acc = kinds.setdefault(k, [0, 0, 0])
+                    acc[0] += c.ic.truth
+                    acc[1] += c.ic.found
+                    acc[2] += c.to.found
+            by_kind = " ".join(
+                f"{k} {100 * v[1] / v[0]:.0f}/{100 * v[2] / v[0]:.0f}" for k, v in kinds.items()
+            )
+            print(
+                f"  {profile:12} {rate:4.0f} {n:6d} {100 * found_ic / n:6.1f} "
+                f"{100 * found_to / n:6.1f} {false:>7} "
+                f"{np.median(ic):4.0f}/{np.percentile(ic, 95):<4.0f} "
+                f"{np.median(to):4.0f}/{np.percentile(to, 95):<4.0f} "
+                f"{sum(r.flipped_feet for r in runs):4d}  {by_kind}"
+            )
 
 
 def _pool(scores: list[Score]) -> Score:
@@ -272,6 +315,7 @@ def main(argv: list[str]) -> int:
         rates = [208.0] if args.quick else [float(r) for r in args.rates.split(",")]
         minutes = 1.0 if args.quick else args.minutes
         status = simulated(minutes, rates, [int(s) for s in args.seeds.split(",")])
+        walking(minutes, [rates[0], rates[-1]] if len(rates) > 1 else rates, [0, 1])
     status |= real()
     print(f"\n(bench accuracy took {time.perf_counter() - t0:.0f} s)")
     return status

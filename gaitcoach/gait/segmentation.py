@@ -210,9 +210,11 @@ def _scan(
         # previous landing.
         b0 = max(pl, np.searchsorted(t[:n_data], t[s] - stance_s))
         stop_land = np.searchsorted(t[:n_data], t[e] + land_s) if e < n_data else n_data
-        if stop_land > n and not final:
+        if stop_land > n or e >= n or t[n - 1] < t[e] + land_s:
+            # The landing window runs past the data: wait for more, or at the end of the
+            # data give no segment (a swing cut off by the end has not been seen to land).
             break
-        land = _landing(ad, e, min(stop_land, n))
+        land = _landing(ad, e, stop_land)
         pl, pm, pos = land, mid_t, e
         if b0 >= s or land >= n:
             # The swing starts with the run (no rest before it to start from) or the data
