@@ -38,8 +38,10 @@ def _time_at(t: FloatArray, pos: float) -> float:
 
 
 class MidSwing(BaseEventDetector):
-    """Mid-swing: the fastest foot (peak of the strapdown speed), which unlike the largest
-    toes-up rate cannot be confused with the heel drop after a forefoot landing.
+    """Mid-swing: the fastest foot (peak of the strapdown speed) within the swing (its
+    toes-up rotation, or a step's motion), which unlike the largest toes-up rate cannot be
+    confused with the heel drop after a forefoot landing, and unlike the fastest sample of
+    the whole segment not with the slap to flat after a slow first step.
 
     Attributes
     ----------
@@ -52,8 +54,11 @@ class MidSwing(BaseEventDetector):
     index_: int
     event_s_: float
 
-    def detect(self, t: FloatArray, traj: StrapdownZupt) -> MidSwing:
-        self.index_ = int(_mid_swing(traj.speed_mps_))
+    def detect(
+        self, t: FloatArray, traj: StrapdownZupt, swing: tuple[int, int] | None = None
+    ) -> MidSwing:
+        lo, hi = swing if swing is not None else (0, len(t))
+        self.index_ = int(_mid_swing(traj.speed_mps_, lo, hi))
         self.event_s_ = float(t[self.index_])
         return self
 

@@ -347,10 +347,13 @@ def _displacement(t: FloatArray, acc: FloatArray, gyr: FloatArray, a: int, b: in
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _mid_swing(speed: FloatArray) -> int:
-    """Mid-swing: the fastest sample (peak strapdown speed)."""
-    ms = 0
-    for i in range(1, speed.shape[0]):
+def _mid_swing(speed: FloatArray, lo: int, hi: int) -> int:
+    """Mid-swing: the fastest sample (peak strapdown speed) in ``[lo, hi)`` (the swing)."""
+    lo, hi = max(lo, 0), min(hi, speed.shape[0])
+    if hi <= lo:
+        lo, hi = 0, speed.shape[0]
+    ms = lo
+    for i in range(lo + 1, hi):
         if speed[i] > speed[ms]:
             ms = i
     return ms
@@ -546,6 +549,8 @@ def _measure_segment(
     rest_s: FloatArray,
     rest_end_s: FloatArray,
     r: FloatArray,
+    swing_lo: int,
+    swing_hi: int,
     ic_from: int,
     ic_until: int,
     cos_tilt: float,
@@ -584,7 +589,9 @@ def _measure_segment(
     clearance = -math.inf
     for i in range(n):
         clearance = max(clearance, pos_z[i])
-    ms = _mid_swing(speed)
+    # Mid-swing within the swing: after a slow first step the foot's slap to flat can be
+    # faster than its swing.
+    ms = _mid_swing(speed, swing_lo, swing_hi)
     # Running: the onset of the first transient after the swing (the contact is sharp).
     # Walking: the landing transient (the one holding the largest residual), whose onset the
     # end of the terminal-swing dorsiflexion precedes.
@@ -667,6 +674,8 @@ def _measure_all(
             rest,
             rest_end,
             r,
+            spans[k, 2] - a,
+            spans[k, 3] - a,
             icf - a if icf >= 0 else -1,
             until,
             cos_tilt,

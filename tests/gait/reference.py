@@ -156,6 +156,7 @@ def measure_segment(
     rest_s: FloatArray,
     rest_end_s: FloatArray,
     r: FloatArray,
+    swing: tuple[int, int],
     ic_from: int,
     ic_until: int,
     *,
@@ -173,7 +174,10 @@ def measure_segment(
     rest, rest_end = r @ rest_s, r @ rest_end_s
     quat, vel, pos, height = strapdown(t, acc, gyr, rest)
     speed = np.linalg.norm(vel, axis=1)
-    ms = int(np.argmax(speed))
+    lo, hi = max(swing[0], 0), min(swing[1], len(t))
+    if hi <= lo:
+        lo, hi = 0, len(t)
+    ms = lo + int(np.argmax(speed[lo:hi]))
     ic = impact_onset(t, acc, max(ms + 1, ic_from), ic_until, onset_fraction, math.inf)
     land = impact_onset(t, acc, max(ms + 1, ic_from), ic_until, onset_fraction, rise_s)
     out = dict.fromkeys(SEGMENT_FIELDS, math.nan)

@@ -68,6 +68,7 @@ def _compare(chunk: ImuChunk) -> tuple[int, int]:
             _mean_acc(acc, a - params.h, a + params.h + 1),
             _mean_acc(acc, b - 1 - params.h, b + params.h),
             r,
+            (int(sp["swing_start"]) - a, int(sp["swing_end"]) - a),
             icf - a if icf >= 0 else -1,
             until,
             flat_max_tilt_deg=cfg.flat_max_tilt_deg,
