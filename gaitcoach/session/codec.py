@@ -149,6 +149,9 @@ def encode_samples(values: FloatArray, scale: float | None = None) -> EncodedBlo
 
 def decode_samples(block: EncodedBlock, n: int) -> FloatArray:
     if block.encoding == ENC_COUNTS:
+        if not (block.scale > 0 and np.isfinite(block.scale)):
+            # A stored scale of 0 would turn every sample into 0 without a word.
+            raise CodecError(f"sample scale {block.scale!r} is not a positive number")
         delta = _unshuffle(block.payload, np.int16, 3 * n).reshape(n, 3)
         counts = np.cumsum(delta, axis=0, dtype=np.int16)
         return counts.astype(np.float64) * block.scale

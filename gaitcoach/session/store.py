@@ -14,11 +14,11 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gaitcoach.session.codec import (
     PARTS_DTYPE,
@@ -249,7 +249,7 @@ def _pid_alive(pid: int | None) -> bool:
 def effective_status(
     status: str, pid: int | None, host: str | None, heartbeat_wall_s: float | None
 ) -> SessionStatus:
-    st = SessionStatus(status)
+    st = _enum(SessionStatus, status, "status")
     if st is not SessionStatus.RECORDING:
         return st
     same_host = host == os.uname().nodename
@@ -259,34 +259,92 @@ def effective_status(
     return st
 
 
-def _opt(v: Any, kind: type) -> Any:
-    return None if v is None else kind(v)
+class BadValue(ValueError):
+    """A stored value of the wrong type or outside its set (a semantically corrupt store)."""
+
+
+def _num(v: Any, name: str) -> float:
+    # SQLite keeps whatever it is given: text in a REAL column comes back as str.
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+        raise BadValue(f"{name} = {v!r} is not a number")
+    return float(v)
+
+
+def _opt_num(v: Any, name: str) -> float | None:
+    return None if v is None else _num(v, name)
+
+
+def _int(v: Any, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise BadValue(f"{name} = {v!r} is not an integer")
+    return v
+
+
+def _opt_int(v: Any, name: str) -> int | None:
+    return None if v is None else _int(v, name)
+
+
+def _text(v: Any, name: str) -> str:
+    if not isinstance(v, str):
+        raise BadValue(f"{name} = {v!r} is not text")
+    return v
+
+
+_E = TypeVar("_E", bound=StrEnum)
+_T = TypeVar("_T")
+
+
+def _enum(kind: type[_E], v: Any, name: str) -> _E:
+    try:
+        return kind(v)
+    except ValueError:
+        allowed = ", ".join(e.value for e in kind)
+        raise BadValue(f"{name} = {v!r} is not one of {allowed}") from None
+
+
+def _json_object(v: Any, name: str) -> dict[str, Any]:
+    try:
+        out = json.loads(_text(v, name))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise BadValue(f"{name} is not valid JSON ({exc})") from None
+    if not isinstance(out, dict):
+        raise BadValue(f"{name} is not a JSON object")
+    return out
 
 
 def stride_from_row(row: sqlite3.Row | tuple[Any, ...]) -> StrideRecord:
+    """A stride from its row; :class:`BadValue` names the first column that is not valid."""
     d = dict(zip(STRIDE_COLUMNS, row, strict=True))
+    req: dict[str, Any] = {k: _num(d[k], k) for k in STRIDE_REQUIRED_FLOATS}
+    opt: dict[str, Any] = {k: _opt_num(d[k], k) for k in STRIDE_OPTIONAL_FLOATS}
     return StrideRecord(
-        foot=Foot(d["foot"]),
-        index=int(d["idx"]),
-        ic_s=d["ic_s"],
-        to_s=d["to_s"],
-        end_ic_s=d["end_ic_s"],
-        contact_time_s=d["contact_time_s"],
-        swing_time_s=d["swing_time_s"],
-        stride_time_s=d["stride_time_s"],
-        cadence_spm=d["cadence_spm"],
-        activity=Activity(d["activity"]),
-        flight_time_s=d["flight_time_s"],
-        step_time_s=d["step_time_s"],
-        stride_length_m=d["stride_length_m"],
-        speed_mps=d["speed_mps"],
-        clearance_m=d["clearance_m"],
-        foot_strike_angle_deg=d["foot_strike_angle_deg"],
-        strike_pattern=_opt(d["strike_pattern"], StrikePattern),
-        peak_impact_g=d["peak_impact_g"],
-        loading_rate_gps=d["loading_rate_gps"],
-        overstride_m=d["overstride_m"],
+        foot=_enum(Foot, d["foot"], "foot"),
+        index=_int(d["idx"], "idx"),
+        activity=_enum(Activity, d["activity"], "activity"),
+        strike_pattern=(
+            None
+            if d["strike_pattern"] is None
+            else _enum(StrikePattern, d["strike_pattern"], "strike_pattern")
+        ),
+        **req,
+        **opt,
     )
+
+
+STRIDE_REQUIRED_FLOATS = (
+    "ic_s",
+    "to_s",
+    "end_ic_s",
+    "contact_time_s",
+    "swing_time_s",
+    "stride_time_s",
+    "cadence_spm",
+)
+STRIDE_OPTIONAL_FLOATS = tuple(
+    c
+    for c in STRIDE_COLUMNS
+    if c not in (*STRIDE_REQUIRED_FLOATS, "foot", "idx", "activity", "strike_pattern")
+)
 
 
 def stride_to_row(s: StrideRecord) -> tuple[Any, ...]:
@@ -311,6 +369,17 @@ def stride_to_row(s: StrideRecord) -> tuple[Any, ...]:
         s.peak_impact_g,
         s.loading_rate_gps,
         s.overstride_m,
+    )
+
+
+def _gap_from_row(r: tuple[Any, ...]) -> Gap:
+    """A gap from (foot, start_s, end_s, lost_samples, reason)."""
+    return Gap(
+        _enum(Foot, r[0], "foot"),
+        _num(r[1], "start_s"),
+        _num(r[2], "end_s"),
+        _int(r[3], "lost_samples"),
+        _text(r[4], "reason"),
     )
 
 
@@ -366,21 +435,37 @@ class SessionStore:
             sql += " WHERE s.runner = ?"
             args = (runner,)
         sql += " ORDER BY s.started_utc, s.id"
-        out = []
-        for r in self._query(sql, args):
-            out.append(
-                SessionInfo(
-                    id=r[0],
-                    runner=r[1],
-                    started_utc=r[2],
-                    status=effective_status(r[3], r[5], r[6], r[7]),
-                    ended_utc=r[4],
-                    first_t_s=r[8],
-                    last_t_s=r[9],
-                    n_strides=int(r[11]),
-                    leg_length_m=r[10],
-                )
+
+        def info(r: tuple[Any, ...]) -> SessionInfo:
+            return SessionInfo(
+                id=_text(r[0], "id"),
+                runner=_text(r[1], "runner"),
+                started_utc=_text(r[2], "started_utc"),
+                status=effective_status(
+                    r[3], _opt_int(r[5], "pid"), r[6], _opt_num(r[7], "heartbeat_wall_s")
+                ),
+                ended_utc=r[4] if r[4] is None else _text(r[4], "ended_utc"),
+                first_t_s=_opt_num(r[8], "first_t_s"),
+                last_t_s=_opt_num(r[9], "last_t_s"),
+                n_strides=int(r[11]),
+                leg_length_m=_opt_num(r[10], "leg_length_m"),
             )
+
+        return self._rows("sessions", self._query(sql, args), info)
+
+    def _rows(
+        self, table: str, rows: list[tuple[Any, ...]], convert: Callable[[tuple[Any, ...]], _T]
+    ) -> list[_T]:
+        """Rows converted one by one; a value of the wrong type or outside its set is one
+        :class:`SessionError` naming the table and row (never a traceback further on)."""
+        out = []
+        for i, r in enumerate(rows):
+            try:
+                out.append(convert(r))
+            except BadValue as exc:
+                raise SessionError(
+                    f"session store {self.path} is corrupt: {table} row {i + 1}: {exc}"
+                ) from exc
         return out
 
     def resolve(self, ref: str) -> SessionInfo:
@@ -407,74 +492,64 @@ class SessionStore:
         """A session from a SessionInfo already at hand (skips ``resolve``'s full scan)."""
         sid = info.id
         (config_json,) = self._query("SELECT config_json FROM sessions WHERE id = ?", (sid,))[0]
-        strides = [
-            stride_from_row(r)
-            for r in self._query(
-                f"SELECT {', '.join(STRIDE_COLUMNS)} FROM strides WHERE session_id = ? "
-                "ORDER BY seq",
-                (sid,),
+
+        def rows(table: str, columns: str, convert: Callable[[tuple[Any, ...]], _T]) -> list[_T]:
+            sql = f"SELECT {columns} FROM {table} WHERE session_id = ? ORDER BY seq"
+            return self._rows(f"session {sid}: {table}", self._query(sql, (sid,)), convert)
+
+        def cue(r: tuple[Any, ...]) -> Cue:
+            trigger = _json_object(r[6], "trigger_json")
+            return Cue(
+                id=_text(r[0], "id"),
+                kind=_enum(CueKind, r[1], "kind"),
+                text=_text(r[2], "text"),
+                priority=_int(r[3], "priority"),
+                created_s=_num(r[4], "created_s"),
+                expires_s=_num(r[5], "expires_s"),
+                trigger={k: _num(v, f"trigger_json[{k!r}]") for k, v in trigger.items()},
+                level=_int(r[7], "level"),
+                metronome_spm=_opt_num(r[8], "metronome_spm"),
             )
-        ]
-        cues = [
-            Cue(
-                id=r[0],
-                kind=CueKind(r[1]),
-                text=r[2],
-                priority=int(r[3]),
-                created_s=r[4],
-                expires_s=r[5],
-                trigger={k: float(v) for k, v in json.loads(r[6]).items()},
-                level=int(r[7]),
-                metronome_spm=r[8],
+
+        def event(r: tuple[Any, ...]) -> LinkEvent:
+            return LinkEvent(
+                t_s=_num(r[0], "t_s"),
+                foot=_enum(Foot, r[1], "foot"),
+                address=_text(r[2], "address"),
+                state=_enum(LinkState, r[3], "state"),
+                detail=_text(r[4], "detail"),
+                rssi_dbm=_opt_int(r[5], "rssi_dbm"),
+                battery_pct=_opt_int(r[6], "battery_pct"),
             )
-            for r in self._query(
-                "SELECT id, kind, text, priority, created_s, expires_s, trigger_json, level, "
-                "metronome_spm FROM cues WHERE session_id = ? ORDER BY seq",
-                (sid,),
-            )
-        ]
-        commands = [
-            Command(t_s=r[0], name=r[1], args=json.loads(r[2]))
-            for r in self._query(
-                "SELECT t_s, name, args_json FROM commands WHERE session_id = ? ORDER BY seq",
-                (sid,),
-            )
-        ]
-        events = [
-            LinkEvent(
-                t_s=r[0],
-                foot=Foot(r[1]),
-                address=r[2],
-                state=LinkState(r[3]),
-                detail=r[4],
-                rssi_dbm=_opt(r[5], int),
-                battery_pct=_opt(r[6], int),
-            )
-            for r in self._query(
-                "SELECT t_s, foot, address, state, detail, rssi_dbm, battery_pct FROM events "
-                "WHERE session_id = ? ORDER BY seq",
-                (sid,),
-            )
-        ]
-        discomfort = [
-            DiscomfortReport(t_s=r[0], body_part=r[1], score=int(r[2]), note=r[3])
-            for r in self._query(
-                "SELECT t_s, body_part, score, note FROM discomfort WHERE session_id = ? "
-                "ORDER BY seq",
-                (sid,),
-            )
-        ]
-        gaps = [
-            Gap(foot=Foot(r[0]), start_s=r[1], end_s=r[2], lost_samples=int(r[3]), reason=r[4])
-            for r in self._query(
-                "SELECT foot, start_s, end_s, lost_samples, reason FROM gaps "
-                "WHERE session_id = ? ORDER BY seq",
-                (sid,),
-            )
-        ]
+
+        strides = rows("strides", ", ".join(STRIDE_COLUMNS), stride_from_row)
+        cues = rows(
+            "cues",
+            "id, kind, text, priority, created_s, expires_s, trigger_json, level, metronome_spm",
+            cue,
+        )
+        commands = rows(
+            "commands",
+            "t_s, name, args_json",
+            lambda r: Command(
+                _num(r[0], "t_s"), _text(r[1], "name"), _json_object(r[2], "args_json")
+            ),
+        )
+        events = rows("events", "t_s, foot, address, state, detail, rssi_dbm, battery_pct", event)
+        discomfort = rows(
+            "discomfort",
+            "t_s, body_part, score, note",
+            lambda r: DiscomfortReport(
+                _num(r[0], "t_s"),
+                _text(r[1], "body_part"),
+                _int(r[2], "score"),
+                _text(r[3], "note"),
+            ),
+        )
+        gaps = rows("gaps", "foot, start_s, end_s, lost_samples, reason", _gap_from_row)
         try:
-            config = json.loads(config_json)
-        except json.JSONDecodeError as exc:
+            config = _json_object(config_json, "config_json")
+        except BadValue as exc:
             raise SessionError(f"session {sid}: stored config is corrupt ({exc})") from exc
         return SessionData(info, config, strides, cues, commands, events, discomfort, gaps)
 
@@ -497,18 +572,25 @@ class SessionStore:
             (session_id, session_id),
         )
         for r in cursor:
-            seq, foot = int(r[0]), Foot(r[2])
-            if r[1] == "g":
-                yield seq, [(seq, Gap(foot, r[10], r[11], int(r[12]), r[13]))]
-                continue
-            n = int(r[3])
+            try:
+                seq = _int(r[0], "seq")
+                if r[1] == "g":
+                    yield seq, [(seq, _gap_from_row((r[2], *r[10:14])))]
+                    continue
+                foot, n = _enum(Foot, r[2], "foot"), _int(r[3], "n")
+                for name, v in (("acc_scale", r[5]), ("gyr_scale", r[7])):
+                    _num(v, name)
+            except BadValue as exc:
+                raise SessionError(
+                    f"session {session_id}: stored raw data is corrupt ({exc})"
+                ) from exc
             try:
                 seqs, lengths = unpack_parts(r[8], n)
                 times, acc, gyr = unpack_blocks(r[9])
                 t = decode_times(times, n)
                 a = decode_samples(EncodedBlock(r[4], r[5], acc), n)
                 g = decode_samples(EncodedBlock(r[6], r[7], gyr), n)
-            except CodecError as exc:
+            except (CodecError, ValueError, TypeError) as exc:
                 raise SessionError(
                     f"session {session_id}: raw block {seq} is corrupt ({exc})"
                 ) from exc
