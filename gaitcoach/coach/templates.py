@@ -90,6 +90,9 @@ class CueTemplates:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError("runner.language", language, f"a language with {file}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise ConfigError(str(file), "<file>", f"a readable UTF-8 file ({reason})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(file), "<file>", f"valid TOML ({exc})") from None
         return cls.from_dict(data, language, prefix=file.name)

@@ -62,8 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from gaitcoach.service.view import live_view
 
         view, on_state = live_view()
-    service = Service(cfg, on_state=on_state)
     try:
+        service = Service(cfg, on_state=on_state)
         with view:
             result = asyncio.run(service.run())
     except Exception as exc:  # start-up failures (storage, broker config) are one line

@@ -18,11 +18,13 @@ from typing import Any
 
 from gaitcoach.coach import CoachSettings, RunnerProfile
 from gaitcoach.coach.configfields import bounded, choice, section_from_dict
+from gaitcoach.coach.templates import CueTemplates
 from gaitcoach.errors import ConfigError
 from gaitcoach.gait import GaitConfig
 from gaitcoach.link import LinkConfig, PodSelector
 from gaitcoach.mqtt import MqttSettings
 from gaitcoach.mqtt.config import secret_file_warning, with_password_env
+from gaitcoach.session.advice import DEFAULT_ADVICE_PATH, AdviceBook
 from gaitcoach.session.settings import SessionSettings
 from gaitcoach.types import Foot
 
@@ -144,13 +146,19 @@ def config_from_dict(
     if isinstance(runner_raw.get("cue_templates_dir"), str):
         p = Path(runner_raw["cue_templates_dir"])
         runner_raw["cue_templates_dir"] = str(p if p.is_absolute() else base / p)
+    runner = RunnerProfile.from_dict(runner_raw, "runner")
+    session = SessionSettings.from_dict(session_raw, "session") if "session" in d else None
+    # What `run` reads at start or at the end of a session is read here too, so that
+    # `config check` catches every file `run` would reject (cue wording, advice).
+    CueTemplates.load(runner.language, runner.cue_templates_dir)
+    AdviceBook.load(session.advice_path if session is not None else DEFAULT_ADVICE_PATH)
     return ServiceConfig(
-        runner=RunnerProfile.from_dict(runner_raw, "runner"),
+        runner=runner,
         coach=CoachSettings.from_dict(sec("coach"), "coach"),
         mqtt=MqttSettings.from_dict(with_password_env(sec("mqtt")), "mqtt"),
         link=_link(sec("link")),
         gait=_gait(sec("gait")),
-        session=SessionSettings.from_dict(session_raw, "session") if "session" in d else None,
+        session=session,
         service=section_from_dict(ServiceSettings, sec("service"), "service"),
         source=source or "<dict>",
     )
@@ -165,9 +173,15 @@ def load_config(path: str | Path | None = None) -> ServiceConfig:
         path = DEFAULT_CONFIG
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text())
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("--config", str(p), "an existing TOML file") from None
+    except IsADirectoryError:
+        raise ConfigError("--config", str(p), "a TOML file, not a directory") from None
+    except OSError as exc:
+        raise ConfigError("--config", str(p), f"a readable TOML file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError("--config", str(p), "a UTF-8 TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), "TOML", f"valid TOML ({exc})") from None
     cfg = config_from_dict(raw, p.parent.resolve(), str(p))

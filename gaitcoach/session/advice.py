@@ -61,6 +61,8 @@ class AdviceBook:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(key, str(path), f"a readable TOML file ({exc.strerror})") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(key, str(path), "a UTF-8 TOML file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(key, str(path), f"valid TOML ({exc})") from exc
         return cls.from_dict(raw, key)

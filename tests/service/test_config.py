@@ -77,3 +77,49 @@ def test_config_check_command(tmp_path: Path) -> None:
         assert p.stderr.count("\n") == 1 and needle in p.stderr
     missing = check(tmp_path / "nope.toml")
     assert missing.returncode == 2 and "an existing TOML file" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [
+        ("directory", "not a directory"),
+        ("latin1", "UTF-8"),
+        ("language xx", "runner.language = 'xx'"),
+        ("missing cue dir", "runner.language = 'en'"),
+        ("cue dir is a file", "a readable UTF-8 file"),
+        ("missing advice", "advice file"),
+    ],
+)
+def test_run_and_check_reject_the_same_files_in_one_line(
+    case: str, needle: str, tmp_path: Path
+) -> None:
+    """Whatever `run` would reject, `config check` rejects first: one line, exit 2, and `run`
+    writes nothing (no data directory, no session)."""
+    data = tmp_path / "data"
+    head = f'[session]\ndata_dir = "{data}"\n'
+    path = tmp_path / "c.toml"
+    if case == "directory":
+        path.mkdir()
+    elif case == "latin1":
+        path.write_bytes((head + '[runner]\nid = "zoé"\n').encode("latin-1"))
+    elif case == "language xx":
+        path.write_text(head + '[runner]\nlanguage = "xx"\n')
+    elif case == "missing cue dir":
+        path.write_text(head + f'[runner]\ncue_templates_dir = "{tmp_path / "nope"}"\n')
+    elif case == "cue dir is a file":
+        (tmp_path / "cues").mkdir()
+        (tmp_path / "cues" / "en.toml").mkdir()
+        path.write_text(head + f'[runner]\ncue_templates_dir = "{tmp_path / "cues"}"\n')
+    else:
+        path.write_text(head + f'advice_path = "{tmp_path / "nope.toml"}"\n')
+    for argv in (["config", "check"], ["run", "--quiet"]):
+        p = subprocess.run(
+            [sys.executable, "-m", "gaitcoach", *argv, "--config", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert p.returncode == 2, (argv, p.stderr)
+        assert p.stderr.count("\n") == 1 and needle in p.stderr, (argv, p.stderr)
+        assert not data.exists()
