@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +201,8 @@ def load_recording(path: str | Path) -> Recording:
         raise RecordingError(f"{d}: not a recording (no meta.json)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RecordingError(f"{d}/meta.json is corrupt: {exc}") from None
+    if not isinstance(meta, dict):
+        raise RecordingError(f"{d}/meta.json is corrupt: not a JSON object")
     if meta.get("format") != FORMAT:
         raise RecordingError(f"{d}: meta.json format is {meta.get('format')!r}, not {FORMAT!r}")
     version = meta.get("format_version")
@@ -208,9 +211,19 @@ def load_recording(path: str | Path) -> Recording:
             f"{d}: recording format version {version!r} is newer than this gaitcoach reads "
             f"({FORMAT_VERSION}); upgrade gaitcoach"
         )
+    feet = meta.get("feet")
+    if not isinstance(feet, list) or not feet or len(set(map(str, feet))) != len(feet):
+        raise RecordingError(f"{d}/meta.json: feet = {feet!r}; expected a list of left, right")
+    lsbs = [meta.get(k) for k in ("acc_lsb_mps2", "gyr_lsb_radps")]
+    for key, lsb in zip(("acc_lsb_mps2", "gyr_lsb_radps"), lsbs, strict=True):
+        # An LSB of 0 (or none) would turn every sample into NaN when snapped to the grid.
+        if isinstance(lsb, bool) or not isinstance(lsb, int | float) or not 0 < lsb < 1e3:
+            raise RecordingError(f"{d}/meta.json: {key} = {lsb!r}; expected a positive number")
     imu: dict[Foot, ImuChunk] = {}
     sensor_t: dict[Foot, np.ndarray] = {}
-    for name in meta.get("feet", []):
+    for name in feet:
+        if name not in (Foot.LEFT.value, Foot.RIGHT.value):
+            raise RecordingError(f"{d}/meta.json: foot {name!r} is not left or right")
         foot = Foot(name)
         f = d / f"imu_{foot.value}.csv"
         try:
@@ -218,14 +231,23 @@ def load_recording(path: str | Path) -> Recording:
                 header = fh.readline().strip().split(",")
                 if tuple(header) != IMU_COLUMNS:
                     raise RecordingError(f"{f}: unexpected columns {header}")
-                data = np.loadtxt(fh, delimiter=",", ndmin=2)
+                with warnings.catch_warnings():  # an empty file is reported below, not warned
+                    warnings.simplefilter("ignore", UserWarning)
+                    data = np.loadtxt(fh, delimiter=",", ndmin=2)
         except (OSError, ValueError) as exc:
             if isinstance(exc, RecordingError):
                 raise
             raise RecordingError(f"{f}: cannot read IMU samples: {exc}") from None
+        if data.shape[0] == 0:
+            raise RecordingError(f"{f}: no IMU samples")
         if data.shape[1] != len(IMU_COLUMNS) or not np.isfinite(data).all():
             raise RecordingError(f"{f}: corrupt IMU samples")
-        acc_lsb, gyr_lsb = float(meta["acc_lsb_mps2"]), float(meta["gyr_lsb_radps"])
+        for col, label in ((0, "t_s"), (1, "t_sensor_s")):
+            back = np.flatnonzero(np.diff(data[:, col]) <= 0)
+            if back.size:
+                row = int(back[0]) + 3  # header + 1-based rows
+                raise RecordingError(f"{f}: {label} does not increase at row {row}")
+        acc_lsb, gyr_lsb = float(lsbs[0]), float(lsbs[1])
         imu[foot] = ImuChunk(
             foot,
             data[:, 0].copy(),

@@ -73,3 +73,47 @@ def test_refuses_newer_missing_and_corrupt(tmp_path: Path) -> None:
     (d / "imu_left.csv").write_text("t_s,bad\n1,2\n")
     with pytest.raises(RecordingError, match="unexpected columns"):
         load_recording(d)
+
+
+BAD_RECORDINGS = {
+    "acc LSB 0": (lambda m: m.update(acc_lsb_mps2=0), None, "acc_lsb_mps2 = 0"),
+    "gyr LSB text": (lambda m: m.update(gyr_lsb_radps="tiny"), None, "gyr_lsb_radps"),
+    "LSB missing": (lambda m: m.pop("acc_lsb_mps2"), None, "acc_lsb_mps2 = None"),
+    "no feet": (lambda m: m.update(feet=[]), None, "feet = []"),
+    "feet missing": (lambda m: m.pop("feet"), None, "feet = None"),
+    "unknown foot": (lambda m: m.update(feet=["left", "tail"]), None, "'tail'"),
+    "meta not an object": (None, "meta", "not a JSON object"),
+    "time backwards": (None, "backwards", "t_s does not increase at row"),
+    "no samples": (None, "empty", "no IMU samples"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_RECORDINGS))
+def test_replay_refuses_bad_recordings_in_one_line(
+    case: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`gaitcoach replay DIR` on a recording it cannot trust: one line, exit 2, no session
+    (an LSB of 0, no feet or time running backwards were once NaN samples or accepted)."""
+    d = record("forefoot", 0.05, 104).save(tmp_path / "r")
+    edit_meta, edit_imu, needle = BAD_RECORDINGS[case]
+    meta = json.loads((d / "meta.json").read_text())
+    if edit_meta is not None:
+        edit_meta(meta)
+    (d / "meta.json").write_text(json.dumps([meta] if edit_imu == "meta" else meta))
+    f = d / "imu_left.csv"
+    lines = f.read_text().splitlines()
+    if edit_imu == "backwards":
+        lines[40], lines[41] = lines[41], lines[40]
+    elif edit_imu == "empty":
+        lines = lines[:1]
+    f.write_text("\n".join(lines) + "\n")
+    data = tmp_path / "data"
+    p = subprocess.run(
+        [sys.executable, "-m", "gaitcoach", "replay", str(d), "--quiet", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert needle in p.stderr, p.stderr
+    assert not data.exists(), "a refused recording left a store behind"
