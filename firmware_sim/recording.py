@@ -214,7 +214,7 @@ def load_recording(path: str | Path) -> Recording:
     feet = meta.get("feet")
     if not isinstance(feet, list) or not feet or len(set(map(str, feet))) != len(feet):
         raise RecordingError(f"{d}/meta.json: feet = {feet!r}; expected a list of left, right")
-    lsbs = [meta.get(k) for k in ("acc_lsb_mps2", "gyr_lsb_radps")]
+    lsbs: list[Any] = [meta.get(k) for k in ("acc_lsb_mps2", "gyr_lsb_radps")]
     for key, lsb in zip(("acc_lsb_mps2", "gyr_lsb_radps"), lsbs, strict=True):
         # An LSB of 0 (or none) would turn every sample into NaN when snapped to the grid.
         if isinstance(lsb, bool) or not isinstance(lsb, int | float) or not 0 < lsb < 1e3:

@@ -92,9 +92,7 @@ class RollingMetrics:
         medians = {name: median_of(strides, name) for name in MEDIAN_FIELDS}
         medians["cadence_spm"] = window_cadence_spm(strides)
         patterns = [s.strike_pattern for s in strides if s.strike_pattern is not None]
-        pattern: StrikePattern | None = (
-            Counter(patterns).most_common(1)[0][0] if patterns else None
-        )
+        pattern: StrikePattern | None = Counter(patterns).most_common(1)[0][0] if patterns else None
         step_rel: float | None = None
         stride_len = medians["stride_length_m"]
         if self.leg_length_m and stride_len is not None:

@@ -24,21 +24,16 @@ from typing import Any
 from gaitcoach.coach import Command, CommandError, StartSession, StopSession, command_name
 from gaitcoach.link import FootpodLink, LinkItem, RscReading
 from gaitcoach.mqtt import MqttPublisher, service_publisher
-from gaitcoach.safepath import check_session_id, write_text_inside
+from gaitcoach.service.closing import ClosedSession, SessionCloser
 from gaitcoach.service.config import ServiceConfig
 from gaitcoach.service.pipeline import Outputs, Pipeline
 from gaitcoach.session import (
-    AdviceBook,
     ImuScale,
     Recorder,
-    SessionSettings,
     SessionStatus,
-    SessionStore,
     StorageError,
 )
-from gaitcoach.session.history import session_summary
 from gaitcoach.session.recorder import SessionExistsError
-from gaitcoach.session.summary import SessionSummary, summary_text
 from gaitcoach.types import (
     Activity,
     Cue,
@@ -123,6 +118,7 @@ class Service:
         self.last_summary: dict[str, Any] | None = None
         self.summary_text = ""
         self.report_path: Path | None = None
+        self._closer = SessionCloser(config.session_settings())
         self._stop = asyncio.Event()
         self._last_t: dict[Foot, float] = {}
         self._down: dict[Foot, float] = {}
@@ -180,27 +176,31 @@ class Service:
         except StorageError as exc:  # disk full, read-only: the running session goes on
             raise CommandError("unavailable", f"cannot start a session: {exc}") from None
 
-    def _close_session(self, status: SessionStatus) -> None:
+    def _close_session(self, status: SessionStatus) -> asyncio.Task[ClosedSession] | None:
+        """Detach the session and close it in the background (the final write in a thread,
+        summary and report in a worker process): the loop never waits for them."""
         rec, self.recorder = self.recorder, None
         self.pipeline.coach.stop(self.clock.now())
         if rec is None:
-            return
-        stats = rec.close(status)
-        log.info("session closed id=%s status=%s stats=%s", rec.session_id, status, stats)
-        summary_json: dict[str, Any] | None = None
-        try:
-            summary, self.report_path = _summarise(self.config.session_settings(), rec.session_id)
-            self.last_summary = summary.to_json()
-            self.summary_text = summary_text(summary)
-            summary_json = self.last_summary
-        except Exception:  # a summary must never cost the recording
-            log.exception("summary of session %s failed", rec.session_id)
+            return None
         if self.publisher is not None:
-            # The session is over whether or not its summary could be made.
+            # The session is over whether or not its summary can be made.
             self.publisher.session_id = None
             self.publisher.publish_status()
-            if summary_json is not None:
-                self.publisher.publish_session(summary_json)
+        return self._closer.close(rec, status, self._closed)
+
+    def _closed(self, closed: ClosedSession) -> None:
+        if closed.summary is None:
+            return
+        self.last_summary = closed.summary
+        self.summary_text = closed.summary_text
+        self.report_path = closed.report_path
+        if self.publisher is not None:
+            self.publisher.publish_session(closed.summary)
+
+    async def wait_closed(self) -> None:
+        """Until every session closed so far is written and summarised."""
+        await self._closer.wait()
 
     # -- data path -----------------------------------------------------------------------
 
@@ -400,11 +400,13 @@ class Service:
                     self._emit(self.pipeline.finish())
                     self.tick()
                 self._close_session(status)
+                await self._closer.wait()
                 if pub is not None:
                     await pub.flush(5.0)
         finally:
             if self.recorder is not None:  # the publisher failed to start or crashed
                 self._close_session(SessionStatus.FAILED)
+            await self._closer.shutdown()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
@@ -474,19 +476,3 @@ def _config_json(config: ServiceConfig) -> dict[str, Any]:
     out = plain(config)
     out.get("mqtt", {}).pop("password", None)  # never store secrets with the session
     return out
-
-
-def _summarise(settings: SessionSettings, session_id: str) -> tuple[SessionSummary, Path]:
-    """The session's summary (with advice) and its HTML report, written beside the store."""
-    from gaitcoach.session.report import render_html
-
-    # The id may have come from a command: the report goes under <data_dir>/reports or nowhere.
-    check_session_id(session_id)
-    with SessionStore(settings.data_dir) as store:
-        data, summary = session_summary(
-            store, session_id, AdviceBook.load(settings.advice_path), settings.target_cadence_spm
-        )
-    path = write_text_inside(
-        settings.data_dir, ("reports", f"{session_id}.html"), render_html(data, summary)
-    )
-    return summary, path

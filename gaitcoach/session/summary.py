@@ -10,6 +10,7 @@ time; a cue "worked" when the metric it targets moved the intended way from the
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 import math
@@ -254,6 +255,19 @@ def _metric(name: str, strides: Sequence[StrideRecord], t0: float, t1: float) ->
     )
 
 
+class _ByContact:
+    """Strides sorted by initial contact once, so that each time window is two binary
+    searches (splits and cue effects were a scan of every stride per window)."""
+
+    def __init__(self, strides: Sequence[StrideRecord]) -> None:
+        self._strides = sorted(strides, key=lambda s: s.ic_s)
+        self._ic = [s.ic_s for s in self._strides]
+
+    def between(self, a: float, b: float) -> list[StrideRecord]:
+        """Strides with ``a <= ic_s < b``."""
+        return self._strides[bisect.bisect_left(self._ic, a) : bisect.bisect_left(self._ic, b)]
+
+
 def _splits(
     strides: Sequence[StrideRecord],
     track: tuple[np.ndarray, np.ndarray],
@@ -271,11 +285,12 @@ def _splits(
         marks = np.arange(1000.0, dist[-1] + 1000.0, 1000.0)
         edges = [t0, *[float(np.interp(m, dist, times)) for m in marks[marks < dist[-1]]]]
         edges.append(float(times[-1]))
+    by_ic = _ByContact(strides)
     out = []
     for i, (a, b) in enumerate(itertools.pairwise(edges)):
         if b <= a:
             continue
-        inside = [s for s in strides if a <= s.ic_s < b]
+        inside = by_ic.between(a, b)
         if not inside:
             continue
         d = float(np.interp(b, times, dist, left=0.0) - np.interp(a, times, dist, left=0.0))
@@ -297,7 +312,7 @@ def cue_effects(
     data: SessionData, t0: float, window_s: float = 30.0, settle_s: float = 5.0
 ) -> list[CueEffect]:
     out = []
-    strides = data.strides
+    by_ic = _ByContact(data.strides)
     for cue in data.cues:
         target = CUE_TARGETS.get(cue.kind)
         metric = before = after = change = None
@@ -305,10 +320,8 @@ def cue_effects(
         if target is not None:
             metric, sign, min_change = target
             t = cue.created_s
-            before = median_of([s for s in strides if t - window_s <= s.ic_s < t], metric)
-            after = median_of(
-                [s for s in strides if t + settle_s <= s.ic_s < t + settle_s + window_s], metric
-            )
+            before = median_of(by_ic.between(t - window_s, t), metric)
+            after = median_of(by_ic.between(t + settle_s, t + settle_s + window_s), metric)
             if before is not None and after is not None:
                 change = after - before
                 moved = sign * change >= min_change

@@ -15,15 +15,11 @@ from tests.mqtt.clients import Recorder
 
 
 async def test_status_drops_the_session_when_its_summary_fails(tmp_path: Path) -> None:
-    # A missing advice book makes the end-of-run summary fail.
+    # A file where the reports folder should be makes the end-of-run report fail.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "reports").write_text("in the way")
     cfg = config_from_dict(
-        {
-            "runner": {"id": "nia", "height_m": 1.7},
-            "session": {
-                "data_dir": str(tmp_path / "data"),
-                "advice_path": str(tmp_path / "missing-advice.toml"),
-            },
-        }
+        {"runner": {"id": "nia", "height_m": 1.7}, "session": {"data_dir": str(tmp_path / "data")}}
     )
     with running_mosquitto(tmp_path / "mosquitto") as broker:
         settings = MqttSettings(
@@ -40,6 +36,7 @@ async def test_status_drops_the_session_when_its_summary_fails(tmp_path: Path) -
                 await rec.wait_for("/status", lambda d: d.get("session_id") == sid)
                 before = len(rec.on("/status"))
                 svc._close_session(SessionStatus.COMPLETE)
+                await svc.wait_closed()
                 assert svc.last_summary is None  # the summary did fail
                 assert await pub.flush(5.0)
                 assert pub.session_id is None
