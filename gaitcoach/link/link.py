@@ -35,6 +35,7 @@ class FootpodLink:
         self._discovery = Discovery(config.adapter)
         self._pods = [PodLink(sel, config, self._discovery, self._put) for sel in config.pods]
         self._tasks: list[asyncio.Task[None]] = []
+        self._failed = asyncio.Event()
 
     def _put(self, item: LinkItem) -> None:
         if self.on_item is not None:
@@ -50,7 +51,15 @@ class FootpodLink:
         self._tasks = [
             asyncio.create_task(p.run(), name=f"pod-{i}") for i, p in enumerate(self._pods)
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._on_task_done)
         return self
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        # A pod task only ends by failing (or being cancelled): wake the consumer now, not
+        # when the next item happens to arrive (it may never come).
+        if not task.cancelled() and task.exception() is not None:
+            self._failed.set()
 
     async def __aexit__(
         self,
@@ -66,13 +75,30 @@ class FootpodLink:
         self._tasks.clear()
         await self._discovery.__aexit__(exc_type, exc, tb)
 
+    def _raise_failure(self) -> None:
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise RuntimeError(f"pod link task {task.get_name()} failed") from task.exception()
+
     async def items(self) -> AsyncIterator[LinkItem]:
-        """Items in arrival order, forever (until the context exits)."""
+        """Items in arrival order, forever (until the context exits); raises as soon as a
+        pod task fails."""
         while True:
-            for task in self._tasks:
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    raise RuntimeError("a pod link task failed") from task.exception()
-            yield await self._queue.get()
+            self._raise_failure()
+            if self._queue.empty():
+                getter = asyncio.ensure_future(self._queue.get())
+                failed = asyncio.ensure_future(self._failed.wait())
+                try:
+                    await asyncio.wait((getter, failed), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    failed.cancel()
+                    if not getter.done():
+                        getter.cancel()
+                if not getter.done() or getter.cancelled():
+                    continue  # a task failed: raised at the top
+                yield getter.result()
+            else:
+                yield self._queue.get_nowait()
 
     async def get(self, timeout_s: float | None = None) -> LinkItem:
         """The next item (raises ``TimeoutError`` after ``timeout_s`` host seconds)."""

@@ -49,12 +49,21 @@ def setup_logging(level: str, quiet: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from gaitcoach.link.adapter import AdapterError, open_adapter
     from gaitcoach.service.service import Service
+    from gaitcoach.service.warmup import warm_up
 
     cfg = _load(args)
+    try:
+        # No adapter: one line and nothing written, before the view, broker or a session.
+        asyncio.run(open_adapter(cfg.link.adapter))
+    except AdapterError as exc:
+        raise CliError(str(exc)) from None
     setup_logging(cfg.service.log_level, args.quiet)
     for warning in cfg.warnings:
         logging.getLogger("gaitcoach.service").warning("%s", warning)
+    # The kernels compile (first start) or load before the live view and the pods.
+    warm_up(lambda line: print(f"gaitcoach: {line}", file=sys.stderr, flush=True))
     view: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     on_state = None
     if not args.quiet:

@@ -23,10 +23,12 @@ from typing import Any
 
 from gaitcoach.coach import Command, CommandError, StartSession, StopSession, command_name
 from gaitcoach.link import FootpodLink, LinkItem, RscReading
+from gaitcoach.link.adapter import release_connected
 from gaitcoach.mqtt import MqttPublisher, service_publisher
 from gaitcoach.service.closing import ClosedSession, SessionCloser
 from gaitcoach.service.config import ServiceConfig
 from gaitcoach.service.pipeline import Outputs, Pipeline
+from gaitcoach.service.warmup import warm_up
 from gaitcoach.session import (
     ImuScale,
     Recorder,
@@ -362,6 +364,15 @@ class Service:
             await asyncio.sleep(interval)
             self.tick()
 
+    async def prepare(self) -> None:
+        """Before the broker, a session or a pod: the adapter must exist (else
+        :class:`AdapterError`, and nothing is written), pods left connected by a crashed run
+        are released, and the gait engine's kernels are compiled or loaded (in a thread)."""
+        released = await release_connected(self.config.link.pods, self.config.link.adapter)
+        if released:
+            log.warning("released pods left connected by an earlier run: %s", released)
+        await asyncio.to_thread(warm_up, log.info)
+
     async def run(self) -> ServiceResult:
         """Run until :meth:`stop` (or SIGINT/SIGTERM); always closes what it opened."""
         loop = asyncio.get_running_loop()
@@ -370,6 +381,7 @@ class Service:
                 loop.add_signal_handler(sig, self.stop)
         status = SessionStatus.COMPLETE
         try:
+            await self.prepare()
             async with service_publisher(
                 self.config.mqtt,
                 self.config.runner.id,

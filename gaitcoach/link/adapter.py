@@ -1,0 +1,90 @@
+"""The Bluetooth adapter before any pod: is there one, and which pods are still connected to
+it (a previous run killed with SIGKILL leaves them connected in BlueZ, and a connected pod
+does not advertise, so scanning would never find it)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from bleak import BleakAdapter
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from gaitcoach.footpod.profile import kind_from_services
+from gaitcoach.link.config import FoundPod, PodSelector
+from gaitcoach.link.discovery import SCAN_UUIDS
+from gaitcoach.types import Foot
+
+log = logging.getLogger(__name__)
+
+
+class AdapterError(Exception):
+    """No usable Bluetooth adapter (one line for the user)."""
+
+
+async def open_adapter(adapter: str | None = None) -> BleakAdapter:
+    """The configured (or default) adapter; :class:`AdapterError` when there is none, it is
+    off, or BlueZ cannot be reached."""
+    kwargs = {"bluez": {"adapter": adapter}} if adapter else {}
+    try:
+        return await BleakAdapter.get(**kwargs)  # type: ignore[arg-type]
+    except (BleakError, OSError, EOFError) as exc:
+        detail = str(exc) or type(exc).__name__
+        raise AdapterError(f"no Bluetooth adapter: {detail}") from None
+    except Exception as exc:  # dbus-fast's errors have no common base: one line all the same
+        raise AdapterError(f"no Bluetooth adapter: {type(exc).__name__}: {exc}") from None
+
+
+def _found(device: BLEDevice) -> FoundPod | None:
+    props = device.details.get("props", {}) if isinstance(device.details, dict) else {}
+    kind = kind_from_services(props.get("UUIDs", []))
+    if kind is None:
+        return None
+    return FoundPod(device.address, device.name or "", kind, Foot.UNKNOWN, None, None)
+
+
+def claims(selector: PodSelector, pod: FoundPod) -> bool:
+    """Whether a selector may own a connected pod: by address or name when it names one;
+    a side-only selector claims any pod (the side is only known once connected)."""
+    if selector.address is not None and pod.address.upper() != selector.address.upper():
+        return False
+    return selector.name is None or pod.name == selector.name
+
+
+async def release_connected(
+    selectors: tuple[PodSelector, ...], adapter: str | None = None
+) -> list[str]:
+    """Disconnect pods this service is configured for that BlueZ still holds connected
+    (to a client that is gone); returns their addresses. Once disconnected they advertise
+    again and the normal scan finds them."""
+    dev = await open_adapter(adapter)
+    connected = await dev.get_connected_devices(SCAN_UUIDS)
+    mine = []
+    for device in connected:
+        pod = _found(device)
+        if pod is not None and any(claims(s, pod) for s in selectors):
+            mine.append(device)
+    if not mine:
+        return []
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        for device in mine:
+            reply = await bus.call(
+                Message(
+                    destination="org.bluez",
+                    path=device.details["path"],
+                    interface="org.bluez.Device1",
+                    member="Disconnect",
+                )
+            )
+            if reply is not None and reply.message_type == MessageType.ERROR:
+                log.warning("could not disconnect %s: %s", device.address, reply.body)
+            else:
+                log.info("disconnected %s, left connected by an earlier run", device.address)
+    finally:
+        with contextlib.suppress(Exception):
+            bus.disconnect()
+    return [d.address for d in mine]

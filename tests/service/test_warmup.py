@@ -1,0 +1,49 @@
+"""Start-up: numba's cache lives in the user's cache directory (the source may be read-only)
+and the gait kernels are compiled or loaded before any pod, with a progress line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import os, sys
+import gaitcoach
+from gaitcoach.service.warmup import warm_up
+if sys.argv[1:] == ["warm"]:
+    warm_up(lambda line: print(line, flush=True))
+import numba
+print("cache", numba.config.CACHE_DIR)
+"""
+
+
+def test_kernels_are_cached_in_the_user_cache_dir(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    p = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "warm"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    where = tmp_path / "cache" / "gaitcoach" / "numba"
+    assert lines[0].startswith("preparing the gait engine") and str(where) in lines[0]
+    assert lines[1].startswith("gait engine ready in")
+    assert lines[2] == f"cache {where}"
+    index = list(where.rglob("*.nbi"))
+    assert len(index) >= 10, "the warm-up did not reach the engine's kernels"
+    # Nothing was written beside the source.
+    assert not any(str(where) not in str(p) for p in index)
+    # An explicit NUMBA_CACHE_DIR is kept.
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
+    p = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert p.returncode == 0 and p.stdout.splitlines() == [f"cache {tmp_path / 'mine'}"]
