@@ -18,7 +18,7 @@ import socket
 from types import TracebackType
 from typing import Annotated
 
-from dbus_fast import BusType, DBusError, Variant
+from dbus_fast import BusType, DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import (
     DBusBool,
@@ -261,6 +261,9 @@ class GattCharacteristic1(ServiceInterface):
         self.notifying = False
         self.notify_sock: socket.socket | None = None
         self._client_fds: list[int] = []
+        self.notify_client: str | None = None
+        """Unique bus name of the client whose StartNotify session this is (BlueZ ends a
+        session when its client leaves the bus; the connection itself stays up)."""
 
     def _read(self) -> bytes:
         if "read" not in self.spec.flags or self.spec.read is None:
@@ -305,6 +308,7 @@ class GattCharacteristic1(ServiceInterface):
 
     @dbus_method()
     def StopNotify(self) -> None:
+        self.notify_client = None
         if self.notifying and self.notify_sock is None:
             self.notifying = False
             self.emit_properties_changed({"Notifying": False})
@@ -464,6 +468,7 @@ class VirtualDevice:
         self.mtu = min(server.mtu, peripheral.att_mtu_max)
         self._exported: list[str] = []
         self._chars: dict[str, GattCharacteristic1] = {}
+        self._char_paths: dict[str, GattCharacteristic1] = {}
         self._lock = asyncio.Lock()
 
     # -- presence (advertising range) --------------------------------------------------------
@@ -538,6 +543,7 @@ class VirtualDevice:
                 handle += 2
                 char = GattCharacteristic1(cspec, svc_path, self)
                 self._chars[cspec.uuid] = char
+                self._char_paths[char_path] = char
                 self._export(char_path, char)
                 if "notify" in cspec.flags or "indicate" in cspec.flags:
                     desc_path = f"{char_path}/desc{handle:04x}"
@@ -553,10 +559,17 @@ class VirtualDevice:
             self.server.bus.unexport(path)
         self._exported.clear()
         self._chars.clear()
+        self._char_paths.clear()
 
     def notify(self, char_uuid: str, value: bytes) -> bool:
         char = self._chars.get(char_uuid)
         return False if char is None or not self.connected else char.send(value)
+
+    def chars(self) -> list[GattCharacteristic1]:
+        return list(self._chars.values())
+
+    def char_at(self, path: str) -> GattCharacteristic1 | None:
+        return self._char_paths.get(path)
 
     def notifying(self, char_uuid: str) -> bool:
         char = self._chars.get(char_uuid)
@@ -608,6 +621,8 @@ class VirtualBluez:
         self.advertise_interval_s = advertise_interval_s
         self.adapter_address = adapter_address
         self.devices: dict[str, VirtualDevice] = {}
+        self.gone_clients = 0
+        """Clients that left the bus (crashed or exited) while the server ran."""
         self._bus: MessageBus | None = None
         self._adapter: Adapter1 | None = None
         self._adv_task: asyncio.Task[None] | None = None
@@ -628,6 +643,21 @@ class VirtualBluez:
         bus.export(ADAPTER_PATH, self._adapter)
         reply = await bus.request_name(BLUEZ)
         log.debug("request_name %s: %s", BLUEZ, reply)
+        # Like bluetoothd: notice clients leaving the bus (a killed process included).
+        bus.add_message_handler(self._on_message)
+        await bus.call(
+            Message(
+                destination="org.freedesktop.DBus",
+                path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus",
+                member="AddMatch",
+                signature="s",
+                body=[
+                    "type='signal',sender='org.freedesktop.DBus',"
+                    "interface='org.freedesktop.DBus',member='NameOwnerChanged'"
+                ],
+            )
+        )
         self._adv_task = asyncio.create_task(self._advertise_loop())
         return self
 
@@ -649,6 +679,39 @@ class VirtualBluez:
             with contextlib.suppress(Exception):
                 await self._bus.wait_for_disconnect()
             self._bus = None
+
+    def _on_message(self, msg: Message) -> None:
+        """Sees every message before dispatch (never handles one): remembers who started
+        each notify session and ends the sessions of a client that left the bus. As in
+        BlueZ, the device stays connected (to nobody): it does not advertise until
+        someone disconnects it (Device1.Disconnect) or it goes out of range."""
+        if (
+            msg.message_type is MessageType.METHOD_CALL
+            and msg.member == "StartNotify"
+            and msg.interface == "org.bluez.GattCharacteristic1"
+        ):
+            path = msg.path or ""
+            dev = next((d for d in self.devices.values() if path.startswith(d.path)), None)
+            char = dev.char_at(path) if dev is not None else None
+            if char is not None:
+                char.notify_client = msg.sender
+        elif (
+            msg.message_type is MessageType.SIGNAL
+            and msg.member == "NameOwnerChanged"
+            and msg.sender == "org.freedesktop.DBus"
+        ):
+            name, _old, new = msg.body
+            if name.startswith(":") and not new:
+                self._client_gone(name)
+
+    def _client_gone(self, name: str) -> None:
+        self.gone_clients += 1
+        for dev in self.devices.values():
+            for char in dev.chars():
+                if char.notify_client == name:
+                    log.info("%s: notify session of %s ended (client gone)", dev.address, name)
+                    char.notify_client = None
+                    char.StopNotify()
 
     def add(self, peripheral: Peripheral, present: bool = True) -> VirtualDevice:
         dev = VirtualDevice(self, peripheral)
