@@ -183,8 +183,7 @@ class ImuTracker:
             gap = ("pod restart", None)
         elif self._next_t is not None:
             lost = round((t_first - self._next_t) * rate_hz)
-            if seq is not None and self._last_seq is not None:
-                self.counters.lost_packets += (seq - self._last_seq - 1) % 0x10000
+            self.counters.lost_packets += _lost_packets(seq, self._last_seq, max(lost, 0), n)
             if lost > 0:
                 gap = ("disconnected" if self._disconnected else "packet loss", lost)
         self._disconnected = False
@@ -247,6 +246,18 @@ class ImuTracker:
             out.append(ImuChunk(self.foot, t, h.acc, h.gyr))
             self._last_out_s = float(t[-1])
         return out
+
+
+def _lost_packets(seq: int | None, last_seq: int | None, lost_samples: int, n: int) -> int:
+    """Packets missing before this one: the sequence number's jump when it agrees with the
+    samples missing by time (a packet holds ``n``), else what the samples say. A sequence
+    number that repeats or runs backwards (a replayed or forged packet) once counted as
+    65 535 lost packets: loss is what the samples say is missing."""
+    by_time = -(-lost_samples // n)  # ceil
+    if seq is None or last_seq is None:
+        return by_time
+    by_seq = (seq - last_seq - 1) % 0x10000
+    return by_seq if abs(by_seq - by_time) <= 1 else by_time
 
 
 class MovesenseTracker:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gaitcoach.coach import Command, CommandError, StartSession, StopSession, command_name
 from gaitcoach.link import FootpodLink, LinkItem, RscReading
 from gaitcoach.link.adapter import release_connected
@@ -124,7 +126,10 @@ class Service:
         self._stop = asyncio.Event()
         self._last_t: dict[Foot, float] = {}
         self._down: dict[Foot, float] = {}
-        """Disconnected pods: the time up to which their loss is already reported."""
+        """Disconnected pods whose loss is being reported: the time reported up to."""
+        self._reported: dict[Foot, float] = {}
+        """End of the loss the service reported itself for a pod, until samples after it
+        arrive: nothing up to it may be stored or analysed too (it was counted lost)."""
 
     # -- session lifecycle ----------------------------------------------------------------
 
@@ -210,6 +215,10 @@ class Service:
         """One item from the link: record, analyse, coach, publish."""
         rec = self.recorder
         if isinstance(item, ImuChunk):
+            chunk = self._after_reported(item)
+            if chunk is None:
+                return
+            item = chunk
             if len(item):
                 self._last_t[item.foot] = float(item.t_s[-1])
             self._down.pop(item.foot, None)
@@ -229,7 +238,13 @@ class Service:
                 item.detail,
             )
             if item.state is LinkState.DISCONNECTED and item.foot in self._last_t:
-                self._down.setdefault(item.foot, self._last_t[item.foot])
+                start = self._reported.setdefault(item.foot, self._last_t[item.foot])
+                self._down.setdefault(item.foot, start)
+            elif item.state is LinkState.STREAMING:
+                # Connected and subscribed again: what comes now is delivered (held while
+                # the clock settles, maybe), and the link reports the exact gap before it.
+                # Reporting on would count delivered samples as lost.
+                self._down.pop(item.foot, None)
             if rec is not None:
                 rec.add_event(item)
             if self.publisher is not None:
@@ -237,9 +252,24 @@ class Service:
         elif isinstance(item, RscReading):
             self.state.rsc[item.foot.value] = item
 
+    def _after_reported(self, chunk: ImuChunk) -> ImuChunk | None:
+        """The samples of a chunk after the loss the service reported itself (normally all
+        of them; any before were counted lost already and are dropped, counted, so that
+        loss counts equal what is missing from the store)."""
+        floor = self._reported.get(chunk.foot)
+        if floor is None or not len(chunk):
+            return chunk
+        first = int(np.searchsorted(chunk.t_s, floor, side="right"))
+        if first:
+            self.pipeline.counts["samples_already_reported_lost"] += first
+        if first == len(chunk):
+            return None
+        del self._reported[chunk.foot]
+        return chunk.slice(first, len(chunk)) if first else chunk
+
     def _trim(self, gap: Gap) -> Gap | None:
         """The part of a link-reported gap not already reported while the pod was away."""
-        covered = self._down.pop(gap.foot, None)
+        covered = self._reported.get(gap.foot)
         if covered is None or covered <= gap.start_s:
             return gap
         if gap.end_s <= covered:
@@ -254,7 +284,7 @@ class Service:
             end = now_s - DOWN_REPORT_LAG_S
             if end > covered + DOWN_REPORT_LAG_S:
                 lost = round((end - covered) * self.config.link.rate_hz)
-                self._down[foot] = end
+                self._down[foot] = self._reported[foot] = end
                 self._gap(Gap(foot, covered, end, lost, "pod disconnected"))
 
     def _gap(self, item: Gap) -> None:

@@ -151,3 +151,23 @@ def test_sequence_gap_counts_lost_samples_exactly() -> None:
             gaps += [g for g in tracker.push(payload, 5.0 + t_last) if isinstance(g, Gap)]
     assert [g.lost_samples for g in gaps] == [3 * pod.per, pod.per]
     assert tracker.counters.lost_packets == 4
+
+
+def test_lost_packets_follow_the_missing_samples() -> None:
+    """A sequence number that repeats or runs backwards while the samples are all there
+    counts no lost packet (once 65 535 each: 40.8 M lost packets for 300 k received)."""
+    from gaitcoach.footpod.codec import ImuFormat, encode_imu_packet
+
+    fmt = ImuFormat()
+    per, dt_us = 8, 1e6 / fmt.rate_hz
+    counts = np.zeros((per, 6), dtype=np.int16)
+    tracker = ImuTracker(Foot.LEFT, settle_s=0.0, settle_batches=1)
+    seqs = [0, 1, 2, 2, 1, 5, 6, 7, 7, 8]  # repeats and steps back; samples all there
+    for k, seq in enumerate(seqs):
+        data = encode_imu_packet(seq, round(1e6 + k * per * dt_us), fmt, counts)
+        tracker.push(data, 3.0 + (k + 1) * per * dt_us * 1e-6)
+    # Then two packets really lost: the sequence and the samples agree.
+    data = encode_imu_packet(11, round(1e6 + (len(seqs) + 2) * per * dt_us), fmt, counts)
+    tracker.push(data, 3.0 + (len(seqs) + 3) * per * dt_us * 1e-6)
+    c = tracker.counters
+    assert c.lost_samples == 2 * per and c.lost_packets == 2, c
