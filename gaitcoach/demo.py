@@ -106,17 +106,34 @@ async def _run_service(
 
         view, on_state = live_view()
     service = Service(config, on_state=on_state)
-    loop = asyncio.get_running_loop()
-    loop.call_later(run_s, service.stop)
-    async with contextlib.AsyncExitStack() as stack:
-        if embedded_broker:
-            # Only the demo does this (Mosquitto missing): the service itself never starts a
-            # broker, it uses the configured one.
-            from gaitcoach.mqtt.embedded import EmbeddedBroker
 
-            await stack.enter_async_context(EmbeddedBroker("127.0.0.1", config.mqtt.port))
-        with view:
-            return await service.run()
+    async def stop_when_done() -> None:
+        # Judged in stream time: stop once the service has analysed the whole run from both
+        # pods, however long a loaded machine (or a first-start compile) made that take; the
+        # pods stream on for a minute of wall time past the run.
+        deadline = time.monotonic() + run_s + POD_MARGIN_S - 5.0
+        stream_s = run_s * config.link.time_scale
+        while service.processed_s() < stream_s and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        service.stop()
+
+    stopper = asyncio.get_running_loop().create_task(stop_when_done())
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if embedded_broker:
+                # Only the demo does this (Mosquitto missing): the service itself never starts
+                # a broker, it uses the configured one.
+                from gaitcoach.mqtt.embedded import EmbeddedBroker
+
+                await stack.enter_async_context(EmbeddedBroker("127.0.0.1", config.mqtt.port))
+            with view:
+                return await service.run()
+    finally:
+        stopper.cancel()
+
+
+POD_MARGIN_S = 60.0
+"""The pods stream this many wall seconds past the run (start-up, a loaded machine)."""
 
 
 @dataclasses.dataclass
@@ -182,7 +199,7 @@ def demo_stack(
                     "--seed",
                     str(seed),
                     "--duration",
-                    str(run_s + 60),
+                    str(run_s + POD_MARGIN_S),
                     "--closed-loop",
                     f"127.0.0.1:{port}",
                     "--runner",

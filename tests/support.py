@@ -16,3 +16,13 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"prerequisite missing under CI=true: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def gait_engine_ready() -> None:
+    """The gait kernels compiled into numba's cache before a module's end-to-end runs start
+    their pods (with an empty cache on a busy machine a compile takes minutes, and the
+    services under test load from the cache)."""
+    from gaitcoach.service.warmup import warm_up
+
+    warm_up()

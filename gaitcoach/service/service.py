@@ -124,6 +124,7 @@ class Service:
         self.report_path: Path | None = None
         self._closer = SessionCloser(config.session_settings())
         self._stop = asyncio.Event()
+        self._first_t: dict[Foot, float] = {}
         self._last_t: dict[Foot, float] = {}
         self._down: dict[Foot, float] = {}
         """Disconnected pods whose loss is being reported: the time reported up to."""
@@ -220,6 +221,7 @@ class Service:
                 return
             item = chunk
             if len(item):
+                self._first_t.setdefault(item.foot, float(item.t_s[0]))
                 self._last_t[item.foot] = float(item.t_s[-1])
             self._down.pop(item.foot, None)
             if rec is not None:
@@ -347,6 +349,13 @@ class Service:
             self.publisher.publish_metrics(self.state.metrics)
         if self.on_state is not None:
             self.on_state(self)
+
+    def processed_s(self, feet: int = 2) -> float:
+        """Stream seconds analysed so far for each of ``feet`` pods (the least of them): how
+        far the service got in the run, whatever the wall clock says (a loaded machine
+        delays it, an accelerated run compresses it)."""
+        spans = [self._last_t[f] - self._first_t[f] for f in self._last_t]
+        return min(spans) if len(spans) >= feet else 0.0
 
     # -- commands ------------------------------------------------------------------------
 

@@ -23,10 +23,12 @@ from gaitcoach.coach import CoachSettings
 from gaitcoach.demo import demo_stack, run_demo
 from gaitcoach.mqtt.mosquitto import mosquitto_available
 from gaitcoach.session import SessionStatus, SessionStore
-from tests.support import require
+from tests.support import gait_engine_ready, require
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "summary.schema.json").read_text())
+
+pytestmark = [pytest.mark.usefixtures(gait_engine_ready.__name__), pytest.mark.underload]
 
 
 @pytest.fixture(autouse=True)
@@ -122,6 +124,13 @@ def test_closed_loop_runner_hears_the_cues(tmp_path: Path, compliance: float) ->
         assert min(b - a for a, b in itertools.pairwise(times)) >= 19.0
 
 
+def _wait_log(log: Path, pattern: str, timeout_s: float, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not re.search(pattern, log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.05)
+
+
 def _levels(log: Path) -> list[int]:
     """Escalation levels of the cues the listener printed (``[hh:mm:ss] kind L2: text``)."""
     found = re.findall(r"^\[[\d:]+\] \w+(?: L(\d+))?:", log.read_text(), flags=re.MULTILINE)
@@ -174,6 +183,7 @@ def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) ->
         runner="eve",
         work=tmp_path / "work",
     ) as st:
+        t0 = time.monotonic()  # the pods' stream time is (wall time - t0) * speed
         assert st.broker is not None
         cfg = tmp_path / "gaitcoach.toml"
         cfg.write_text(
@@ -192,7 +202,10 @@ def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) ->
             text=True,
         )
         try:
-            time.sleep(40 / speed)
+            # Once it streams (start-up takes what it takes on a loaded machine; the
+            # broker connection comes first), the commands; then the timeline follows the
+            # pods' stream time.
+            _wait_log(log_file, r"state=streaming", 60.0, svc)
             replies = _commands(
                 st.port,
                 "eve",
@@ -202,7 +215,7 @@ def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) ->
                     ("warp", {"id": "w1"}),
                 ],
             )
-            time.sleep(75 / speed)  # stream time ~115 s: after the pod came back
+            time.sleep(max(0.0, t0 + 115 / speed - time.monotonic()))  # pod back at 100 s
             st.broker.stop()
             time.sleep(2.0)
             st.broker.start()
@@ -276,9 +289,18 @@ def test_rsc_only_pods_give_reduced_metrics(tmp_path: Path) -> None:
         seen: list[Any] = []
         svc = Service(cfg, on_state=lambda s: seen.append(s.state.metrics))
 
+        async def stop_later() -> None:
+            # In stream time: 40 s after both pods' readings arrive (start-up and a loaded
+            # machine take what they take).
+            while len(svc.state.rsc) < 2:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(40 / speed)
+            svc.stop()
+
         async def main() -> None:
-            asyncio.get_running_loop().call_later(50 / speed, svc.stop)
-            await svc.run()
+            stopper = asyncio.create_task(stop_later())
+            await asyncio.wait_for(svc.run(), 60 / speed + 50)
+            stopper.cancel()
 
         asyncio.run(main())
     running = [m for m in seen if m is not None and m.cadence_spm is not None]

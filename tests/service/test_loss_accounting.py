@@ -20,10 +20,13 @@ from gaitcoach.session import SessionStore
 from gaitcoach.types import Foot, Gap, ImuChunk
 from tests.link.harness import private_bus, serve
 from tests.mqtt.broker import running_mosquitto
+from tests.support import gait_engine_ready
 
-__all__ = ["private_bus"]
+__all__ = ["gait_engine_ready", "private_bus"]
 SPEED = 10.0
 RATE = 208
+
+pytestmark = [pytest.mark.usefixtures(gait_engine_ready.__name__), pytest.mark.underload]
 
 
 @pytest.mark.slow

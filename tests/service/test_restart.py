@@ -17,9 +17,11 @@ import pytest
 from gaitcoach.demo import demo_stack
 from gaitcoach.mqtt.mosquitto import mosquitto_available
 from gaitcoach.session import SessionStatus, SessionStore
-from tests.support import require
+from tests.support import gait_engine_ready, require
 
 STREAMING = re.compile(r"link foot=(left|right) address=\S+ state=streaming")
+
+pytestmark = [pytest.mark.usefixtures(gait_engine_ready.__name__), pytest.mark.underload]
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,7 @@ ROOT = Path(__file__).parents[2]
 BOOK = AdviceBook.load()
 
 
+@pytest.mark.underload
 def test_kill_9_mid_run_loses_at_most_the_last_second(tmp_path: Path) -> None:
     rng = random.Random()
     seed = rng.randrange(1000)
