@@ -1,24 +1,31 @@
 """Closing a session off the event loop: the final write in a thread, the summary and the
-HTML report in a worker process.
+HTML report in a child process (``python -m gaitcoach.service.closing``).
 
 The summary and matplotlib's rendering are CPU work of seconds after a long run, and C code
 that holds the GIL (Agg drawing a 20 000-point line) would stall the loop even from a thread:
-cues, metrics and the link's clock mapping would stop meanwhile. A separate process keeps the
+cues, metrics and the link's clock mapping would stop meanwhile. A child process keeps the
 loop free; it reads the session back from the store, which the final write has committed.
+A plain child process rather than multiprocessing's spawn, which runs the parent's main
+script again in the child (a script without a ``__main__`` guard would start a second
+service).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import concurrent.futures
+import json
 import logging
-import multiprocessing
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gaitcoach.session import AdviceBook, Recorder, RecorderStats, SessionSettings, SessionStatus
+
+SUMMARY_TIMEOUT_S = 600.0
+"""A summary child that takes longer than this (hung) is killed; the session stays stored."""
 
 log = logging.getLogger("gaitcoach.service")
 
@@ -34,27 +41,66 @@ class ClosedSession:
     report_path: Path | None = None
 
 
-def summarise(settings: SessionSettings, session_id: str) -> tuple[dict[str, Any], str, Path]:
+def summarise(
+    data_dir: Path,
+    session_id: str,
+    advice_path: Path,
+    target_cadence_spm: tuple[float, float],
+) -> tuple[dict[str, Any], str, Path]:
     """The session's summary (with advice) as JSON and text, and its HTML report written
-    beside the store. Runs in the worker process: arguments and result are picklable."""
+    beside the store (what the child process runs)."""
     from gaitcoach.session import SessionStore
     from gaitcoach.session.history import session_summary
     from gaitcoach.session.report import render_html
     from gaitcoach.session.summary import summary_text
 
-    with SessionStore(settings.data_dir) as store:
+    with SessionStore(data_dir) as store:
         data, summary = session_summary(
-            store, session_id, AdviceBook.load(settings.advice_path), settings.target_cadence_spm
+            store, session_id, AdviceBook.load(advice_path), target_cadence_spm
         )
-    reports = Path(settings.data_dir) / "reports"
+    reports = Path(data_dir) / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     path = reports / f"{session_id}.html"
     path.write_text(render_html(data, summary), encoding="utf-8")
     return summary.to_json(), summary_text(summary), path
 
 
+class SummaryError(Exception):
+    """The summary child failed (its last line of error output says why)."""
+
+
+async def summarise_in_child(
+    settings: SessionSettings, session_id: str
+) -> tuple[dict[str, Any], str, Path]:
+    """:func:`summarise` in a child process; :class:`SummaryError` when it fails."""
+    lo, hi = settings.target_cadence_spm
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gaitcoach.service.closing",
+        str(settings.data_dir),
+        session_id,
+        str(settings.advice_path),
+        str(lo),
+        str(hi),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), SUMMARY_TIMEOUT_S)
+    except (TimeoutError, asyncio.CancelledError):
+        proc.kill()
+        await proc.wait()
+        raise
+    if proc.returncode != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
+        raise SummaryError(lines[-1] if lines else f"exit status {proc.returncode}")
+    result = json.loads(out)
+    return result["summary"], result["text"], Path(result["report"])
+
+
 class SessionCloser:
-    """Closes sessions in the background, one worker process for the service's lifetime.
+    """Closes sessions in the background.
 
     ``close`` returns at once with a task that writes, summarises and then hands the result
     to ``on_closed`` (on the loop); ``wait`` awaits every close still running (the service
@@ -63,16 +109,7 @@ class SessionCloser:
 
     def __init__(self, settings: SessionSettings) -> None:
         self.settings = settings
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._tasks: set[asyncio.Task[ClosedSession]] = set()
-
-    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn: forking a process that runs threads (paho, the recorder's writer) is
-            # unsafe; the child imports only the session code.
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx)
-        return self._pool
 
     def close(
         self,
@@ -91,32 +128,44 @@ class SessionCloser:
         status: SessionStatus,
         on_closed: Callable[[ClosedSession], None] | None,
     ) -> ClosedSession:
-        closed = await self._write_and_summarise(rec, status)
-        if on_closed is not None:
-            on_closed(closed)
-        return closed
-
-    async def _write_and_summarise(self, rec: Recorder, status: SessionStatus) -> ClosedSession:
-        loop = asyncio.get_running_loop()
         # The final write finishes even when the service is being cancelled.
         stats = await asyncio.shield(asyncio.to_thread(rec.close, status))
         log.info("session closed id=%s status=%s stats=%s", rec.session_id, status, stats)
         try:
-            summary, text, path = await loop.run_in_executor(
-                self._executor(), summarise, self.settings, rec.session_id
-            )
-        except Exception:  # a summary must never cost the recording
-            log.exception("summary of session %s failed", rec.session_id)
-            return ClosedSession(rec.session_id, stats)
-        return ClosedSession(rec.session_id, stats, summary, text, path)
+            summary, text, path = await summarise_in_child(self.settings, rec.session_id)
+        except Exception as exc:  # a summary must never cost the recording
+            log.error("summary of session %s failed: %s", rec.session_id, exc)
+            closed = ClosedSession(rec.session_id, stats)
+        else:
+            closed = ClosedSession(rec.session_id, stats, summary, text, path)
+        if on_closed is not None:
+            on_closed(closed)
+        return closed
 
     async def wait(self) -> None:
         """Until every close started so far has finished."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def shutdown(self) -> None:
-        await self.wait()
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await asyncio.to_thread(pool.shutdown, True)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gaitcoach.service.closing")
+    ap.add_argument("data_dir", type=Path)
+    ap.add_argument("session_id")
+    ap.add_argument("advice_path", type=Path)
+    ap.add_argument("cadence_low", type=float)
+    ap.add_argument("cadence_high", type=float)
+    a = ap.parse_args(argv)
+    try:
+        summary, text, path = summarise(
+            a.data_dir, a.session_id, a.advice_path, (a.cadence_low, a.cadence_high)
+        )
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"summary": summary, "text": text, "report": str(path)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -457,7 +457,7 @@ class Service:
         finally:
             if self.recorder is not None:  # the publisher failed to start or crashed
                 self._close_session(SessionStatus.FAILED)
-            await self._closer.shutdown()
+            await self._closer.wait()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)

@@ -88,7 +88,7 @@ async def test_closing_a_long_session_leaves_the_loop_running(tmp_path: Path) ->
     turned_while_closing = turns
     beat.cancel()
     closed = await closing
-    await svc._closer.shutdown()
+    await svc.wait_closed()
     assert turned_while_closing > 10, "the loop stood still while the session closed"
     assert closed.summary is not None and svc.last_summary == closed.summary
     assert svc.report_path is not None and svc.report_path.read_text().count("data:image/png") == 5
