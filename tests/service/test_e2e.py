@@ -172,14 +172,16 @@ def _commands(
 
 
 def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) -> None:
-    speed, run_stream_s = 10.0, 170.0
+    # The dropout comes late enough (150 s of stream) for a service started on a loaded
+    # machine to be streaming by then; the timeline follows the pods' stream time.
+    speed, run_stream_s = 10.0, 250.0
     with demo_stack(
         "efficient-midfoot",
         run_stream_s / speed,
         speed,
         0.0,
         seed=5,
-        faults=["left:dropout@70+30"],
+        faults=["left:dropout@150+30"],
         runner="eve",
         work=tmp_path / "work",
     ) as st:
@@ -206,6 +208,7 @@ def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) ->
             # broker connection comes first), the commands; then the timeline follows the
             # pods' stream time.
             _wait_log(log_file, r"state=streaming", 60.0, svc)
+            assert time.monotonic() - t0 < 140 / speed, "not streaming before the dropout"
             replies = _commands(
                 st.port,
                 "eve",
@@ -215,7 +218,7 @@ def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) ->
                     ("warp", {"id": "w1"}),
                 ],
             )
-            time.sleep(max(0.0, t0 + 115 / speed - time.monotonic()))  # pod back at 100 s
+            time.sleep(max(0.0, t0 + 195 / speed - time.monotonic()))  # pod back at 180 s
             st.broker.stop()
             time.sleep(2.0)
             st.broker.start()
