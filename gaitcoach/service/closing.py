@@ -110,6 +110,9 @@ class SessionCloser:
     def __init__(self, settings: SessionSettings) -> None:
         self.settings = settings
         self._tasks: set[asyncio.Task[ClosedSession]] = set()
+        # One summary child at a time: fifteen quick start commands queue their summaries
+        # instead of starting fifteen processes on a two-core machine.
+        self._one_child = asyncio.Semaphore(1)
 
     def close(
         self,
@@ -132,7 +135,8 @@ class SessionCloser:
         stats = await asyncio.shield(asyncio.to_thread(rec.close, status))
         log.info("session closed id=%s status=%s stats=%s", rec.session_id, status, stats)
         try:
-            summary, text, path = await summarise_in_child(self.settings, rec.session_id)
+            async with self._one_child:
+                summary, text, path = await summarise_in_child(self.settings, rec.session_id)
         except Exception as exc:  # a summary must never cost the recording
             log.error("summary of session %s failed: %s", rec.session_id, exc)
             closed = ClosedSession(rec.session_id, stats)
