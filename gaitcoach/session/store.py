@@ -8,6 +8,7 @@ covers everything. Layout, versioning and the durability policy: docs/sessions.m
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import os
@@ -331,19 +332,12 @@ def stride_from_row(row: sqlite3.Row | tuple[Any, ...]) -> StrideRecord:
     )
 
 
-STRIDE_REQUIRED_FLOATS = (
-    "ic_s",
-    "to_s",
-    "end_ic_s",
-    "contact_time_s",
-    "swing_time_s",
-    "stride_time_s",
-    "cadence_spm",
-)
+_NOT_FLOATS = ("foot", "idx", "activity", "strike_pattern")
+_REQUIRED = {f.name for f in dataclasses.fields(StrideRecord) if f.default is dataclasses.MISSING}
+STRIDE_REQUIRED_FLOATS = tuple(c for c in STRIDE_COLUMNS if c in _REQUIRED and c not in _NOT_FLOATS)
+"""Stride columns that must hold a number (the rest of the float columns may be NULL)."""
 STRIDE_OPTIONAL_FLOATS = tuple(
-    c
-    for c in STRIDE_COLUMNS
-    if c not in (*STRIDE_REQUIRED_FLOATS, "foot", "idx", "activity", "strike_pattern")
+    c for c in STRIDE_COLUMNS if c not in _REQUIRED and c not in _NOT_FLOATS
 )
 
 

@@ -11,11 +11,12 @@ import numpy as np
 from gaitcoach.metrics import median_of
 from gaitcoach.service.config import config_from_dict
 from gaitcoach.service.service import Service
-from gaitcoach.session import SessionStatus, SessionStore
+from gaitcoach.session import SessionStatus
 from gaitcoach.session.report import _rolling_median
 from gaitcoach.session.summary import summarize
 from gaitcoach.types import CueKind
 from tests.session import factory
+from tests.session.test_summary import record
 
 
 def test_rolling_median_matches_the_window_definition() -> None:
@@ -33,16 +34,7 @@ def test_splits_and_cue_effects_match_a_full_scan(tmp_path: Path) -> None:
     cues += [
         factory.cue(CueKind.CADENCE, 30.0 * k + 7, {"cadence_spm": 160.0}, k) for k in range(40)
     ]
-    from gaitcoach.session.recorder import Recorder
-
-    with Recorder(tmp_path, runner="ann") as rec:
-        for s in strides:
-            rec.add_stride(s)
-        for c in cues:
-            rec.add_cue(c)
-        sid = rec.session_id
-    with SessionStore(tmp_path) as store:
-        data = store.load(sid)
+    data = record(tmp_path, strides, cues)
     summary = summarize(data)
     t0 = min(s.ic_s for s in data.strides)
     for effect, cue in zip(summary.cues, data.cues, strict=True):
