@@ -100,6 +100,12 @@ def test_closed_loop_runner_hears_the_cues(tmp_path: Path, compliance: float) ->
     # Against the first minute (before any cue: warm-up) the end of the run (last third).
     first = res.summary["splits_minute"][0]["medians"]
     print(
+        "counts",
+        res.counts,
+        "gaps",
+        res.gaps,
+        "cues",
+        [(round(e["t_s"]), e["kind"]) for e in effects],
         "cadence",
         first["cadence_spm"],
         cad["last_third"],
