@@ -78,6 +78,7 @@ class DemoResult:
     gaps: int
     counts: dict[str, int]
     summary_text: str
+    dropped: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def demo_config(
@@ -267,6 +268,7 @@ def run_demo(
         len(result.gaps),
         result.counts,
         result.summary_text,
+        result.dropped,
     )
 
 

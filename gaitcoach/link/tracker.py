@@ -164,9 +164,18 @@ class ImuTracker:
                 # sends the same sequence and time again, but not this soon.)
                 self.counters.duplicates += 1
                 return []
+            continues = (
+                seq is not None
+                and self._last_seq is not None
+                and (seq - self._last_seq) % 0x10000 == 1
+                and abs(t_first - self._next_t) < dt / 2
+            )
             if t_first < self._next_t - dt / 2:
                 restart = True
-            elif self.clock.ready:
+            elif self.clock.ready and not continues:
+                # Only the host clock can tell a restart whose sensor time happens to fit.
+                # The next sequence number at the next sample time is the same stream, however
+                # late it arrives (a host that stalled for seconds is no pod restart).
                 t_last = t_first + (n - 1) * dt
                 if abs(self.clock.to_sensor(t_host_s) - t_last) > self.restart_tolerance_s:
                     restart = True

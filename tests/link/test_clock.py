@@ -171,3 +171,25 @@ def test_lost_packets_follow_the_missing_samples() -> None:
     tracker.push(data, 3.0 + (len(seqs) + 3) * per * dt_us * 1e-6)
     c = tracker.counters
     assert c.lost_samples == 2 * per and c.lost_packets == 2, c
+
+
+def test_a_host_stall_is_no_pod_restart() -> None:
+    """The host stops reading for 4 s (a busy machine), then takes the backlog in a burst:
+    the next sequence numbers at the next sample times are the same stream, so no restart,
+    no gap and no lost sample (a stall over 2 s once read as a restart with phantom loss)."""
+    pod = PodModel(20.0, offset_s=1.0)
+    pkts = pod.packets(0.5)
+    tracker = ImuTracker(Foot.LEFT, settle_s=0.5, settle_batches=4)
+    out = []
+    stall_from, stall_s = 10.0, 4.0
+    for payload, t_last, _ in pkts:
+        arrival = 100.0 + t_last + 0.008
+        if stall_from <= t_last < stall_from + stall_s:
+            arrival = 100.0 + stall_from + stall_s + 0.001 * (t_last - stall_from)
+        out += tracker.push(payload, arrival)
+    c = tracker.counters
+    assert c.restarts == 0 and c.gaps == 0 and c.lost_samples == 0 and c.lost_packets == 0, c
+    chunks = [x for x in out if isinstance(x, ImuChunk)]
+    t = np.concatenate([x.t_s for x in chunks])
+    assert np.all(np.diff(t) > 0)
+    assert sum(len(x) for x in chunks) == len(pkts) * pod.per

@@ -96,14 +96,14 @@ def test_closed_loop_runner_hears_the_cues(tmp_path: Path, compliance: float) ->
     over = _metric(res.summary, "overstride_m")
     effects = res.summary["cues"]
     cues = [e for e in effects if e["kind"] in ("cadence", "stride", "softer")]
-    assert cues, "a heel-overstrider must be coached"
-    # Against the first minute (before any cue: warm-up) the end of the run (last third).
     first = res.summary["splits_minute"][0]["medians"]
     print(
         "counts",
         res.counts,
         "gaps",
         res.gaps,
+        "dropped",
+        res.dropped,
         "cues",
         [(round(e["t_s"]), e["kind"]) for e in effects],
         "cadence",
@@ -113,6 +113,8 @@ def test_closed_loop_runner_hears_the_cues(tmp_path: Path, compliance: float) ->
         first["overstride_m"],
         over["last_third"],
     )
+    assert cues, "a heel-overstrider must be coached"
+    # Against the first minute (before any cue: warm-up) the end of the run (last third).
     if compliance > 0:
         assert cad["last_third"] > first["cadence_spm"] + 4.0
         assert over["last_third"] < first["overstride_m"] - 0.03
