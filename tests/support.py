@@ -26,3 +26,22 @@ def gait_engine_ready() -> None:
     from gaitcoach.service.warmup import warm_up
 
     warm_up()
+
+
+def cpu_share(seconds: float = 0.5) -> float:
+    """The share of one core a CPU-bound process gets now (1.0 on an idle machine, about
+    2/3 beside two CPU-bound processes on two cores): measured, not assumed."""
+    import time
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall0 < seconds:
+        sum(range(1000))
+    return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+
+def paced_speed(speed: float, floor: float = 0.25) -> float:
+    """An accelerated run's speed paced to what the machine gives now: ``speed`` on an idle
+    machine, proportionally less when the cores are busy, so that the virtual pods, the bus
+    and the service keep up (the run is judged in stream time, whatever the speed)."""
+    share = min(1.0, max(floor, cpu_share()))
+    return round(speed * (share if share < 0.9 else 1.0), 1)

@@ -23,7 +23,7 @@ from gaitcoach.coach import CoachSettings
 from gaitcoach.demo import demo_stack, run_demo
 from gaitcoach.mqtt.mosquitto import mosquitto_available
 from gaitcoach.session import SessionStatus, SessionStore
-from tests.support import gait_engine_ready, require
+from tests.support import gait_engine_ready, paced_speed, require
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "summary.schema.json").read_text())
@@ -57,7 +57,7 @@ def test_demo_command_prints_summary_and_report(tmp_path: Path) -> None:
             "--minutes",
             "3",
             "--speed",
-            "12",
+            str(paced_speed(12.0)),
             "--quiet",
             "--data-dir",
             str(tmp_path / "data"),
@@ -84,7 +84,7 @@ def test_closed_loop_runner_hears_the_cues(tmp_path: Path, compliance: float) ->
     res = run_demo(
         "heel-overstrider",
         minutes=7.0,
-        speed=20.0,
+        speed=paced_speed(20.0),
         compliance=compliance,
         quiet=True,
         data_dir=tmp_path / "data",
@@ -182,7 +182,7 @@ def _commands(
 def test_service_survives_pod_loss_broker_restart_and_sigterm(tmp_path: Path) -> None:
     # The dropout comes late enough (150 s of stream) for a service started on a loaded
     # machine to be streaming by then; the timeline follows the pods' stream time.
-    speed, run_stream_s = 10.0, 250.0
+    speed, run_stream_s = paced_speed(10.0), 250.0
     with demo_stack(
         "efficient-midfoot",
         run_stream_s / speed,
