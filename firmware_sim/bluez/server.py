@@ -206,7 +206,11 @@ class Device1(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def UUIDs(self) -> DBusStrList:
-        return list(self._dev.peripheral.advertisement().service_uuids)
+        # As BlueZ: the advertised UUIDs, and the GATT services' once they are resolved.
+        uuids = list(self._dev.peripheral.advertisement().service_uuids)
+        if self._dev.services_resolved:
+            uuids += [s.uuid for s in self._dev.peripheral.gatt() if s.uuid not in uuids]
+        return uuids
 
     @dbus_property(access=PropertyAccess.READ)
     def RSSI(self) -> DBusInt16:

@@ -13,12 +13,20 @@ from bleak.exc import BleakError
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from gaitcoach.footpod.profile import kind_from_services
+from gaitcoach.footpod.profile import (
+    KIND_BY_SERVICE,
+    MOVESENSE_ADV_UUID,
+    PodKind,
+    kind_from_services,
+)
 from gaitcoach.link.config import FoundPod, PodSelector
-from gaitcoach.link.discovery import SCAN_UUIDS
 from gaitcoach.types import Foot
 
 log = logging.getLogger(__name__)
+
+POD_UUIDS = [*KIND_BY_SERVICE, MOVESENSE_ADV_UUID]
+"""Service UUIDs (GATT or advertised; BlueZ lists both in ``Device1.UUIDs``) of the kinds
+of pod the link speaks to."""
 
 
 class AdapterError(Exception):
@@ -40,7 +48,10 @@ async def open_adapter(adapter: str | None = None) -> BleakAdapter:
 
 def _found(device: BLEDevice) -> FoundPod | None:
     props = device.details.get("props", {}) if isinstance(device.details, dict) else {}
-    kind = kind_from_services(props.get("UUIDs", []))
+    uuids = [u.lower() for u in props.get("UUIDs", [])]
+    kind = kind_from_services(uuids)
+    if kind is None and MOVESENSE_ADV_UUID in uuids:
+        kind = PodKind.MOVESENSE
     if kind is None:
         return None
     return FoundPod(device.address, device.name or "", kind, Foot.UNKNOWN, None, None)
@@ -61,7 +72,7 @@ async def release_connected(
     (to a client that is gone); returns their addresses. Once disconnected they advertise
     again and the normal scan finds them."""
     dev = await open_adapter(adapter)
-    connected = await dev.get_connected_devices(SCAN_UUIDS)
+    connected = await dev.get_connected_devices(POD_UUIDS)
     mine = []
     for device in connected:
         pod = _found(device)

@@ -49,19 +49,21 @@ def summarise(
 ) -> tuple[dict[str, Any], str, Path]:
     """The session's summary (with advice) as JSON and text, and its HTML report written
     beside the store (what the child process runs)."""
+    from gaitcoach.safepath import check_session_id, write_text_inside
     from gaitcoach.session import SessionStore
     from gaitcoach.session.history import session_summary
     from gaitcoach.session.report import render_html
     from gaitcoach.session.summary import summary_text
 
+    # The id may have come from a command: the report goes under <data_dir>/reports or nowhere.
+    check_session_id(session_id)
     with SessionStore(data_dir) as store:
         data, summary = session_summary(
             store, session_id, AdviceBook.load(advice_path), target_cadence_spm
         )
-    reports = Path(data_dir) / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    path = reports / f"{session_id}.html"
-    path.write_text(render_html(data, summary), encoding="utf-8")
+    path = write_text_inside(
+        data_dir, ("reports", f"{session_id}.html"), render_html(data, summary)
+    )
     return summary.to_json(), summary_text(summary), path
 
 

@@ -28,7 +28,7 @@ def test_run_without_adapter_is_one_line_and_writes_nothing(
     data = tmp_path / "data"
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        f'[session]\ndata_dir = "{data}"\n[mqtt]\nembedded = "always"\n'
+        f'[session]\ndata_dir = "{data}"\n[mqtt]\nhost = ""\n'
         '[link]\npods = [{side = "left"}, {side = "right"}]\n'
     )
     env = dict(os.environ)

@@ -13,8 +13,9 @@ import pytest
 
 from gaitcoach.mqtt import MqttPublisher, MqttSettings
 from gaitcoach.safepath import UnsafePathError
+from gaitcoach.service.closing import summarise
 from gaitcoach.service.config import config_from_dict
-from gaitcoach.service.service import Service, _summarise
+from gaitcoach.service.service import Service
 from gaitcoach.session import SessionStatus, SessionStore
 from tests.mqtt.broker import MosquittoBroker, running_mosquitto
 from tests.mqtt.clients import Recorder, publish, validate
@@ -46,6 +47,7 @@ async def service_on_broker(
                 finally:
                     if svc.recorder is not None:
                         svc._close_session(SessionStatus.COMPLETE)
+                    await svc.wait_closed()
 
 
 async def command(
@@ -91,7 +93,8 @@ def test_the_report_writer_refuses_a_path_as_session_id(tmp_path: Path) -> None:
     cfg = config_from_dict({"session": {"data_dir": str(tmp_path / "data")}})
     for sid in ("../escape", "/tmp/escape"):
         with pytest.raises(UnsafePathError):
-            _summarise(cfg.session_settings(), sid)
+            st = cfg.session_settings()
+            summarise(st.data_dir, sid, st.advice_path, st.target_cadence_spm)
     assert not (tmp_path / "escape.html").exists()
 
 
