@@ -39,7 +39,12 @@ async def open_adapter(adapter: str | None = None) -> BleakAdapter:
     kwargs = {"bluez": {"adapter": adapter}} if adapter else {}
     try:
         return await BleakAdapter.get(**kwargs)  # type: ignore[arg-type]
-    except (BleakError, OSError, EOFError) as exc:
+    except OSError as exc:  # no system bus at all (no BlueZ, a container)
+        reason = exc.strerror or str(exc)
+        raise AdapterError(
+            f"no Bluetooth adapter: the system D-Bus is not reachable ({reason})"
+        ) from None
+    except (BleakError, EOFError) as exc:
         detail = str(exc) or type(exc).__name__
         raise AdapterError(f"no Bluetooth adapter: {detail}") from None
     except Exception as exc:  # dbus-fast's errors have no common base: one line all the same
