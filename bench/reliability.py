@@ -124,9 +124,10 @@ CATEGORIES = [
     Category(
         "faults: phantom and double-counted loss",
         "tests/service/test_loss_accounting.py "
-        "tests/link/test_clock.py::test_lost_packets_follow_the_missing_samples",
+        "tests/link/test_clock.py::test_lost_packets_follow_the_missing_samples "
+        "tests/link/test_clock.py::test_a_host_stall_is_no_pod_restart",
         "3 pod restarts + a 12 s dropout through the service (125 s at x10, counter streams); "
-        "repeated and backward sequence numbers",
+        "repeated and backward sequence numbers; a 4 s host stall",
         "no sample both lost and stored; lost = missing (+-1 per restart)",
     ),
     Category(
