@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gaitcoach.cachedir import kernels_fingerprint
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
@@ -33,7 +35,7 @@ def test_kernels_are_cached_in_the_user_cache_dir(tmp_path: Path) -> None:
     )
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
-    where = tmp_path / "cache" / "gaitcoach" / "numba"
+    where = tmp_path / "cache" / "gaitcoach" / "numba" / kernels_fingerprint()
     assert lines[0].startswith("preparing the gait engine") and str(where) in lines[0]
     assert lines[1].startswith("gait engine ready in")
     assert lines[2] == f"cache {where}"
@@ -47,3 +49,16 @@ def test_kernels_are_cached_in_the_user_cache_dir(tmp_path: Path) -> None:
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
     )
     assert p.returncode == 0 and p.stdout.splitlines() == [f"cache {tmp_path / 'mine'}"]
+
+
+def test_a_change_in_any_gait_source_gets_its_own_cache_folder(tmp_path: Path) -> None:
+    # numba checks a cached kernel against its own file only; a kernel calling one from
+    # another module would be loaded stale after that module changed.
+    src = tmp_path / "gait"
+    src.mkdir()
+    (src / "kernels.py").write_text("A = 1\n")
+    (src / "segmentation.py").write_text("B = 1\n")
+    before = kernels_fingerprint(src)
+    (src / "kernels.py").write_text("A = 2\n")
+    assert kernels_fingerprint(src) != before
+    assert len(before) == 16
