@@ -256,7 +256,9 @@ class MqttPublisher:
         return dict(self.stats.dropped + self._outbox.dropped)
 
     async def wait_connected(self, timeout_s: float = 5.0) -> bool:
-        return await self.connection.wait_connected(timeout_s)
+        """Connected with its command subscription acknowledged: a command published after
+        this is received (a bare connect could still miss it on a busy machine)."""
+        return await self.connection.wait_subscribed(timeout_s)
 
     async def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until nothing is queued and every QoS 1 message was acknowledged."""
