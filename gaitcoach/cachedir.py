@@ -12,11 +12,9 @@ import hashlib
 import os
 from pathlib import Path
 
+from gaitcoach.paths import user_cache_dir
 
-def user_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/gaitcoach``, else ``~/.cache/gaitcoach``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gaitcoach"
+__all__ = ["set_numba_cache_dir", "user_cache_dir"]
 
 
 def kernels_fingerprint(sources: Path | None = None) -> str:

@@ -1,4 +1,5 @@
-"""Cue wording as data: ``config/cues/<language>.toml`` (see that file for the placeholders)."""
+"""Cue wording as data: ``<language>.toml`` shipped in ``gaitcoach/data/cues/`` (see that file
+for the placeholders), or a folder of the runner's own (``[runner] cue_templates_dir``)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from gaitcoach.coach.config import TECHNIQUE_KINDS
 from gaitcoach.errors import ConfigError
+from gaitcoach.paths import cues_dir
 from gaitcoach.types import CueKind
-
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "config" / "cues"
 
 # The placeholders each template may use: what the coach puts into the cue's trigger.
 PLACEHOLDERS: dict[str, frozenset[str]] = {
@@ -84,7 +85,7 @@ class CueTemplates:
     @classmethod
     def load(cls, language: str = "en", directory: str | Path | None = None) -> CueTemplates:
         """Read ``<directory>/<language>.toml`` (ConfigError when missing or invalid)."""
-        path = Path(directory) if directory is not None else DEFAULT_DIR
+        path: Traversable = Path(directory) if directory is not None else cues_dir()
         file = path / f"{language}.toml"
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))

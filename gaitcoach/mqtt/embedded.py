@@ -2,7 +2,7 @@
 serves MQTT 3.1.1 on loopback when no broker is configured or reachable.
 
 amqtt has no MQTT v5; :class:`~gaitcoach.mqtt.publisher.MqttPublisher` falls back to 3.1.1
-by itself. Use Mosquitto for anything beyond one machine (config/mosquitto/).
+by itself. Use Mosquitto for anything beyond one machine (gaitcoach/data/examples/mosquitto/).
 """
 
 from __future__ import annotations

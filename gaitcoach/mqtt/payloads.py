@@ -1,4 +1,4 @@
-"""JSON payloads of the topic tree, as dataclasses (schemas: docs/mqtt/*.schema.json).
+"""JSON payloads of the topic tree, as dataclasses (schemas: gaitcoach/data/schemas/*.schema.json).
 
 Every payload carries ``v`` (schema version) and ``type``. Times on the wire are Unix seconds
 (``*_unix_s``); the service converts its own clock with ``unix_offset_s``

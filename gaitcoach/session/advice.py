@@ -1,9 +1,9 @@
 """Post-run advice: which of the five tips apply, decided from what was measured.
 
 The decisions are code (:func:`advise`); the wording and the thresholds are data
-(``config/advice/advice.toml``), so a coach or physio can reword or retune them without a
-release. Every tip carries the measured reasons that triggered it, and the summary carries the
-disclaimer: this is advice, not diagnosis.
+(``advice.toml``, shipped in ``gaitcoach/data/advice/``), so a coach or physio can reword or
+retune them without a release. Every tip carries the measured reasons that triggered it, and
+the summary carries the disclaimer: this is advice, not diagnosis.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import string
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from gaitcoach.errors import ConfigError
+from gaitcoach.paths import advice_file
 from gaitcoach.session.summary import Advice, SessionSummary
 
-DEFAULT_ADVICE_PATH = Path(__file__).resolve().parents[2] / "config" / "advice" / "advice.toml"
 TIPS = ("technique", "strength", "mobility", "cross_training", "rest")
 REQUIRED_THRESHOLDS = (
     "overstride_m",
@@ -54,17 +55,18 @@ class AdviceBook:
     tips: dict[str, TipText]
 
     @classmethod
-    def load(cls, path: Path | str = DEFAULT_ADVICE_PATH) -> AdviceBook:
-        path = Path(path)
-        key = f"advice file {path}"
+    def load(cls, path: Path | str | None = None) -> AdviceBook:
+        """The advice file at ``path``; the shipped one when None."""
+        file: Traversable = Path(path) if path is not None else advice_file()
+        key = f"advice file {file}"
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigError(key, str(path), f"a readable TOML file ({exc.strerror})") from exc
+            raise ConfigError(key, str(file), f"a readable TOML file ({exc.strerror})") from exc
         except UnicodeDecodeError:
-            raise ConfigError(key, str(path), "a UTF-8 TOML file") from None
+            raise ConfigError(key, str(file), "a UTF-8 TOML file") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(key, str(path), f"valid TOML ({exc})") from exc
+            raise ConfigError(key, str(file), f"valid TOML ({exc})") from exc
         return cls.from_dict(raw, key)
 
     @classmethod

@@ -151,7 +151,7 @@ class SessionSummary:
     disclaimer: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON types; validates against docs/summary.schema.json."""
+        """Plain JSON types; validates against the shipped summary.schema.json."""
         out = _jsonable(self)
         assert isinstance(out, dict)
         for name, m in out["metrics"].items():

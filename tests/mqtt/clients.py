@@ -20,7 +20,7 @@ from paho.mqtt.properties import Properties
 
 from tests.mqtt.broker import MosquittoBroker
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "mqtt"
+SCHEMAS = Path(__file__).resolve().parents[2] / "gaitcoach" / "data" / "schemas"
 
 
 @cache

@@ -22,11 +22,11 @@ from tests.mqtt.test_topics import make_cue
 from tests.support import require
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "config" / "mosquitto"
+EXAMPLES = ROOT / "gaitcoach" / "data" / "examples" / "mosquitto"
 
 
 def test_mqtt_section_example_loads() -> None:
-    data = tomllib.loads((ROOT / "config" / "gaitcoach.toml").read_text())
+    data = tomllib.loads((ROOT / "gaitcoach" / "data" / "examples" / "gaitcoach.toml").read_text())
     settings = MqttSettings.from_dict(data["mqtt"], "mqtt")
     assert settings.configured and settings.protocol == "auto"
 
@@ -77,7 +77,7 @@ ACCOUNTS = ("alice", "bob", "gaitcoach-alice", "gaitcoach-bob")
 
 
 def tls_acl_example(tmp_path: Path, tls_files: TlsFiles) -> ExampleBroker:
-    """config/mosquitto/tls-acl.conf with its acl, a password per account (``<name>-pw``)."""
+    """gaitcoach/data/examples/mosquitto/tls-acl.conf with its acl, a password per account (``<name>-pw``)."""
     require(shutil.which("mosquitto_passwd") is not None, "mosquitto_passwd is missing")
     passwd = tmp_path / "passwd"
     passwd.write_text("")

@@ -26,7 +26,7 @@ from gaitcoach.session import SessionStatus, SessionStore
 from tests.support import gait_engine_ready, paced_speed, require
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "docs" / "summary.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "gaitcoach" / "data" / "schemas" / "summary.schema.json").read_text())
 
 pytestmark = [pytest.mark.usefixtures(gait_engine_ready.__name__), pytest.mark.underload]
 

@@ -21,7 +21,7 @@ from gaitcoach.types import StrideRecord
 from tests.session import factory
 
 ROOT = Path(__file__).parents[2]
-SCHEMA = json.loads((ROOT / "docs" / "summary.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "gaitcoach" / "data" / "schemas" / "summary.schema.json").read_text())
 
 
 def add_run(

@@ -18,7 +18,7 @@ from gaitcoach.session.summary import SessionSummary, summarize
 from gaitcoach.types import Cue, CueKind, DiscomfortReport, Foot, StrideRecord
 from tests.session import factory
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "summary.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[2] / "gaitcoach/data/schemas/summary.schema.json").read_text())
 BOOK = AdviceBook.load()
 
 
@@ -134,7 +134,7 @@ def test_cue_effectiveness(tmp_path: Path) -> None:
 
 
 def test_advice_wording_is_data(tmp_path: Path) -> None:
-    text = (Path(__file__).parents[2] / "config" / "advice" / "advice.toml").read_text()
+    text = (Path(__file__).parents[2] / "gaitcoach" / "data" / "advice" / "advice.toml").read_text()
     custom = tmp_path / "advice.toml"
     custom.write_text(text.replace("Strength work 2-3 times a week", "Get strong"))
     book = AdviceBook.load(custom)
