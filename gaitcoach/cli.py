@@ -4,9 +4,23 @@ registers itself through a ``register(subparsers)`` function listed in ``COMMAND
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+from gaitcoach.errors import CliError
+
+# The command line's own help (the module docstring above is for developers).
+DESCRIPTION = """\
+Live running-technique feedback from shoe-mounted IMU footpods: 'gaitcoach run' coaches you
+while you run; the other commands list, summarise, replay and export your runs.
+
+Config: --config FILE, else $GAITCOACH_CONFIG, else ~/.config/gaitcoach/gaitcoach.toml
+('gaitcoach config init' writes an example). Runs are kept in ~/.local/share/gaitcoach
+($GAITCOACH_DATA_DIR or [session] data_dir), the same folder for every command.
+"""
 
 # Modules that provide ``register(subparsers: argparse._SubParsersAction) -> None``; each
 # registered parser sets ``func(args) -> int``.
@@ -18,12 +32,15 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
-class CliError(Exception):
-    """An error shown to the user as one line, with exit status 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gaitcoach", description=__doc__)
+    from gaitcoach import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="gaitcoach",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"gaitcoach {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -40,10 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except CliError as exc:
-        print(f"gaitcoach: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"gaitcoach: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `gaitcoach history | head`: the reader left; say nothing, and keep Python from
+        # complaining when it flushes stdout at exit.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Errors shared by all stages."""
+"""Errors shared by all stages: configuration problems and the command line's one line."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 SECRET_KEY_PARTS = ("pas", "pwd", "secret", "token")
@@ -24,12 +25,50 @@ def redact(key: str, value: Any) -> Any:
     return value
 
 
-class ConfigError(ValueError):
-    """A configuration value is wrong: one line naming the key, the value and what is allowed.
-    Secret values (passwords) are never echoed (:func:`redact`)."""
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a configuration: the full key, the value and what is allowed.
+    ``text`` replaces the ``key = value is invalid; allowed: ...`` sentence when set (an
+    unknown key, a TOML syntax error)."""
 
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
-        self.key = key
-        self.value = redact(key, value)
-        self.allowed = allowed
-        super().__init__(f"config: {key} = {self.value!r} is invalid; allowed: {allowed}")
+    key: str
+    value: Any
+    allowed: str
+    text: str = ""
+
+    def line(self) -> str:
+        if self.text:
+            return f"config: {self.text}"
+        shown = redact(self.key, self.value)
+        return f"config: {self.key} = {shown!r} is invalid; allowed: {self.allowed}"
+
+
+class ConfigError(ValueError):
+    """A configuration is wrong: one line per problem (every problem at once), each naming the
+    key, the value and what is allowed. Secret values (passwords) are never echoed
+    (:func:`redact`). ``key``, ``value`` and ``allowed`` are the first problem's."""
+
+    def __init__(self, key: str, value: Any, allowed: str, text: str = "") -> None:
+        self.problems: tuple[Problem, ...] = (Problem(key, value, allowed, text),)
+        self._set()
+
+    @classmethod
+    def of(cls, problems: Iterable[Problem]) -> ConfigError:
+        items = tuple(problems)
+        if not items:
+            raise ValueError("ConfigError.of needs at least one problem")
+        err = cls.__new__(cls)
+        err.problems = items
+        err._set()
+        return err
+
+    def _set(self) -> None:
+        first = self.problems[0]
+        self.key = first.key
+        self.value = redact(first.key, first.value)
+        self.allowed = first.allowed
+        ValueError.__init__(self, "\n".join(p.line() for p in self.problems))
+
+
+class CliError(Exception):
+    """An error shown to the user as one line (or one line per problem), exit status 2."""

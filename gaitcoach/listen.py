@@ -13,14 +13,13 @@ import contextlib
 import shutil
 import sys
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from gaitcoach.cli import CliError
-from gaitcoach.errors import ConfigError
+from gaitcoach.coach.config import RunnerProfile
+from gaitcoach.errors import CliError, ConfigError
 from gaitcoach.mqtt.config import (
     PASSWORD_ENV,
     MqttSettings,
@@ -281,16 +280,21 @@ def _status_line(payload: bytes) -> str | None:
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:
-    """The [mqtt] section and runner id from ``--config``, overridden by the flags."""
+    """The [mqtt] section and runner id of the config ``run`` uses (``--config``, else
+    ``$GAITCOACH_CONFIG``, else the user's file), overridden by the flags."""
+    from gaitcoach.paths import find_config
+    from gaitcoach.service.config import read_toml
+
     data: dict[str, Any] = {}
-    if args.config is not None:
+    where = find_config(args.config)
+    if where.path is not None:
         try:
-            data = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise CliError(f"cannot read {args.config}: {exc}") from None
+            data = read_toml(where.path, where.how)
+        except ConfigError as exc:
+            raise CliError(str(exc)) from None
     mqtt = data.get("mqtt", {})
-    if args.config is not None and isinstance(mqtt, dict):
-        warning = secret_file_warning(Path(args.config), mqtt)
+    if where.path is not None and isinstance(mqtt, dict):
+        warning = secret_file_warning(where.path, mqtt)
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
     if args.password is not None:
@@ -327,7 +331,12 @@ def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:
         settings = MqttSettings.from_dict(merged, "mqtt")
     except ConfigError as exc:
         raise CliError(str(exc)) from None
-    runner = args.runner or data.get("runner", {}).get("id") or "runner"
+    runner_table = data.get("runner", {})
+    runner = (
+        args.runner
+        or (runner_table.get("id") if isinstance(runner_table, dict) else None)
+        or RunnerProfile().id
+    )
     try:
         Topics(runner)
     except ValueError as exc:
@@ -387,8 +396,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "listen", help="print (and speak) a runner's cues as they arrive", description=__doc__
     )
-    p.add_argument("--runner", help="runner id (default: [runner] id of --config, or 'runner')")
-    p.add_argument("--config", help="a gaitcoach.toml with [mqtt] and [runner] sections")
+    p.add_argument("--runner", help="runner id (default: [runner] id of the config, as run)")
+    p.add_argument(
+        "--config", help="config file (as for run: default $GAITCOACH_CONFIG, else the user's)"
+    )
     p.add_argument("--host", help="broker host (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="broker port (default 1883)")
     p.add_argument("--username")

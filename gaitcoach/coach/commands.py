@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gaitcoach.coach.config import CoachSettings, RunnerProfile
+from gaitcoach.configmodel import field_range
 from gaitcoach.safepath import clip, is_session_id
 
 
@@ -82,11 +84,15 @@ BODY_PARTS = (
 _SPEC: dict[str, dict[str, tuple[str, float, float]]] = {
     "start": {"session_id": ("session_id", 1, 64)},
     "stop": {},
+    # The config's ranges of the same quantities (one range each).
     "set_targets": {
-        "cadence_target_spm": ("float", 140.0, 220.0),
-        "cadence_raise_pct": ("float", 5.0, 10.0),
-        "strike_angle_limit_deg": ("float", 8.0, 45.0),
-        "overstride_limit_m": ("float", 0.05, 1.0),
+        "cadence_target_spm": ("float", *field_range(RunnerProfile, "cadence_target_spm")),
+        "cadence_raise_pct": ("float", *field_range(RunnerProfile, "cadence_raise_pct")),
+        "strike_angle_limit_deg": (
+            "float",
+            *field_range(CoachSettings, "strike_angle_enter_deg"),
+        ),
+        "overstride_limit_m": ("float", *field_range(CoachSettings, "overstride_enter_m")),
     },
     "mute": {"duration_s": ("float", 0.0, 7200.0)},
     "discomfort": {
@@ -108,6 +114,12 @@ _CLASSES: dict[str, type[Command]] = {
 }
 """Command name -> class (the names of ``_SPEC``)."""
 _NAMES = {cls: name for name, cls in _CLASSES.items()}
+
+
+def argument_range(command: str, argument: str) -> tuple[float, float]:
+    """The allowed ``(low, high)`` of a numeric command argument."""
+    _, lo, hi = _SPEC[command][argument]
+    return lo, hi
 
 
 def show(value: Any, limit: int = 80) -> str:

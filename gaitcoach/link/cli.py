@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 
 def run(args: argparse.Namespace) -> int:
-    from gaitcoach.cli import CliError
+    from gaitcoach.errors import CliError
 
     if args.timeout <= 0:
         raise CliError(f"--timeout must be > 0, got {args.timeout}")

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, get_args
 
-from gaitcoach.errors import ConfigError
+from pydantic import Field, Strict
+
+from gaitcoach.configmodel import SECTION_CONFIG, Bool, must, ranged, section_from_dict
+from gaitcoach.errors import ConfigError, Problem
 from gaitcoach.footpod.codec import ImuFormat, PacketError
 from gaitcoach.footpod.profile import ACC_RANGES_G, GYR_RANGES_DPS, RATES_HZ, PodKind
 from gaitcoach.types import Foot
+
+RateHz = Literal[104, 208, 416]
+AccRangeG = Literal[2, 4, 8, 16]
+GyrRangeDps = Literal[125, 250, 500, 1000, 2000]
+# The footpod profile's values (one list each): the literals above must be the same.
+assert get_args(RateHz) == RATES_HZ
+assert get_args(AccRangeG) == ACC_RANGES_G
+assert get_args(GyrRangeDps) == GYR_RANGES_DPS
+
+NonEmpty = Annotated[str, Strict(), Field(min_length=1)]
+Seconds = Annotated[float, Strict(), ranged(0.0, 3600.0)]
+PositiveSeconds = Annotated[float, Strict(), Field(gt=0.0, le=3600.0)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +48,10 @@ class PodSelector:
     """Picks one pod: by address, by name, or by the side it advertises. ``foot`` is the foot
     the pod is worn on when the pod itself does not say (RSC-only pods, Movesense)."""
 
-    address: str | None = None
-    name: str | None = None
+    __pydantic_config__ = SECTION_CONFIG
+
+    address: NonEmpty | None = None
+    name: NonEmpty | None = None
     side: Foot | None = None
     foot: Foot | None = None
 
@@ -68,39 +87,39 @@ class LinkConfig:
     seconds (stride times do not shrink).
     """
 
-    pods: tuple[PodSelector, ...] = field(default_factory=_default_pods)
-    rate_hz: int = 208
-    acc_range_g: int = 16
-    gyr_range_dps: int = 2000
-    time_scale: float = 1.0
-    scan_timeout_s: float = 10.0
-    connect_attempts: int = 2
-    backoff_initial_s: float = 0.2
-    backoff_max_s: float = 5.0
-    queue_size: int = 4096
-    latency_floor_s: float = 0.0
-    settle_s: float = 3.0
-    use_acquire_notify: bool = True
-    """AcquireNotify (a socket per characteristic) instead of StartNotify + PropertiesChanged."""
-    status_interval_s: float = 5.0
-    adapter: str | None = None
+    __pydantic_config__ = SECTION_CONFIG
 
-    def __post_init__(self) -> None:
-        if not self.pods:
-            raise ConfigError("link.pods", self.pods, "one or more pod selectors")
-        if self.rate_hz not in RATES_HZ:
-            raise ConfigError("link.rate_hz", self.rate_hz, ", ".join(map(str, RATES_HZ)))
-        if self.acc_range_g not in ACC_RANGES_G:
-            raise ConfigError("link.acc_range_g", self.acc_range_g, str(ACC_RANGES_G))
-        if self.gyr_range_dps not in GYR_RANGES_DPS:
-            raise ConfigError("link.gyr_range_dps", self.gyr_range_dps, str(GYR_RANGES_DPS))
-        for key in ("time_scale", "scan_timeout_s", "backoff_initial_s", "status_interval_s"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"link.{key}", getattr(self, key), "a number > 0")
-        if self.backoff_max_s < self.backoff_initial_s:
-            raise ConfigError("link.backoff_max_s", self.backoff_max_s, ">= backoff_initial_s")
-        if self.queue_size < 1 or self.connect_attempts < 1:
-            raise ConfigError("link.queue_size", self.queue_size, "queue_size, attempts >= 1")
+    pods: Annotated[tuple[PodSelector, ...], Field(min_length=1)] = field(
+        default_factory=_default_pods
+    )
+    rate_hz: RateHz = 208
+    acc_range_g: AccRangeG = 16
+    gyr_range_dps: GyrRangeDps = 2000
+    time_scale: Annotated[float, Strict(), Field(gt=0.0, le=1000.0)] = 1.0
+    scan_timeout_s: PositiveSeconds = 10.0
+    connect_attempts: Annotated[int, Strict(), ranged(1, 100)] = 2
+    backoff_initial_s: PositiveSeconds = 0.2
+    backoff_max_s: PositiveSeconds = 5.0
+    queue_size: Annotated[int, Strict(), ranged(1, 10_000_000)] = 4096
+    latency_floor_s: Annotated[float, Strict(), ranged(0.0, 10.0)] = 0.0
+    settle_s: Seconds = 3.0
+    use_acquire_notify: Bool = True
+    """AcquireNotify (a socket per characteristic) instead of StartNotify + PropertiesChanged."""
+    status_interval_s: PositiveSeconds = 5.0
+    adapter: NonEmpty | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], prefix: str = "link") -> LinkConfig:
+        return section_from_dict(cls, d, prefix)
+
+    def problems(self, prefix: str) -> list[Problem]:
+        return must(
+            self.backoff_max_s >= self.backoff_initial_s,
+            prefix,
+            "backoff_max_s",
+            self.backoff_max_s,
+            ">= backoff_initial_s",
+        )
 
     @property
     def imu_format(self) -> ImuFormat:

@@ -5,12 +5,22 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from gaitcoach.coach.configfields import bounded, choice, pattern, section_from_dict
-from gaitcoach.errors import ConfigError
+from pydantic import Strict
+
+from gaitcoach.configmodel import (
+    SECTION_CONFIG,
+    Bool,
+    Str,
+    must,
+    ranged,
+    section_from_dict,
+    text_pattern,
+)
+from gaitcoach.errors import Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,53 +33,80 @@ class MqttSettings:
     started by the demo and the tests, not by the service).
     """
 
-    host: str = ""
-    port: int = field(default=1883, metadata=bounded(0, 65535))
-    protocol: str = field(default="auto", metadata=choice("auto", "5", "3.1.1"))
+    __pydantic_config__ = SECTION_CONFIG
+
+    host: Str = ""
+    port: Annotated[int, Strict(), ranged(0, 65535)] = 1883
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
     """"auto": MQTT v5, falling back to 3.1.1 when the broker refuses v5 or never answers."""
-    topic_prefix: str = field(
-        default="gaitcoach", metadata=pattern(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", "like gaitcoach")
-    )
-    client_id: str = field(default="", metadata=pattern(r"[A-Za-z0-9_.-]{0,64}", "0-64 id chars"))
+    topic_prefix: Annotated[
+        str, Strict(), text_pattern(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", "like gaitcoach")
+    ] = "gaitcoach"
+    client_id: Annotated[str, Strict(), text_pattern(r"[A-Za-z0-9_.-]{0,64}", "0-64 id chars")] = ""
     """Empty: ``gaitcoach-<runner>``."""
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-    ca_file: str | None = None
+    username: Str | None = None
+    password: Str | None = None
+    tls: Bool = False
+    ca_file: Str | None = None
     """CA certificates to verify the broker (system CAs when left out)."""
-    cert_file: str | None = None
-    key_file: str | None = None
-    keepalive_s: int = field(default=30, metadata=bounded(5, 3600))
-    connect_timeout_s: float = field(default=3.0, metadata=bounded(0.1, 60.0))
+    cert_file: Str | None = None
+    key_file: Str | None = None
+    keepalive_s: Annotated[int, Strict(), ranged(5, 3600)] = 30
+    connect_timeout_s: Annotated[float, Strict(), ranged(0.1, 60.0)] = 3.0
     """A broker that accepts TCP but sends no CONNACK within this time is retried (auto
     protocol: with 3.1.1)."""
-    reconnect_min_s: float = field(default=0.1, metadata=bounded(0.01, 60.0))
-    reconnect_max_s: float = field(default=2.0, metadata=bounded(0.01, 600.0))
-    queue_max: int = field(default=200, metadata=bounded(1, 100000))
+    reconnect_min_s: Annotated[float, Strict(), ranged(0.01, 60.0)] = 0.1
+    reconnect_max_s: Annotated[float, Strict(), ranged(0.01, 600.0)] = 2.0
+    queue_max: Annotated[int, Strict(), ranged(1, 100000)] = 200
     """Messages kept while the broker is away (stale cues are dropped first when full)."""
-    metrics_max_age_s: float = field(default=2.0, metadata=bounded(0.1, 60.0))
+    metrics_max_age_s: Annotated[float, Strict(), ranged(0.1, 60.0)] = 2.0
     """Queued metrics and strides older than this are dropped instead of sent late."""
-    publish_strides: bool = False
-    embedded: str = field(default="never", metadata=choice("never"))
+    publish_strides: Bool = False
+    embedded: Literal["never"] = "never"
     """Kept so that older configs load: "auto" and "always" (a silent fall back to an
     anonymous plaintext broker) are refused; ``./run demo`` starts the embedded broker."""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], prefix: str = "mqtt") -> MqttSettings:
-        s = section_from_dict(cls, d, prefix)
-        if s.reconnect_max_s < s.reconnect_min_s:
-            raise ConfigError(f"{prefix}.reconnect_max_s", s.reconnect_max_s, ">= reconnect_min_s")
-        if (s.username is None) != (s.password is None):
-            raise ConfigError(f"{prefix}.password", "***", "username and password together")
-        if (s.cert_file is None) != (s.key_file is None):
-            raise ConfigError(f"{prefix}.key_file", s.key_file, "cert_file and key_file together")
-        if (s.ca_file or s.cert_file) and not s.tls:
-            raise ConfigError(f"{prefix}.tls", s.tls, "true when ca_file or cert_file is set")
+        return section_from_dict(cls, d, prefix)
+
+    def problems(self, prefix: str) -> list[Problem]:
+        out = [
+            *must(
+                self.reconnect_max_s >= self.reconnect_min_s,
+                prefix,
+                "reconnect_max_s",
+                self.reconnect_max_s,
+                ">= reconnect_min_s",
+            ),
+            *must(
+                (self.username is None) == (self.password is None),
+                prefix,
+                "password",
+                "***",
+                "username and password together",
+            ),
+            *must(
+                (self.cert_file is None) == (self.key_file is None),
+                prefix,
+                "key_file",
+                self.key_file,
+                "cert_file and key_file together",
+            ),
+            *must(
+                not ((self.ca_file or self.cert_file) and not self.tls),
+                prefix,
+                "tls",
+                self.tls,
+                "true when ca_file or cert_file is set",
+            ),
+        ]
         for key in ("ca_file", "cert_file", "key_file"):
-            value = getattr(s, key)
-            if value is not None and not Path(value).is_file():
-                raise ConfigError(f"{prefix}.{key}", value, "an existing file")
-        return s
+            value = getattr(self, key)
+            out += must(
+                value is None or Path(value).is_file(), prefix, key, value, "an existing file"
+            )
+        return out
 
     @property
     def configured(self) -> bool:

@@ -44,7 +44,7 @@ class ClosedSession:
 def summarise(
     data_dir: Path,
     session_id: str,
-    advice_path: Path,
+    advice_path: Path | None,
     target_cadence_spm: tuple[float, float],
 ) -> tuple[dict[str, Any], str, Path]:
     """The session's summary (with advice) as JSON and text, and its HTML report written
@@ -82,7 +82,7 @@ async def summarise_in_child(
         "gaitcoach.service.closing",
         str(settings.data_dir),
         session_id,
-        str(settings.advice_path),
+        str(settings.advice_path or ""),
         str(lo),
         str(hi),
         stdout=asyncio.subprocess.PIPE,
@@ -158,13 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gaitcoach.service.closing")
     ap.add_argument("data_dir", type=Path)
     ap.add_argument("session_id")
-    ap.add_argument("advice_path", type=Path)
+    ap.add_argument("advice_path", type=lambda t: Path(t) if t else None)
     ap.add_argument("cadence_low", type=float)
     ap.add_argument("cadence_high", type=float)
     a = ap.parse_args(argv)
     try:
         summary, text, path = summarise(
-            a.data_dir, a.session_id, a.advice_path, (a.cadence_low, a.cadence_high)
+            a.data_dir, a.session_id, a.advice_path or None, (a.cadence_low, a.cadence_high)
         )
     except Exception as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)

@@ -1,10 +1,11 @@
-"""``config/gaitcoach.toml``: one file, one section per stage, every error one clear line.
+"""``gaitcoach.toml``: one file, one typed section per stage, every problem reported at once.
 
 Sections: ``[runner]`` and ``[coach]`` (gaitcoach.coach), ``[mqtt]`` (gaitcoach.mqtt),
 ``[link]`` with ``[[link.pods]]`` (gaitcoach.link), ``[gait]`` (gaitcoach.gait),
-``[session]`` (gaitcoach.session) and ``[service]`` (this module). Unknown sections and keys
-are errors; so is every value out of range (:class:`~gaitcoach.errors.ConfigError`, naming the
-key, the value and what is allowed).
+``[session]`` (gaitcoach.session) and ``[service]`` (this module). Each is a frozen dataclass
+validated by :mod:`gaitcoach.configmodel`; unknown sections and keys are errors (with the
+likely key), every value out of range names the key, the value and what is allowed, and a
+TOML syntax error its line and column. The file is found by :func:`gaitcoach.paths.find_config`.
 """
 
 from __future__ import annotations
@@ -13,22 +14,33 @@ import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_type_hints
+
+from annotated_types import Interval
+from pydantic import ConfigDict, Strict, create_model
 
 from gaitcoach.coach import CoachSettings, RunnerProfile
-from gaitcoach.coach.configfields import bounded, choice, section_from_dict
 from gaitcoach.coach.templates import CueTemplates
-from gaitcoach.errors import ConfigError
+from gaitcoach.configmodel import (
+    SECTION_CONFIG,
+    Bool,
+    problems_of,
+    ranged,
+    unknown_key,
+    validate_section,
+)
+from gaitcoach.errors import ConfigError, Problem
 from gaitcoach.gait import GaitConfig
-from gaitcoach.link import LinkConfig, PodSelector
+from gaitcoach.gait.config import _RANGES as GAIT_RANGES
+from gaitcoach.link import LinkConfig
 from gaitcoach.mqtt import MqttSettings
 from gaitcoach.mqtt.config import secret_file_warning, with_password_env
-from gaitcoach.session.advice import DEFAULT_ADVICE_PATH, AdviceBook
+from gaitcoach.paths import find_config
+from gaitcoach.session.advice import AdviceBook
 from gaitcoach.session.settings import SessionSettings
-from gaitcoach.types import Foot
 
-DEFAULT_CONFIG = Path("config/gaitcoach.toml")
 SECTIONS = ("runner", "coach", "mqtt", "link", "gait", "session", "service")
 
 
@@ -36,12 +48,14 @@ SECTIONS = ("runner", "coach", "mqtt", "link", "gait", "session", "service")
 class ServiceSettings:
     """How the service itself runs."""
 
-    metrics_interval_s: float = field(default=1.0, metadata=bounded(0.1, 60.0))
+    __pydantic_config__ = SECTION_CONFIG
+
+    metrics_interval_s: Annotated[float, Strict(), ranged(0.1, 60.0)] = 1.0
     """Rolling metrics are published and the coach ticks this often."""
-    queue_size: int = field(default=2048, metadata=bounded(16, 1_000_000))
-    """Items (chunks, gaps, events) buffered between the link and the analysis."""
-    log_level: str = field(default="info", metadata=choice("debug", "info", "warning", "error"))
-    record: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_file: Path | None = None
+    """Structured log lines with tracebacks; ``<user state dir>/gaitcoach.log`` when left out."""
+    record: Bool = True
     """Record the session (raw samples, strides, cues, events)."""
 
 
@@ -59,6 +73,9 @@ class ServiceConfig:
     source: str = "<defaults>"
     warnings: tuple[str, ...] = ()
     """Not errors, but worth saying (a password in a file others can read)."""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    """The validated tables as read (recorded with each session, so that a replay rebuilds
+    the same configuration)."""
 
     def session_settings(self) -> SessionSettings:
         base = self.session or SessionSettings.from_dict({})
@@ -67,123 +84,154 @@ class ServiceConfig:
         )
 
 
-def _foot(value: Any, key: str) -> Foot:
+@cache
+def gait_section() -> type[Any]:
+    """The ``[gait]`` table's model, from :class:`GaitConfig`'s fields, defaults and
+    ``_RANGES`` (the gait engine keeps its own names, defaults and ranges)."""
+    hints = get_type_hints(GaitConfig)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(GaitConfig):
+        tp = hints[f.name]
+        if f.name in GAIT_RANGES:
+            lo, hi = GAIT_RANGES[f.name]
+            tp = Annotated[tp, Strict(), Interval(ge=lo, le=hi)]
+        elif tp is bool:
+            tp = Bool
+        fields[f.name] = (tp, f.default)
+    config = ConfigDict(extra="forbid")
+    return create_model("GaitSection", __config__=config, **fields)
+
+
+def gait_from_dict(raw: Any, prefix: str = "gait") -> tuple[GaitConfig | None, list[Problem]]:
+    if not isinstance(raw, Mapping):
+        return None, [Problem(prefix, raw, f"a table ([{prefix}])")]
+    model = gait_section()
+    from pydantic import ValidationError
+
     try:
-        return Foot(value)
-    except ValueError:
-        raise ConfigError(key, value, "left, right or unknown") from None
-
-
-def _pods(raw: Any) -> tuple[PodSelector, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError("link.pods", raw, 'a list of tables like {side = "left"}')
-    out = []
-    for i, p in enumerate(raw):
-        key = f"link.pods[{i}]"
-        if not isinstance(p, Mapping):
-            raise ConfigError(key, p, "a table with address, name, side and/or foot")
-        for k in p:
-            if k not in ("address", "name", "side", "foot"):
-                raise ConfigError(f"{key}.{k}", p[k], "one of address, name, side, foot")
-        for k in ("address", "name"):
-            if k in p and (not isinstance(p[k], str) or not p[k]):
-                raise ConfigError(f"{key}.{k}", p[k], "a non-empty string")
-        out.append(
-            PodSelector(
-                address=p.get("address"),
-                name=p.get("name"),
-                side=_foot(p["side"], f"{key}.side") if "side" in p else None,
-                foot=_foot(p["foot"], f"{key}.foot") if "foot" in p else None,
-            )
-        )
-    return tuple(out)
-
-
-def _link(d: Mapping[str, Any]) -> LinkConfig:
-    rest = {k: v for k, v in d.items() if k != "pods"}
-    link = section_from_dict(LinkConfig, rest, "link")
-    if "pods" in d:
-        link = dataclasses.replace(link, pods=_pods(d["pods"]))
-    return link
-
-
-def _gait(d: Mapping[str, Any]) -> GaitConfig:
-    names = {f.name for f in dataclasses.fields(GaitConfig)}
-    for key, value in d.items():
-        if key not in names:
-            raise ConfigError(f"gait.{key}", value, "one of " + ", ".join(sorted(names)))
-        try:
-            GaitConfig(**{key: value})
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"gait.{key}", value, str(exc).split(" is out of range ")[-1]
-            ) from None
+        values = model.model_validate(dict(raw)).model_dump()
+    except ValidationError as exc:
+        return None, problems_of(model, raw, prefix, exc)
     try:
-        return GaitConfig(**d)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError("gait", dict(d), str(exc)) from None
+        return GaitConfig(**values), []
+    except ValueError as exc:  # checks between fields (min below max ...)
+        text = str(exc).replace("GaitConfig.", f"{prefix}.")
+        return None, [Problem(prefix, dict(raw), str(exc), text)]
+
+
+def _resolve(raw: Mapping[str, Any], keys: tuple[str, ...], base: Path) -> dict[str, Any]:
+    """The table with the path values among ``keys`` taken from ``base`` when relative."""
+    out = dict(raw)
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, str) and value:
+            p = Path(value).expanduser()
+            out[key] = str(p if p.is_absolute() else (base / p).resolve())
+    return out
 
 
 def config_from_dict(
     d: Mapping[str, Any], base_dir: Path | None = None, source: str = ""
 ) -> ServiceConfig:
-    """Validate a parsed config; relative paths are taken from ``base_dir``."""
-    for name, value in d.items():
+    """Validate a parsed config; relative paths are taken from ``base_dir``. Every problem
+    of every section is reported in one :class:`ConfigError`."""
+    problems: list[Problem] = []
+    for name in d:
         if name not in SECTIONS:
-            raise ConfigError(name, "...", "sections " + ", ".join(SECTIONS))
-        if not isinstance(value, Mapping):
-            raise ConfigError(name, value, "a table ([" + name + "])")
+            problems.append(unknown_key("", name, "...", list(SECTIONS)))
     base = base_dir or Path.cwd()
 
-    def sec(name: str) -> Mapping[str, Any]:
+    def sec(name: str) -> Any:
         return d.get(name, {})
 
-    session_raw = dict(sec("session"))
-    for key in ("data_dir", "advice_path"):
-        if isinstance(session_raw.get(key), str) and not Path(session_raw[key]).is_absolute():
-            session_raw[key] = str((base / session_raw[key]).resolve())
-    runner_raw = dict(sec("runner"))
-    if isinstance(runner_raw.get("cue_templates_dir"), str):
-        p = Path(runner_raw["cue_templates_dir"])
-        runner_raw["cue_templates_dir"] = str(p if p.is_absolute() else base / p)
-    runner = RunnerProfile.from_dict(runner_raw, "runner")
-    session = SessionSettings.from_dict(session_raw, "session") if "session" in d else None
+    def section(cls: type[Any], name: str, raw: Any) -> Any:
+        obj, found = validate_section(cls, raw, name)
+        problems.extend(found)
+        return obj
+
+    runner_raw = sec("runner")
+    session_raw = sec("session")
+    service_raw = sec("service")
+    if isinstance(runner_raw, Mapping):
+        runner_raw = _resolve(runner_raw, ("cue_templates_dir",), base)
+    if isinstance(session_raw, Mapping):
+        session_raw = _resolve(session_raw, ("data_dir", "advice_path"), base)
+    if isinstance(service_raw, Mapping):
+        service_raw = _resolve(service_raw, ("log_file",), base)
+    mqtt_raw = sec("mqtt")
+    if isinstance(mqtt_raw, Mapping):
+        mqtt_raw = with_password_env(mqtt_raw)
+    runner = section(RunnerProfile, "runner", runner_raw)
+    coach = section(CoachSettings, "coach", sec("coach"))
+    mqtt = section(MqttSettings, "mqtt", mqtt_raw)
+    link = section(LinkConfig, "link", sec("link"))
+    gait, found = gait_from_dict(sec("gait"))
+    problems.extend(found)
+    session = section(SessionSettings, "session", session_raw) if "session" in d else None
+    service = section(ServiceSettings, "service", service_raw)
     # What `run` reads at start or at the end of a session is read here too, so that
     # `config check` catches every file `run` would reject (cue wording, advice).
-    CueTemplates.load(runner.language, runner.cue_templates_dir)
-    AdviceBook.load(session.advice_path if session is not None else DEFAULT_ADVICE_PATH)
+    if runner is not None:
+        try:
+            CueTemplates.load(runner.language, runner.cue_templates_dir)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if session is not None or "session" not in d:
+        try:
+            AdviceBook.load(session.advice_path if session is not None else None)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError.of(problems)
     return ServiceConfig(
         runner=runner,
-        coach=CoachSettings.from_dict(sec("coach"), "coach"),
-        mqtt=MqttSettings.from_dict(with_password_env(sec("mqtt")), "mqtt"),
-        link=_link(sec("link")),
-        gait=_gait(sec("gait")),
+        coach=coach,
+        mqtt=mqtt,
+        link=link,
+        gait=gait or GaitConfig(),
         session=session,
-        service=section_from_dict(ServiceSettings, sec("service"), "service"),
+        service=service,
         source=source or "<dict>",
+        raw={k: v for k, v in d.items() if k != "mqtt"} | {"mqtt": _public(sec("mqtt"))},
     )
 
 
-def load_config(path: str | Path | None = None) -> ServiceConfig:
-    """Read and validate a config file (``config/gaitcoach.toml`` when it exists, else the
-    built-in defaults)."""
-    if path is None:
-        if not DEFAULT_CONFIG.exists():
-            return config_from_dict({}, source="<defaults>")
-        path = DEFAULT_CONFIG
-    p = Path(path)
+def _public(mqtt: Any) -> Any:
+    """The ``[mqtt]`` table without its secrets (what may be stored with a session)."""
+    if not isinstance(mqtt, Mapping):
+        return mqtt
+    return {k: v for k, v in mqtt.items() if k not in ("password", "username")}
+
+
+def read_toml(path: Path, what: str = "--config") -> dict[str, Any]:
+    """A TOML file as a table; :class:`ConfigError` naming the file, with the line and column
+    of a syntax error."""
+    from gaitcoach.configmodel import toml_problem
+
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("--config", str(p), "an existing TOML file") from None
+        raise ConfigError(what, str(path), "an existing TOML file") from None
     except IsADirectoryError:
-        raise ConfigError("--config", str(p), "a TOML file, not a directory") from None
+        raise ConfigError(what, str(path), "a TOML file, not a directory") from None
     except OSError as exc:
-        raise ConfigError("--config", str(p), f"a readable TOML file ({exc.strerror})") from None
+        raise ConfigError(what, str(path), f"a readable TOML file ({exc.strerror})") from None
     except UnicodeDecodeError:
-        raise ConfigError("--config", str(p), "a UTF-8 TOML file") from None
+        raise ConfigError(what, str(path), "a UTF-8 TOML file") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), "TOML", f"valid TOML ({exc})") from None
+        raise ConfigError.of([toml_problem(str(path), exc)]) from None
+
+
+def load_config(path: str | Path | None = None) -> ServiceConfig:
+    """Read and validate the config: ``path`` (``--config``), else ``$GAITCOACH_CONFIG``,
+    else the user's ``gaitcoach.toml``, else the built-in defaults."""
+    where = find_config(path)
+    if where.path is None:
+        return config_from_dict({}, source="<defaults>")
+    p = where.path
+    raw = read_toml(p, "--config" if where.how == "--config" else where.how)
     cfg = config_from_dict(raw, p.parent.resolve(), str(p))
     mqtt = raw.get("mqtt")
     warning = secret_file_warning(p, mqtt) if isinstance(mqtt, Mapping) else None

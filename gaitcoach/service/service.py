@@ -26,6 +26,7 @@ import numpy as np
 from gaitcoach.coach import Command, CommandError, StartSession, StopSession, command_name
 from gaitcoach.link import FootpodLink, LinkItem, RscReading
 from gaitcoach.link.adapter import release_connected
+from gaitcoach.logs import set_runner, set_session
 from gaitcoach.mqtt import MqttPublisher, service_publisher
 from gaitcoach.service.closing import ClosedSession, SessionCloser
 from gaitcoach.service.config import ServiceConfig
@@ -167,6 +168,7 @@ class Service:
         if self.publisher is not None:
             self.publisher.session_id = self.state.session_id
             self.publisher.publish_status()
+        set_session(session_id)
         log.info("session started id=%s", self.state.session_id)
 
     def _start_command(self, cmd: StartSession) -> Recorder | None:
@@ -233,11 +235,11 @@ class Service:
                 self._gap(trimmed)
         elif isinstance(item, LinkEvent):
             log.info(
-                "link foot=%s address=%s state=%s %s",
-                item.foot,
+                "link address=%s state=%s %s",
                 item.address,
-                item.state,
+                item.state.value,
                 item.detail,
+                extra={"foot": item.foot},
             )
             if item.state is LinkState.DISCONNECTED and item.foot in self._last_t:
                 start = self._reported.setdefault(item.foot, self._last_t[item.foot])
@@ -292,12 +294,11 @@ class Service:
     def _gap(self, item: Gap) -> None:
         self.state.gaps.append(item)
         log.warning(
-            "gap foot=%s start=%.3f end=%.3f lost=%d reason=%s",
-            item.foot,
-            item.start_s,
-            item.end_s,
+            "gap of %.1f s (%d samples lost): %s",
+            item.end_s - item.start_s,
             item.lost_samples,
             item.reason,
+            extra={"foot": item.foot},
         )
         if self.recorder is not None:
             self.recorder.add_gap(item)
@@ -310,7 +311,7 @@ class Service:
             out = step(item)
         except ValueError as exc:
             self.pipeline.counts["rejected_chunks"] += 1
-            log.warning("analysis refused foot=%s: %s", item.foot, exc)
+            log.warning("analysis refused: %s", exc, extra={"foot": item.foot})
             return
         self._emit(out)
 
@@ -327,7 +328,7 @@ class Service:
         for cue in cues:
             log.info(
                 "cue kind=%s level=%d text=%r trigger=%s",
-                cue.kind,
+                cue.kind.value,
                 cue.level,
                 cue.text,
                 cue.trigger,
@@ -419,6 +420,7 @@ class Service:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         status = SessionStatus.COMPLETE
+        set_runner(self.config.runner.id)
         try:
             await self.prepare()
             async with service_publisher(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
@@ -19,8 +19,9 @@ def _f(v: float | None, fmt: str, scale: float = 1.0) -> str:
     return "-" if v is None else format(v * scale, fmt)
 
 
-def render(service: Service) -> Group:
-    """One frame of the view from the service's current state."""
+def render(service: Service, verbose: bool = False) -> Group:
+    """One frame of the view from the service's current state (pod details when
+    ``verbose``)."""
     pods = Table(title="pods", expand=True)
     for col in ("foot", "state", "address", "battery %", "rssi", "samples", "lost", "gaps", "bad"):
         pods.add_column(col)
@@ -73,7 +74,10 @@ def render(service: Service) -> Group:
     for cue in reversed(service.state.last_cues):
         cues.add_row(cue.kind.value, str(cue.level), cue.text)
     head = f"runner {service.config.runner.id}  session {service.state.session_id or '-'}"
-    return Group(Panel(f"{head}\n{mqtt_state(service)}"), pods, metrics, cues)
+    parts: list[RenderableType] = [Panel(f"{head}\n{mqtt_state(service)}"), metrics, cues]
+    if verbose:
+        parts.insert(1, pods)
+    return Group(*parts)
 
 
 def mqtt_state(service: Service) -> str:
@@ -95,11 +99,11 @@ def mqtt_state(service: Service) -> str:
     )
 
 
-def live_view() -> tuple[Live, Callable[[Service], None]]:
+def live_view(verbose: bool = False) -> tuple[Live, Callable[[Service], None]]:
     """The live view (enter it around ``Service.run``) and the ``on_state`` that redraws it."""
     live = Live(auto_refresh=False)
 
     def on_state(svc: Service) -> None:
-        live.update(render(svc), refresh=True)
+        live.update(render(svc, verbose), refresh=True)
 
     return live, on_state

@@ -1,7 +1,9 @@
 """CLI sub-commands: ``sessions``, ``summary``, ``replay``, ``history``, ``export``.
 
 Every user error (unknown session, corrupt store, newer format, bad advice file) is one line
-through :class:`gaitcoach.cli.CliError` and exit status 2.
+through :class:`gaitcoach.errors.CliError` and exit status 2. They read the store that
+``gaitcoach run`` writes: ``--data-dir``, else the config's ``[session] data_dir``, else the
+user data directory.
 """
 
 from __future__ import annotations
@@ -15,18 +17,24 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from gaitcoach.cli import CliError
-from gaitcoach.errors import ConfigError
+from gaitcoach.errors import CliError, ConfigError
 from gaitcoach.safepath import UnsafePathError, check_session_id, inside
-from gaitcoach.session.advice import DEFAULT_ADVICE_PATH, AdviceBook, advise
+from gaitcoach.session.advice import AdviceBook, advise
 from gaitcoach.session.store import SessionError, SessionStore
 from gaitcoach.session.summary import summary_text
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    from gaitcoach.session.settings import default_data_dir
+    """``--data-dir``, else where the config says ``run`` records (the user data directory
+    unless ``[session] data_dir`` is set)."""
+    if args.data_dir:
+        return Path(args.data_dir)
+    from gaitcoach.service.config import load_config
 
-    return Path(args.data_dir) if args.data_dir else default_data_dir()
+    try:
+        return load_config(args.config).session_settings().data_dir
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -45,8 +53,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="session store directory (default: $GAITCOACH_DATA_DIR or ~/.local/share/gaitcoach)",
+        help="session store (default: the config's [session] data_dir, else "
+        "$GAITCOACH_DATA_DIR, else ~/.local/share/gaitcoach)",
     )
+    p.add_argument("--config", default=None, metavar="FILE", help="config file (as for run)")
 
 
 def _band(text: str) -> tuple[float, float]:
@@ -77,7 +87,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=1))
         return 0
     if not sessions:
-        print("no sessions")
+        print(f"no sessions in {_data_dir(args)}")
         return 0
     print(f"{'session':<24} {'runner':<10} {'started (UTC)':<17} {'status':<11} {'min':>6} strides")
     for s in sessions:
@@ -93,7 +103,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from gaitcoach.session.history import session_summary
     from gaitcoach.session.report import render_html
 
-    book = AdviceBook.load(args.advice or DEFAULT_ADVICE_PATH)
+    book = AdviceBook.load(args.advice)
     with SessionStore(_data_dir(args)) as store:
         data, summary = session_summary(store, args.session, book, args.target_cadence)
     if args.html:
@@ -147,7 +157,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             from gaitcoach.session.history import advice_context
             from gaitcoach.session.summary import summarize
 
-            book = AdviceBook.load(DEFAULT_ADVICE_PATH)
+            book = AdviceBook.load()
             data = dataclasses.replace(store.load(result.session_id), strides=result.strides)
             raw_summary = summarize(data)
             summary = advise(raw_summary, book, advice_context(store, data, raw_summary))

@@ -22,7 +22,7 @@ from gaitcoach.coach import (
 from gaitcoach.errors import ConfigError
 from gaitcoach.types import CueKind
 
-SECTIONS = Path(__file__).resolve().parents[2] / "config" / "gaitcoach.toml"
+SECTIONS = Path(__file__).resolve().parents[2] / "gaitcoach" / "data" / "examples" / "gaitcoach.toml"
 
 
 def test_example_sections_load() -> None:
@@ -46,7 +46,7 @@ def test_defaults_and_leg_length_estimate() -> None:
         ("runner", {"height_m": 3.2}, "runner.height_m"),
         ("runner", {"height_m": "tall"}, "runner.height_m"),
         ("runner", {"id": "a/b"}, "runner.id"),
-        ("runner", {"enabled_cues": ["cadence", "shout"]}, "runner.enabled_cues"),
+        ("runner", {"enabled_cues": ["cadence", "shout"]}, "runner.enabled_cues[1]"),
         ("runner", {"cadence_raise_pct": 20}, "runner.cadence_raise_pct"),
         ("runner", {"height_m": 1.8, "leg_length_m": 1.3}, "runner.leg_length_m"),
         ("runner", {"colour": "red"}, "runner.colour"),
@@ -70,7 +70,7 @@ def test_templates_fill_numbers_and_reject_unknown_placeholders(tmp_path: Path) 
     text = en.technique(CueKind.CADENCE, 0, {"cadence_spm": 150.0, "target_spm": 165.4})
     assert "165" in text
     assert en.technique(CueKind.CADENCE, 9, {"cadence_spm": 150.0, "target_spm": 165.0})
-    bad = (Path(__file__).resolve().parents[2] / "config" / "cues" / "en.toml").read_text()
+    bad = (Path(__file__).resolve().parents[2] / "gaitcoach" / "data" / "cues" / "en.toml").read_text()
     (tmp_path / "xx.toml").write_text(bad.replace("{target_spm:.0f}", "{pace}", 1))
     with pytest.raises(ConfigError) as err:
         CueTemplates.load("xx", tmp_path)

@@ -20,11 +20,11 @@ from tests.support import require
 
 def test_link_config_rejects_bad_values_with_one_clear_error() -> None:
     with pytest.raises(ConfigError, match=r"link\.rate_hz = 100"):
-        LinkConfig(rate_hz=100)
+        LinkConfig.from_dict({"rate_hz": 100})
     with pytest.raises(ConfigError, match=r"link\.time_scale"):
-        LinkConfig(time_scale=0)
+        LinkConfig.from_dict({"time_scale": 0})
     with pytest.raises(ConfigError, match=r"link\.pods ="):
-        LinkConfig(pods=())
+        LinkConfig.from_dict({"pods": []})
     with pytest.raises(ConfigError, match=r"link\.pods\[\]"):
         PodSelector()
     assert LinkConfig(rate_hz=416, acc_range_g=8).imu_format.acc_range_g == 8

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from gaitcoach.cli import CliError, build_parser, main
+from gaitcoach.cli import build_parser, main
+from gaitcoach.errors import CliError
 from gaitcoach.listen import Metronome, format_cue, settings_from_args
 from gaitcoach.mqtt import CuePayload, MqttPublisher
 from gaitcoach.mqtt.payloads import encode
