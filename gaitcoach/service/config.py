@@ -18,8 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_type_hints
 
-from annotated_types import Interval
-from pydantic import ConfigDict, Strict, create_model
+from pydantic import ConfigDict, Field, Strict, create_model
 
 from gaitcoach.coach import CoachSettings, RunnerProfile
 from gaitcoach.coach.templates import CueTemplates
@@ -94,7 +93,7 @@ def gait_section() -> type[Any]:
         tp = hints[f.name]
         if f.name in GAIT_RANGES:
             lo, hi = GAIT_RANGES[f.name]
-            tp = Annotated[tp, Strict(), Interval(ge=lo, le=hi)]
+            tp = Annotated[tp, Strict(), Field(ge=lo, le=hi)]
         elif tp is bool:
             tp = Bool
         fields[f.name] = (tp, f.default)
@@ -194,6 +193,46 @@ def config_from_dict(
         source=source or "<dict>",
         raw={k: v for k, v in d.items() if k != "mqtt"} | {"mqtt": _public(sec("mqtt"))},
     )
+
+
+ANALYSIS_SECTIONS = ("runner", "coach", "gait")
+"""The sections that decide what the analysis makes of the samples (:class:`Pipeline`)."""
+
+
+def config_record(config: ServiceConfig) -> dict[str, Any]:
+    """The effective configuration as plain JSON, stored with each session (never secrets),
+    so that a replay rebuilds exactly what ran (:func:`config_from_record`)."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple | list):
+            return [plain(x) for x in v]
+        if isinstance(v, Mapping):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, Path):
+            return str(v)
+        return getattr(v, "value", v)  # enums
+
+    out = {
+        name: plain(getattr(config, name)) for name in (*SECTIONS, "source") if name != "session"
+    }
+    out["session"] = plain(config.session_settings())
+    for key in ("password", "username"):
+        out["mqtt"].pop(key, None)  # never store secrets with the session
+    return out
+
+
+def config_from_record(
+    record: Mapping[str, Any], leg_length_m: float | None = None
+) -> ServiceConfig:
+    """The analysis part of a stored configuration (``[runner]``, ``[coach]``, ``[gait]``);
+    sections a session did not record (imported recordings, older sessions) take their
+    defaults, with the session's leg length. :class:`ConfigError` when it cannot be rebuilt."""
+    raw = {k: record[k] for k in ANALYSIS_SECTIONS if isinstance(record.get(k), Mapping)}
+    if "runner" not in raw and leg_length_m is not None:
+        raw["runner"] = {"leg_length_m": leg_length_m}
+    return config_from_dict(raw, source="<recorded>")
 
 
 def _public(mqtt: Any) -> Any:

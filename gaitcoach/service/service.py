@@ -29,7 +29,7 @@ from gaitcoach.link.adapter import release_connected
 from gaitcoach.logs import set_runner, set_session
 from gaitcoach.mqtt import MqttPublisher, service_publisher
 from gaitcoach.service.closing import ClosedSession, SessionCloser
-from gaitcoach.service.config import ServiceConfig
+from gaitcoach.service.config import ServiceConfig, config_record
 from gaitcoach.service.pipeline import Outputs, Pipeline
 from gaitcoach.service.warmup import warm_up
 from gaitcoach.session import (
@@ -145,7 +145,7 @@ class Service:
         scale = ImuScale(fmt.acc_lsb_mps2, fmt.gyr_lsb_radps)
         return Recorder(
             s.data_dir,
-            config=_config_json(self.config),
+            config=config_record(self.config),
             runner=self.config.runner.id,
             leg_length_m=s.leg_length_m,
             scales={Foot.LEFT: scale, Foot.RIGHT: scale},
@@ -514,18 +514,3 @@ def rsc_metrics(readings: Iterable[RscReading], now_s: float) -> GaitMetrics | N
         speed_mps=speed,
         stride_length_m=sum(strides) / len(strides) if strides and moving else None,
     )
-
-
-def _config_json(config: ServiceConfig) -> dict[str, Any]:
-    def plain(v: Any) -> Any:
-        if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, tuple | list):
-            return [plain(x) for x in v]
-        if isinstance(v, Path):
-            return str(v)
-        return v
-
-    out = plain(config)
-    out.get("mqtt", {}).pop("password", None)  # never store secrets with the session
-    return out

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gaitcoach.errors import CliError, ConfigError
 from gaitcoach.safepath import UnsafePathError, check_session_id, inside
@@ -23,18 +23,32 @@ from gaitcoach.session.advice import AdviceBook, advise
 from gaitcoach.session.store import SessionError, SessionStore
 from gaitcoach.session.summary import summary_text
 
+if TYPE_CHECKING:
+    from gaitcoach.service.config import ServiceConfig
+
 
 def _data_dir(args: argparse.Namespace) -> Path:
     """``--data-dir``, else where the config says ``run`` records (the user data directory
     unless ``[session] data_dir`` is set)."""
     if args.data_dir:
         return Path(args.data_dir)
+    return _config(args).session_settings().data_dir
+
+
+def _config(args: argparse.Namespace) -> ServiceConfig:
+    """The config ``run`` would use, with ``--runner`` when given."""
+    from gaitcoach.coach.config import RunnerProfile
     from gaitcoach.service.config import load_config
 
     try:
-        return load_config(args.config).session_settings().data_dir
+        cfg = load_config(args.config)
+        runner = getattr(args, "runner", None)
+        if runner:
+            RunnerProfile.from_dict({"id": runner}, "--runner")  # a valid id, or one line
+            cfg = dataclasses.replace(cfg, runner=dataclasses.replace(cfg.runner, id=runner))
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+    return cfg
 
 
 def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -134,7 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             sid = import_recording(
                 Path(args.recording),
                 _data_dir(args),
-                runner=args.runner,
+                _config(args),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
         with SessionStore(_data_dir(args)) as store:
@@ -317,7 +331,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="session id, unique prefix or 'latest'; or a simulator recording directory, "
         "which is analysed and stored as a new session",
     )
-    p.add_argument("--runner", default="default", help="runner of an imported recording")
+    p.add_argument("--runner", help="runner of an imported recording (default: the config's)")
     p.add_argument(
         "--summary", action="store_true", help="print the summary recomputed from the replay"
     )

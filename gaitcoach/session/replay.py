@@ -1,4 +1,6 @@
-"""Replay: run the gait engine over a session's stored raw samples, faster than real time.
+"""Replay: the live path (:class:`~gaitcoach.service.pipeline.Pipeline`, gait engine and
+coach) over a session's stored raw samples, with the configuration the session recorded,
+faster than real time.
 
 Chunks and gaps are pushed in the order they were recorded, so the engine sees exactly what
 it saw live (the raw store is lossless) and must emit the same stride records. A complete
@@ -8,52 +10,40 @@ interrupted one is not, and its stored strides must be a prefix of the replayed 
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
+from gaitcoach.errors import ConfigError
+from gaitcoach.recording import RecordingError, load_recording
 from gaitcoach.session.recorder import ImuScale, Recorder
-from gaitcoach.session.store import (
-    SessionData,
-    SessionError,
-    SessionInfo,
-    SessionStatus,
-    SessionStore,
-)
+from gaitcoach.session.store import SessionData, SessionError, SessionStatus, SessionStore
 from gaitcoach.types import Gap, ImuChunk, StrideRecord
 
-
-class StrideAnalyzer(Protocol):
-    """The gait engine's streaming interface (``gaitcoach.gait.GaitAnalyzer``)."""
-
-    def push(self, chunk: ImuChunk) -> list[StrideRecord]: ...
-
-    def push_gap(self, gap: Gap) -> list[StrideRecord] | None: ...
-
-    def finish(self) -> list[StrideRecord]: ...
+if TYPE_CHECKING:
+    from gaitcoach.service.config import ServiceConfig
+    from gaitcoach.service.pipeline import Pipeline
 
 
-AnalyzerFactory = Callable[[SessionData], StrideAnalyzer]
+def session_pipeline(data: SessionData) -> Pipeline:
+    """The pipeline the session ran: its recorded ``[runner]``, ``[coach]`` and ``[gait]``."""
+    # Imported here: the service package imports the session package.
+    from gaitcoach.service.config import config_from_record
+    from gaitcoach.service.pipeline import Pipeline
 
-
-def default_analyzer(data: SessionData) -> StrideAnalyzer:
-    """The gait engine with the session's leg length and default gait settings."""
     try:
-        # Imported at call time: the session tools work without the engine installed.
-        gait = importlib.import_module("gaitcoach.gait")
-        cls = gait.GaitAnalyzer
-    except (ImportError, AttributeError) as exc:
-        raise SessionError(f"the gait engine is not available ({exc})") from exc
-    analyzer: StrideAnalyzer = cls(leg_length_m=data.info.leg_length_m)
-    return analyzer
+        config = config_from_record(data.config, data.info.leg_length_m)
+    except ConfigError as exc:
+        first = str(exc).splitlines()[0]
+        raise SessionError(f"session {data.info.id}: its recorded config ({first})") from None
+    return Pipeline(config)
 
 
-def _finish(analyzer: StrideAnalyzer) -> list[StrideRecord]:
+def _finish(pipeline: Pipeline) -> list[StrideRecord]:
     try:
-        return analyzer.finish()
+        return pipeline.finish().strides
     except ValueError:
         # As live: an engine error at the end loses the held strides, not the session.
         return []
@@ -91,7 +81,6 @@ class ReplayResult:
 def replay(
     store: SessionStore,
     ref: str,
-    analyzer_factory: AnalyzerFactory = default_analyzer,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:
     """Replay session ``ref``; ``progress(samples_done, samples_total)`` after each chunk."""
@@ -100,17 +89,17 @@ def replay(
     _, total = store.raw_count(sid)
     if total == 0:
         raise SessionError(f"session {sid} has no raw samples to replay")
-    analyzer = analyzer_factory(data)
+    pipeline = session_pipeline(data)
     out: list[StrideRecord] = []
     done = chunks = rejected = 0
     t_first = t_last = None
     started = time.perf_counter()
     for item in store.iter_raw(sid):
         if isinstance(item, Gap):
-            out.extend(analyzer.push_gap(item) or [])
+            out.extend(pipeline.on_gap(item).strides)
             continue
         try:
-            out.extend(analyzer.push(item))
+            out.extend(pipeline.on_chunk(item).strides)
         except ValueError:
             # The live service counts and skips a chunk the engine refuses: so does replay.
             rejected += 1
@@ -123,7 +112,7 @@ def replay(
             progress(done, total)
     finished = data.info.status is SessionStatus.COMPLETE
     if finished:
-        out.extend(_finish(analyzer))
+        out.extend(_finish(pipeline))
     wall = time.perf_counter() - started
     matched = 0
     for a, b in zip(data.strides, out, strict=False):
@@ -151,17 +140,18 @@ def _packets(chunk: ImuChunk, samples: int) -> list[ImuChunk]:
 def import_recording(
     recording_dir: Path,
     data_dir: Path,
-    runner: str = "default",
+    config: ServiceConfig | None = None,
     packet_samples: int = 13,
     progress: Callable[[int, int], None] | None = None,
 ) -> str:
-    """Run the gait engine over a simulator recording (``docs/recording-format.md``) as if it
-    streamed live, in packet-sized chunks of both feet in time order, and record it as a new
-    session. Returns the session id."""
-    try:
-        from firmware_sim.recording import RecordingError, load_recording
-    except ImportError as exc:
-        raise SessionError(f"cannot read simulator recordings ({exc})") from exc
+    """Run the live pipeline (``config``: the runner's, else the defaults) over a recording
+    (``docs/recording-format.md``) as if it streamed live, in packet-sized chunks of both feet
+    in time order, and record it as a new session with that configuration. Returns the
+    session id."""
+    from gaitcoach.service.config import ServiceConfig, config_record
+    from gaitcoach.service.pipeline import Pipeline
+
+    config = config or ServiceConfig()
     try:
         rec = load_recording(recording_dir)
     except RecordingError as exc:
@@ -173,26 +163,23 @@ def import_recording(
     scales = (
         {f: ImuScale(float(lsb[0]), float(lsb[1])) for f in rec.imu} if lsb[0] and lsb[1] else None
     )
-    config = {"imported_from": str(recording_dir), "recording": rec.meta}
-    with Recorder(data_dir, config=config, runner=runner, scales=scales) as recorder:
-        session = SessionData(_info_stub(recorder.session_id, runner), {}, [], [], [], [], [], [])
-        analyzer = default_analyzer(session)
+    record = {**config_record(config), "imported_from": str(recording_dir), "recording": rec.meta}
+    pipeline = Pipeline(config)
+    runner = config.runner.id
+    leg = config.runner.leg_length_or_estimate_m
+    with Recorder(data_dir, config=record, runner=runner, scales=scales, leg_length_m=leg) as out:
         done = 0
         for p in packets:
-            recorder.add_chunk(p)
+            out.add_chunk(p)
             try:
-                strides = analyzer.push(p)
+                strides = pipeline.on_chunk(p).strides
             except ValueError:
                 strides = []
             for s in strides:
-                recorder.add_stride(s)
+                out.add_stride(s)
             done += len(p)
             if progress is not None:
                 progress(done, total)
-        for s in _finish(analyzer):
-            recorder.add_stride(s)
-        return recorder.session_id
-
-
-def _info_stub(session_id: str, runner: str) -> SessionInfo:
-    return SessionInfo(session_id, runner, "", SessionStatus.RECORDING, None, None, None, 0, None)
+        for s in _finish(pipeline):
+            out.add_stride(s)
+        return out.session_id

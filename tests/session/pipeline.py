@@ -2,7 +2,8 @@
 samples are packed into footpod-profile notifications (``gaitcoach.footpod.codec``, as the
 virtual pod firmware sends them), and each notification goes, with its host arrival time,
 through the link's decoder and clock (``gaitcoach.link.tracker.ImuTracker``) -> host-timed
-``ImuChunk``/``Gap`` -> gait engine -> recorder, both feet interleaved as they arrive.
+``ImuChunk``/``Gap`` -> the service's ``Pipeline`` (gait engine and coach) -> recorder, both
+feet interleaved as they arrive, with the configuration recorded as the service records it.
 
 Run as a child process (``python -m tests.session.pipeline DATA_DIR PROFILE MINUTES SEED``)
 for the kill -9 test: after each item it prints ``chunk|stride SEQ MONOTONIC_S`` once the
@@ -23,8 +24,9 @@ import numpy as np
 from firmware_sim.profiles import get_profile
 from firmware_sim.simulation import Simulation
 from gaitcoach.footpod.codec import ImuFormat, encode_imu_packet
-from gaitcoach.gait import GaitAnalyzer
 from gaitcoach.link.tracker import ImuTracker
+from gaitcoach.service.config import ServiceConfig, config_record
+from gaitcoach.service.pipeline import Pipeline
 from gaitcoach.session.recorder import ImuScale, Recorder
 from gaitcoach.types import Foot, Gap, ImuChunk, StrideRecord
 
@@ -77,15 +79,19 @@ def run_session(
     minutes: float,
     seed: int,
     log: TextIO | None = None,
+    config: ServiceConfig | None = None,
 ) -> tuple[str, list[StrideRecord]]:
     """Record a whole simulated run; returns the session id and the live strides."""
     sim = simulation(profile, minutes, seed)
-    engine = GaitAnalyzer()
+    config = config or ServiceConfig()
+    pipeline = Pipeline(config)
     live: list[StrideRecord] = []
     rejected: list[str] = []
-    config = {"sim": {"profile": profile, "minutes": minutes, "seed": seed}}
+    sim_info = {"profile": profile, "minutes": minutes, "seed": seed}
+    record = {**config_record(config), "sim": sim_info}
+    leg = config.runner.leg_length_or_estimate_m
     # The recorder's default flush interval (0.5 s), as the service uses it.
-    with Recorder(data_dir, config=config, scales=scales(sim)) as rec:
+    with Recorder(data_dir, config=record, scales=scales(sim), leg_length_m=leg) as rec:
         if log is not None:
             print(f"session {rec.session_id}", file=log, flush=True)
         chunk_no = 0
@@ -98,18 +104,18 @@ def run_session(
                     print(f"chunk {chunk_no} {time.monotonic():.6f}", file=log, flush=True)
                 chunk_no += 1
             try:
-                strides = engine.push_gap(item) if isinstance(item, Gap) else engine.push(item)
+                out = pipeline.on_gap(item) if isinstance(item, Gap) else pipeline.on_chunk(item)
             except ValueError as exc:
                 # As the service does: the engine refused this chunk; count it and go on.
                 rejected.append(str(exc))
                 continue
-            for s in strides:
+            for s in out.strides:
                 rec.add_stride(s)
                 live.append(s)
                 if log is not None:
                     print(f"stride {len(live) - 1} {time.monotonic():.6f}", file=log, flush=True)
         try:
-            last = engine.finish()
+            last = pipeline.finish().strides
         except ValueError as exc:
             rejected.append(str(exc))
             last = []

@@ -3,6 +3,7 @@ recorder): kill -9 mid-run, exact replay, summary against the simulator's truth.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from gaitcoach.gait import GaitConfig
+from gaitcoach.service.config import config_from_dict, config_from_record
 from gaitcoach.session.advice import AdviceBook, advise
-from gaitcoach.session.replay import replay
+from gaitcoach.session.replay import replay, session_pipeline
 from gaitcoach.session.store import SessionData, SessionStatus, SessionStore
 from gaitcoach.session.summary import SessionSummary, summarize
 from gaitcoach.types import Gap, ImuChunk
@@ -119,11 +122,32 @@ def test_kill_9_mid_run_loses_at_most_the_last_second(tmp_path: Path) -> None:
     assert summary.status == "interrupted" and summary.distance_m > 0
 
 
+# Not the defaults: a replay that rebuilt the default engine would differ in every stride.
+GAIT = {"rearfoot_above_deg": 6.0, "overstride_base_fraction": 0.3, "min_stride_length_m": 0.2}
+
+
 def test_replay_reproduces_live_strides_exactly(tmp_path: Path) -> None:
-    sid, live = run_session(tmp_path, "asymmetric", 1.5, seed=5)
+    """Replay is the live path: the recorded [runner] and [gait] sections rebuild the same
+    Pipeline, so every stride comes out identical (with the defaults, none would)."""
+    config = config_from_dict({"gait": GAIT, "runner": {"height_m": 1.80}})
+    assert config.gait != GaitConfig()
+    sid, live = run_session(tmp_path, "asymmetric", 1.5, seed=5, config=config)
     with SessionStore(tmp_path) as store:
-        assert store.load(sid).strides == live
+        data = store.load(sid)
+        assert data.strides == live
+        assert config_from_record(data.config).gait == config.gait
         result = replay(store, sid)
+        # The same samples through the default configuration: not the live strides.
+        default = dataclasses.replace(data, config={})
+        other = session_pipeline(default)
+        assert other.analyzer.config == GaitConfig()
+        strides = []
+        for item in store.iter_raw(sid):
+            out = other.on_gap(item) if isinstance(item, Gap) else other.on_chunk(item)
+            strides += out.strides
+        strides += other.finish().strides
+        same = sum(a == b for a, b in zip(strides, live, strict=False))
+        assert same < len(live) // 10, same
     assert result.reproduces and result.finished
     assert result.strides == live and len(live) > 200
     assert result.speed_x > 1.0

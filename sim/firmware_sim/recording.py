@@ -1,12 +1,11 @@
-"""Simulated recordings: both feet's IMU samples plus the exact truth, written to and read
-from a documented directory format (``docs/recording-format.md``)."""
+"""Simulated recordings: gaitcoach's recording format (``gaitcoach.recording``, written
+through its writer) plus the simulator's exact truth of every stride and swing
+(``truth_strides.csv``, ``truth_swings.csv``; ``docs/recording-format.md``)."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import json
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,30 +16,30 @@ import numpy as np
 from firmware_sim.params import ImuSpec, Mounting
 from firmware_sim.simulation import FEET, Simulation
 from firmware_sim.trajectory import SwingKind, TruthStride, TruthSwing
+from gaitcoach.recording import (
+    FORMAT,
+    FORMAT_VERSION,
+    IMU_COLUMNS,
+    RecordingError,
+    write_recording,
+)
+from gaitcoach.recording import (
+    load_recording as load_imu_recording,
+)
 from gaitcoach.types import Activity, Foot, ImuChunk
 
-FORMAT = "gaitcoach-sim-recording"
-FORMAT_VERSION = 1
-"""Additions since the first recordings are optional, so version 1 still describes them:
-``truth_swings.csv`` (missing = no swing truth) and ``mounting_by_foot`` / ``r_fs_by_foot``
-(written only when the feet's mountings differ; ``mounting`` and ``r_fs`` are then null, so a
-reader that knows only those fails instead of using one pod's mounting for both)."""
-IMU_COLUMNS = (
-    "t_s",
-    "t_sensor_s",
-    "acc_x_mps2",
-    "acc_y_mps2",
-    "acc_z_mps2",
-    "gyr_x_radps",
-    "gyr_y_radps",
-    "gyr_z_radps",
-)
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "IMU_COLUMNS",
+    "Recording",
+    "RecordingError",
+    "load_recording",
+    "record",
+]
+
 TRUTH_COLUMNS = tuple(f.name for f in dataclasses.fields(TruthStride))
 SWING_COLUMNS = tuple(f.name for f in dataclasses.fields(TruthSwing))
-
-
-class RecordingError(ValueError):
-    """A recording directory is missing, corrupt or from a newer format version."""
 
 
 @dataclass
@@ -71,22 +70,7 @@ class Recording:
         return np.array(by_foot[foot.value] if by_foot else self.meta["r_fs"], dtype=float)
 
     def save(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for foot, chunk in self.imu.items():
-            data = np.column_stack(
-                [chunk.t_s, self.sensor_time_s[foot], chunk.acc_mps2, chunk.gyr_radps]
-            )
-            # Times round-trip exactly with 17 digits; samples are whole counts, which 9
-            # digits identify (the reader snaps them back onto the count grid).
-            np.savetxt(
-                out / f"imu_{foot.value}.csv",
-                data,
-                delimiter=",",
-                header=",".join(IMU_COLUMNS),
-                comments="",
-                fmt=["%.17g"] * 2 + ["%.9g"] * 6,
-            )
+        out = write_recording(out_dir, self.imu, self.sensor_time_s, self.meta)
         with open(out / "truth_strides.csv", "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(TRUTH_COLUMNS)
@@ -97,7 +81,6 @@ class Recording:
             w.writerow(SWING_COLUMNS)
             for sw in self.swings:
                 w.writerow([_cell(getattr(sw, c)) for c in SWING_COLUMNS])
-        (out / "meta.json").write_text(json.dumps(self.meta, indent=2) + "\n")
         return out
 
 
@@ -193,71 +176,13 @@ def _from_row(cls: type[Any], row: dict[str, str]) -> Any:
 
 
 def load_recording(path: str | Path) -> Recording:
-    """Read a recording directory; a missing, corrupt or newer one is a :class:`RecordingError`."""
+    """Read a recording directory with its truth; a missing, corrupt or newer one is a
+    :class:`RecordingError`."""
     d = Path(path)
-    try:
-        meta = json.loads((d / "meta.json").read_text())
-    except FileNotFoundError:
-        raise RecordingError(f"{d}: not a recording (no meta.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RecordingError(f"{d}/meta.json is corrupt: {exc}") from None
-    if not isinstance(meta, dict):
-        raise RecordingError(f"{d}/meta.json is corrupt: not a JSON object")
-    if meta.get("format") != FORMAT:
-        raise RecordingError(f"{d}: meta.json format is {meta.get('format')!r}, not {FORMAT!r}")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise RecordingError(
-            f"{d}: recording format version {version!r} is newer than this gaitcoach reads "
-            f"({FORMAT_VERSION}); upgrade gaitcoach"
-        )
-    feet = meta.get("feet")
-    if not isinstance(feet, list) or not feet or len(set(map(str, feet))) != len(feet):
-        raise RecordingError(f"{d}/meta.json: feet = {feet!r}; expected a list of left, right")
-    lsbs: list[Any] = [meta.get(k) for k in ("acc_lsb_mps2", "gyr_lsb_radps")]
-    for key, lsb in zip(("acc_lsb_mps2", "gyr_lsb_radps"), lsbs, strict=True):
-        # An LSB of 0 (or none) would turn every sample into NaN when snapped to the grid.
-        if isinstance(lsb, bool) or not isinstance(lsb, int | float) or not 0 < lsb < 1e3:
-            raise RecordingError(f"{d}/meta.json: {key} = {lsb!r}; expected a positive number")
-    imu: dict[Foot, ImuChunk] = {}
-    sensor_t: dict[Foot, np.ndarray] = {}
-    for name in feet:
-        if name not in (Foot.LEFT.value, Foot.RIGHT.value):
-            raise RecordingError(f"{d}/meta.json: foot {name!r} is not left or right")
-        foot = Foot(name)
-        f = d / f"imu_{foot.value}.csv"
-        try:
-            with open(f) as fh:
-                header = fh.readline().strip().split(",")
-                if tuple(header) != IMU_COLUMNS:
-                    raise RecordingError(f"{f}: unexpected columns {header}")
-                with warnings.catch_warnings():  # an empty file is reported below, not warned
-                    warnings.simplefilter("ignore", UserWarning)
-                    data = np.loadtxt(fh, delimiter=",", ndmin=2)
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, RecordingError):
-                raise
-            raise RecordingError(f"{f}: cannot read IMU samples: {exc}") from None
-        if data.shape[0] == 0:
-            raise RecordingError(f"{f}: no IMU samples")
-        if data.shape[1] != len(IMU_COLUMNS) or not np.isfinite(data).all():
-            raise RecordingError(f"{f}: corrupt IMU samples")
-        for col, label in ((0, "t_s"), (1, "t_sensor_s")):
-            back = np.flatnonzero(np.diff(data[:, col]) <= 0)
-            if back.size:
-                row = int(back[0]) + 3  # header + 1-based rows
-                raise RecordingError(f"{f}: {label} does not increase at row {row}")
-        acc_lsb, gyr_lsb = float(lsbs[0]), float(lsbs[1])
-        imu[foot] = ImuChunk(
-            foot,
-            data[:, 0].copy(),
-            np.rint(data[:, 2:5] / acc_lsb) * acc_lsb,
-            np.rint(data[:, 5:8] / gyr_lsb) * gyr_lsb,
-        )
-        sensor_t[foot] = data[:, 1].copy()
+    base = load_imu_recording(d)
     truth = _read_truth(d / "truth_strides.csv", TruthStride, "truth")
     swings = _read_truth(d / "truth_swings.csv", TruthSwing, "swing truth")
-    return Recording(imu, sensor_t, truth, meta, swings)
+    return Recording(base.imu, base.sensor_time_s, truth, base.meta, swings)
 
 
 def _read_truth(path: Path, cls: type[Any], what: str) -> list[Any]:
