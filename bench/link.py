@@ -108,7 +108,9 @@ async def measure(sc: Scenario, bus: PrivateBus, seconds: float) -> dict[str, fl
             Foot.LEFT: await truth_h0(bus.address, 0),
             Foot.RIGHT: await truth_h0(bus.address, 1),
         }
-        cfg = LinkConfig(rate_hz=sc.rate_hz, time_scale=sc.speed, use_acquire_notify=sc.acquire)
+        cfg = LinkConfig.from_dict(
+            {"rate_hz": sc.rate_hz, "time_scale": float(sc.speed), "use_acquire_notify": sc.acquire}
+        )
         lat: list[float] = []
         err: list[float] = []
         async with FootpodLink(cfg) as link:

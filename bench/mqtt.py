@@ -23,7 +23,8 @@ from pathlib import Path
 
 from firmware_sim.simulation import Simulation
 from gaitcoach.coach import Coach, RunnerProfile
-from gaitcoach.mqtt import EmbeddedBroker, MqttPublisher, MqttSettings
+from gaitcoach.mqtt import MqttPublisher, MqttSettings
+from gaitcoach.mqtt.embedded import EmbeddedBroker
 from gaitcoach.mqtt.subscriber import MqttSubscriber
 from gaitcoach.types import Activity, Cue, CueKind, GaitMetrics
 from tests.mqtt.broker import MosquittoBroker
@@ -55,7 +56,7 @@ async def broker(kind: str, directory: Path) -> AsyncIterator[tuple[str, int]]:
 
 
 async def latency(host: str, port: int, protocol: str, n: int, interval_s: float) -> list[float]:
-    settings = MqttSettings(host=host, port=port, protocol=protocol, embedded="never")
+    settings = MqttSettings.from_dict({"host": host, "port": port, "protocol": protocol})
     sent: dict[str, float] = {}
     delays_ms: list[float] = []
     async with (

@@ -20,7 +20,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Protocol, TypeVar
 
-from annotated_types import Interval
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
 from gaitcoach.errors import ConfigError, Problem
@@ -43,20 +42,20 @@ Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
 # Quantities that appear in more than one place: one range each.
-LegLengthM = Annotated[float, Strict(), Interval(ge=0.5, le=1.4)]
+LegLengthM = Annotated[float, Strict(), Field(ge=0.5, le=1.4)]
 """Greater trochanter to floor; adults are about 0.7-1.1 m."""
-CadenceSpm = Annotated[float, Strict(), Interval(ge=140.0, le=220.0)]
+CadenceSpm = Annotated[float, Strict(), Field(ge=140.0, le=220.0)]
 """A running cadence target (steps/min)."""
-CadenceRaisePct = Annotated[float, Strict(), Interval(ge=5.0, le=10.0)]
+CadenceRaisePct = Annotated[float, Strict(), Field(ge=5.0, le=10.0)]
 """Heiderscheit et al. (2011): +5-10 % step rate reduces overstride and loading."""
-StrikeAngleLimitDeg = Annotated[float, Strict(), Interval(ge=8.0, le=45.0)]
+StrikeAngleLimitDeg = Annotated[float, Strict(), Field(ge=8.0, le=45.0)]
 """A heel-strike limit: above the rearfoot boundary (8 deg), below an implausible 45."""
-OverstrideLimitM = Annotated[float, Strict(), Interval(ge=0.05, le=1.0)]
+OverstrideLimitM = Annotated[float, Strict(), Field(ge=0.05, le=1.0)]
 
 
-def ranged(lo: float | None, hi: float | None) -> Interval:
-    """Interval metadata ``[lo, hi]`` (either end open when None)."""
-    return Interval(ge=lo, le=hi)
+def ranged(lo: float | None, hi: float | None) -> Any:
+    """Field metadata: a number in ``[lo, hi]`` (either end open when None)."""
+    return Field(ge=lo, le=hi)
 
 
 class HasProblems(Protocol):

@@ -1,10 +1,10 @@
 """Cue delivery over MQTT: topic tree, JSON payloads, the service's publisher and command
-client (paho-mqtt), and an embedded broker for a zero-setup run (docs/mqtt/topics.md)."""
+client (paho-mqtt); ``gaitcoach.mqtt.embedded`` (the ``demo`` extra: amqtt) is the
+embedded broker of a zero-setup demo (docs/mqtt/topics.md)."""
 
 from gaitcoach.mqtt.bridge import coach_command_handler
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.connection import ConnectionStats, Incoming, MqttConnection, Will
-from gaitcoach.mqtt.embedded import EmbeddedBroker, broker_reachable
 from gaitcoach.mqtt.outbox import Outbox, Outgoing
 from gaitcoach.mqtt.payloads import (
     SCHEMA_VERSION,
@@ -32,7 +32,6 @@ __all__ = [
     "CommandHandler",
     "ConnectionStats",
     "CuePayload",
-    "EmbeddedBroker",
     "HandledCommand",
     "Incoming",
     "MetricsPayload",
@@ -51,7 +50,6 @@ __all__ = [
     "StridePayload",
     "Topics",
     "Will",
-    "broker_reachable",
     "coach_command_handler",
     "service_publisher",
 ]

@@ -1,4 +1,5 @@
-"""Export a session's strides as CSV or Parquet (one row per stride, SI units in the names)."""
+"""Export a session's strides as CSV or Parquet (one row per stride, SI units in the names).
+Parquet needs the ``parquet`` extra (pyarrow, 170 MB): imported only for it."""
 
 from __future__ import annotations
 
@@ -6,21 +7,13 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from gaitcoach.session.store import STRIDE_COLUMNS, stride_to_row
 from gaitcoach.types import StrideRecord
 
 FORMATS = ("csv", "parquet")
 # Export names: the StrideRecord attribute for the stored ``idx`` column.
 COLUMNS = tuple("index" if c == "idx" else c for c in STRIDE_COLUMNS)
-_TYPES = {
-    "foot": pa.string(),
-    "index": pa.int64(),
-    "activity": pa.string(),
-    "strike_pattern": pa.string(),
-}
+_TEXT_COLUMNS = ("foot", "activity", "strike_pattern")
 
 
 def export_strides(strides: Sequence[StrideRecord], path: Path, fmt: str) -> int:
@@ -33,7 +26,15 @@ def export_strides(strides: Sequence[StrideRecord], path: Path, fmt: str) -> int
             for r in rows:
                 w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in r])
     elif fmt == "parquet":
-        schema = pa.schema([(c, _TYPES.get(c, pa.float64())) for c in COLUMNS])
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ValueError(
+                "Parquet export needs pyarrow: pip install 'gaitcoach[parquet]'"
+            ) from None
+        types = {c: pa.string() for c in _TEXT_COLUMNS} | {"index": pa.int64()}
+        schema = pa.schema([(c, types.get(c, pa.float64())) for c in COLUMNS])
         cols = {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)}
         pq.write_table(pa.table(cols, schema=schema), path)
     else:

@@ -20,9 +20,10 @@ from gaitcoach.coach import (
     parse_command,
 )
 from gaitcoach.errors import ConfigError
+from gaitcoach.paths import cues_dir, example_config
 from gaitcoach.types import CueKind
 
-SECTIONS = Path(__file__).resolve().parents[2] / "gaitcoach" / "data" / "examples" / "gaitcoach.toml"
+SECTIONS = example_config()
 
 
 def test_example_sections_load() -> None:
@@ -70,7 +71,7 @@ def test_templates_fill_numbers_and_reject_unknown_placeholders(tmp_path: Path) 
     text = en.technique(CueKind.CADENCE, 0, {"cadence_spm": 150.0, "target_spm": 165.4})
     assert "165" in text
     assert en.technique(CueKind.CADENCE, 9, {"cadence_spm": 150.0, "target_spm": 165.0})
-    bad = (Path(__file__).resolve().parents[2] / "gaitcoach" / "data" / "cues" / "en.toml").read_text()
+    bad = (cues_dir() / "en.toml").read_text(encoding="utf-8")
     (tmp_path / "xx.toml").write_text(bad.replace("{target_spm:.0f}", "{pace}", 1))
     with pytest.raises(ConfigError) as err:
         CueTemplates.load("xx", tmp_path)

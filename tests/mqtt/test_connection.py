@@ -15,13 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gaitcoach.mqtt import (
-    EmbeddedBroker,
-    MqttPublisher,
-    MqttSettings,
-    broker_reachable,
-    service_publisher,
-)
+from gaitcoach.mqtt import MqttPublisher, MqttSettings, service_publisher
+from gaitcoach.mqtt.embedded import EmbeddedBroker, broker_reachable
 from gaitcoach.mqtt.subscriber import MqttSubscriber
 from gaitcoach.types import Activity, GaitMetrics
 from tests.mqtt.broker import (

@@ -77,7 +77,7 @@ ACCOUNTS = ("alice", "bob", "gaitcoach-alice", "gaitcoach-bob")
 
 
 def tls_acl_example(tmp_path: Path, tls_files: TlsFiles) -> ExampleBroker:
-    """gaitcoach/data/examples/mosquitto/tls-acl.conf with its acl, a password per account (``<name>-pw``)."""
+    """The shipped tls-acl.conf with its acl, a password per account (``<name>-pw``)."""
     require(shutil.which("mosquitto_passwd") is not None, "mosquitto_passwd is missing")
     passwd = tmp_path / "passwd"
     passwd.write_text("")

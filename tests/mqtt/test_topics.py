@@ -1,4 +1,4 @@
-"""Every topic and payload on a real Mosquitto, each validated against the shipped schemas (gaitcoach/data/schemas)."""
+"""Every topic and payload on a real Mosquitto, each validated against the shipped schemas."""
 
 from __future__ import annotations
 

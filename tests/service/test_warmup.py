@@ -62,3 +62,24 @@ def test_a_change_in_any_gait_source_gets_its_own_cache_folder(tmp_path: Path) -
     (src / "kernels.py").write_text("A = 2\n")
     assert kernels_fingerprint(src) != before
     assert len(before) == 16
+
+
+def test_the_shipped_warmup_sample_is_the_simulators_and_has_strides() -> None:
+    """gaitcoach warms up on a sample it ships (it does not import the simulator); the sample
+    is exactly what ``firmware_sim.warmup_sample`` makes, and it holds strides of both feet."""
+    import io
+
+    import numpy as np
+
+    from firmware_sim.warmup_sample import sample_bytes
+    from gaitcoach.gait import analyze
+    from gaitcoach.paths import package_file
+    from gaitcoach.service.warmup import warmup_sample
+
+    shipped = np.load(io.BytesIO(package_file("warmup.npz").read_bytes()))
+    fresh = np.load(io.BytesIO(sample_bytes()))
+    assert sorted(shipped.files) == sorted(fresh.files)
+    for name in shipped.files:
+        assert np.array_equal(shipped[name], fresh[name]), name
+    strides = analyze(warmup_sample())
+    assert {s.foot.value for s in strides} == {"left", "right"} and len(strides) >= 6

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gaitcoach.errors import ConfigError
+from gaitcoach.paths import schema_file
 from gaitcoach.session.settings import SessionSettings
 
 
@@ -64,7 +65,7 @@ def test_end_of_run_summary_is_the_published_json(tmp_path: Path) -> None:
             rec.add_stride(s)
     summary = end_of_run_summary(settings, rec.session_id)
     doc = summary.to_json()
-    schema = json.loads((Path(__file__).parents[2] / "gaitcoach/data/schemas/summary.schema.json").read_text())
+    schema = json.loads(schema_file("summary").read_text(encoding="utf-8"))
     jsonschema.validate(doc, schema)
     assert doc["target_cadence_spm"] == [175.0, 190.0]
     assert any(a["tip"] == "technique" for a in doc["advice"])  # 172 is below this band

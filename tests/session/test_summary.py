@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from gaitcoach.errors import ConfigError
+from gaitcoach.paths import schema_file
 from gaitcoach.session.advice import AdviceBook, AdviceContext, advise
 from gaitcoach.session.recorder import Recorder
 from gaitcoach.session.store import SessionData, SessionStore
@@ -18,7 +19,7 @@ from gaitcoach.session.summary import SessionSummary, summarize
 from gaitcoach.types import Cue, CueKind, DiscomfortReport, Foot, StrideRecord
 from tests.session import factory
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "gaitcoach/data/schemas/summary.schema.json").read_text())
+SCHEMA = json.loads(schema_file("summary").read_text(encoding="utf-8"))
 BOOK = AdviceBook.load()
 
 
