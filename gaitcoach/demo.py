@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gaitcoach.mqtt.mosquitto import MosquittoBroker, mosquitto_available
+from gaitcoach.paths import demo_data_dir
 from gaitcoach.proc import die_with_parent, free_port
 from gaitcoach.service.config import ServiceConfig, load_config
 
@@ -73,7 +74,8 @@ def _wait_line(proc: subprocess.Popen[str], prefix: str, timeout_s: float) -> st
 class DemoResult:
     summary: dict[str, Any] | None
     report_path: Path | None
-    listener_log: Path
+    heard: str
+    """What ``gaitcoach listen`` printed."""
     data_dir: Path
     gaps: int
     counts: dict[str, int]
@@ -167,8 +169,10 @@ def demo_stack(
     ``gaitcoach listen``. Points this process's bleak at the private bus."""
     from firmware_sim.bluez.daemon import PrivateBus, env_for_bus, write_bluetoothctl_shim
 
-    work = work or Path(tempfile.mkdtemp(prefix="gaitcoach-demo-"))
     with contextlib.ExitStack() as stack:
+        if work is None:
+            # The bus, the broker's files and the listener's log: gone after the demo.
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gaitcoach-demo-")))
         bus = stack.enter_context(PrivateBus(work / "bus"))
         write_bluetoothctl_shim(work)
         env = env_for_bus(bus.address, work)
@@ -254,16 +258,22 @@ def run_demo(
     base = load_config(config_path)
     run_s = minutes * 60.0 / speed
     with demo_stack(profile, run_s, speed, compliance, seed, faults, runner) as st:
-        data = data_dir or st.work / "data"
+        data = data_dir or demo_data_dir()
+        print(
+            f"demo: sessions are kept in {data}, apart from your runs "
+            f"(gaitcoach sessions --data-dir {data})",
+            flush=True,
+        )
         print(
             f"demo: profile {profile}, {minutes:g} min at x{speed:g}, {st.broker_text}", flush=True
         )
         cfg = demo_config(base, data, st.port, speed, runner)
         result = asyncio.run(_run_service(cfg, run_s, quiet, embedded_broker=st.broker is None))
+        heard = st.listener_log.read_text(encoding="utf-8", errors="replace")
     return DemoResult(
         result.summary,
         result.report_path,
-        st.listener_log,
+        heard,
         data,
         len(result.gaps),
         result.counts,
@@ -302,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     print("\nlistener heard:")
-    print(res.listener_log.read_text().rstrip() or "(nothing)")
+    print(res.heard.rstrip() or "(nothing)")
     if res.summary is not None:
         print("\nsummary:")
         print(res.summary_text)

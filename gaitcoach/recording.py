@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from gaitcoach.jsonenc import dumps
 from gaitcoach.types import Foot, ImuChunk
 
 FORMAT = "gaitcoach-recording"
@@ -87,7 +88,7 @@ def write_recording(
         **{k: v for k, v in meta.items() if k not in ("format", "format_version")},
         "feet": [f.value for f in imu],
     }
-    (out / "meta.json").write_text(json.dumps(full, indent=2) + "\n")
+    (out / "meta.json").write_text(dumps(full, indent=2) + "\n")
     return out
 
 

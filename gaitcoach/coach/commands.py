@@ -79,9 +79,10 @@ BODY_PARTS = (
 )
 """Accepted body parts (a closed list so that summaries can aggregate them)."""
 
-# name -> {argument: (kind, lo, hi)}; kind is "float", "int", "str", "session_id" or
+# Command name -> {argument: (kind, lo, hi)}; command.schema.json says the same (tested both
+# ways). kind is "float", "int", "str", "session_id" or
 # "body_part".
-_SPEC: dict[str, dict[str, tuple[str, float, float]]] = {
+ARGUMENTS: dict[str, dict[str, tuple[str, float, float]]] = {
     "start": {"session_id": ("session_id", 1, 64)},
     "stop": {},
     # The config's ranges of the same quantities (one range each).
@@ -101,10 +102,10 @@ _SPEC: dict[str, dict[str, tuple[str, float, float]]] = {
         "note": ("str", 0, 200),
     },
 }
-_REQUIRED = {"mute": ("duration_s",), "discomfort": ("body_part", "score")}
+REQUIRED_ARGUMENTS = {"mute": ("duration_s",), "discomfort": ("body_part", "score")}
 # Keys every command may carry besides its arguments (envelope, handled by the transport).
 ENVELOPE_KEYS = frozenset({"v", "id", "runner"})
-COMMAND_NAMES = tuple(_SPEC)
+COMMAND_NAMES = tuple(ARGUMENTS)
 _CLASSES: dict[str, type[Command]] = {
     "start": StartSession,
     "stop": StopSession,
@@ -112,13 +113,13 @@ _CLASSES: dict[str, type[Command]] = {
     "mute": Mute,
     "discomfort": ReportDiscomfort,
 }
-"""Command name -> class (the names of ``_SPEC``)."""
+"""Command name -> class (the names of ``ARGUMENTS``)."""
 _NAMES = {cls: name for name, cls in _CLASSES.items()}
 
 
 def argument_range(command: str, argument: str) -> tuple[float, float]:
     """The allowed ``(low, high)`` of a numeric command argument."""
-    _, lo, hi = _SPEC[command][argument]
+    _, lo, hi = ARGUMENTS[command][argument]
     return lo, hi
 
 
@@ -175,10 +176,10 @@ def _value(name: str, key: str, value: Any, kind: str, lo: float, hi: float) -> 
 
 def parse_command(name: str, args: Mapping[str, Any]) -> Command:
     """Validate a command completely; raise :class:`CommandError` on the first problem."""
-    spec = _SPEC.get(name)
+    spec = ARGUMENTS.get(name)
     if spec is None:
         raise CommandError(
-            "unknown_command", f"{show(name)}: known commands are {', '.join(_SPEC)}"
+            "unknown_command", f"{show(name)}: known commands are {', '.join(ARGUMENTS)}"
         )
     unknown = sorted(set(args) - set(spec) - ENVELOPE_KEYS)
     if unknown:
@@ -188,7 +189,7 @@ def parse_command(name: str, args: Mapping[str, Any]) -> Command:
             "unknown_argument",
             f"{name} does not take {listed}{more} (takes {', '.join(spec) or 'nothing'})",
         )
-    missing = [k for k in _REQUIRED.get(name, ()) if k not in args]
+    missing = [k for k in REQUIRED_ARGUMENTS.get(name, ()) if k not in args]
     if missing:
         raise CommandError("missing_argument", f"{name} needs {', '.join(missing)}")
     values = {k: _value(name, k, args[k], *spec[k]) for k in spec if k in args}

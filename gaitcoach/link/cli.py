@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-from dataclasses import asdict
 
+from gaitcoach.jsonenc import dumps
 from gaitcoach.link.discovery import scan
 
 
@@ -30,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"scan failed (is BlueZ reachable on the system D-Bus?): {exc}") from exc
     if args.json:
         for pod in pods:
-            print(json.dumps(asdict(pod)))
+            print(dumps(pod))
         return 0
     print(f"{'address':<18} {'kind':<10} {'side':<8} {'rssi':>5} {'battery':>8}  name")
     for pod in pods:

@@ -11,9 +11,10 @@ import contextlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+from gaitcoach.jsonenc import dumps
 from gaitcoach.types import Cue, GaitMetrics, LinkEvent, StrideRecord
 
 SCHEMA_VERSION = 1
@@ -32,8 +33,8 @@ def _numbers(values: Mapping[str, float]) -> dict[str, float]:
 
 
 def encode(payload: Any) -> bytes:
-    """Compact JSON of a payload dataclass."""
-    return json.dumps(asdict(payload), separators=(",", ":"), allow_nan=False).encode()
+    """Compact JSON of a payload dataclass (:func:`gaitcoach.jsonenc.dumps`)."""
+    return dumps(payload).encode()
 
 
 def decode_object(data: bytes | str) -> dict[str, Any]:
@@ -217,8 +218,9 @@ class StridePayload:
 
 
 @dataclass(frozen=True, slots=True)
-class PodStatus:
-    """One pod's link as last reported."""
+class PodReport:
+    """One pod's link as last reported on the status topic (the link's live state is
+    :class:`gaitcoach.link.PodStatus`)."""
 
     foot: str
     address: str
@@ -229,7 +231,7 @@ class PodStatus:
     battery_pct: int | None = None
 
     @classmethod
-    def from_event(cls, e: LinkEvent, unix_offset_s: float = 0.0) -> PodStatus:
+    def from_event(cls, e: LinkEvent, unix_offset_s: float = 0.0) -> PodReport:
         return cls(
             e.foot.value,
             e.address,
@@ -254,7 +256,7 @@ class StatusPayload:
     reason: str = ""
     protocol: str | None = None
     session_id: str | None = None
-    pods: list[PodStatus] = field(default_factory=list)
+    pods: list[PodReport] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     """Messages dropped while the broker was away, by kind and reason (e.g. cue_expired)."""
     v: int = SCHEMA_VERSION
@@ -297,9 +299,9 @@ def status_offline(runner: str, t_unix_s: float, reason: str) -> StatusPayload:
     return StatusPayload(runner=runner, online=False, t_unix_s=t_unix_s, reason=reason)
 
 
-def pods_from_events(events: Sequence[LinkEvent], unix_offset_s: float = 0.0) -> list[PodStatus]:
+def pods_from_events(events: Sequence[LinkEvent], unix_offset_s: float = 0.0) -> list[PodReport]:
     """The latest event per foot."""
     latest: dict[str, LinkEvent] = {}
     for e in events:
         latest[e.foot.value] = e
-    return [PodStatus.from_event(e, unix_offset_s) for _, e in sorted(latest.items())]
+    return [PodReport.from_event(e, unix_offset_s) for _, e in sorted(latest.items())]

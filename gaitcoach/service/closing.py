@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gaitcoach.jsonenc import dumps
 from gaitcoach.session import AdviceBook, Recorder, RecorderStats, SessionSettings, SessionStatus
 
 SUMMARY_TIMEOUT_S = 600.0
@@ -169,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"summary": summary, "text": text, "report": str(path)}))
+    print(dumps({"summary": summary, "text": text, "report": path}))
     return 0
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 
 from gaitcoach.errors import CliError, ConfigError
+from gaitcoach.jsonenc import dumps
 from gaitcoach.paths import CONFIG_ENV, example_config, find_config, user_config_dir
 from gaitcoach.service.config import ServiceConfig, load_config
 
@@ -59,7 +59,7 @@ def cmd_config_init(args: argparse.Namespace) -> int:
 def cmd_config_schema(args: argparse.Namespace) -> int:
     from gaitcoach.service.schema import config_schema
 
-    print(json.dumps(config_schema(), indent=1))
+    print(dumps(config_schema(), indent=1))
     return 0
 
 
@@ -99,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         where = f" (details in {log_file})" if log_file else ""
         raise CliError(f"{type(exc).__name__}: {exc}{where}") from None
     print(
-        json.dumps(
+        dumps(
             {
                 "sessions": result.session_ids,
                 "report": str(result.report_path) if result.report_path else None,

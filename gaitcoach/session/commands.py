@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gaitcoach.errors import CliError, ConfigError
+from gaitcoach.jsonenc import dumps
 from gaitcoach.safepath import UnsafePathError, check_session_id, inside
 from gaitcoach.session.advice import AdviceBook, advise
 from gaitcoach.session.store import SessionError, SessionStore
@@ -98,7 +98,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             }
             for s in sessions
         ]
-        print(json.dumps(rows, indent=1))
+        print(dumps(rows, indent=1))
         return 0
     if not sessions:
         print(f"no sessions in {_data_dir(args)}")
@@ -123,7 +123,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.html:
         Path(args.html).write_text(render_html(data, summary), encoding="utf-8")
     if args.json:
-        text = json.dumps(summary.to_json(), indent=1)
+        text = dumps(summary.to_json(), indent=1)
         if args.json == "-":
             print(text)
         else:
@@ -229,7 +229,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
         Path(args.html).write_text(render_history_html(h), encoding="utf-8")
     if args.json:
-        print(json.dumps(_hist_json(h), indent=1))
+        print(dumps(_hist_json(h), indent=1))
         return 0
     if not h.runs:
         print("no sessions")

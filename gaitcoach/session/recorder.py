@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import os
 import sqlite3
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from gaitcoach.jsonenc import dumps
 from gaitcoach.safepath import check_session_id
 from gaitcoach.session.codec import (
     ENC_COUNTS,
@@ -157,7 +157,7 @@ class Recorder:
         self._flush_waiters: list[threading.Event] = []
         # Serialise before connecting so a bad config cannot leak the connection.
         try:
-            config_json = json.dumps(dict(config or {}), sort_keys=True, default=str)
+            config_json = dumps(dict(config or {}), sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"session config is not JSON-serialisable: {exc}") from exc
         self._conn = connect(self.data_dir / DB_NAME)
@@ -242,7 +242,7 @@ class Recorder:
 
     def add_cue(self, cue: Cue) -> None:
         try:
-            trigger = json.dumps({k: float(v) for k, v in cue.trigger.items()})
+            trigger = dumps({k: float(v) for k, v in cue.trigger.items()})
         except (TypeError, ValueError) as exc:
             self._reject("cue", exc)
             return
@@ -261,7 +261,7 @@ class Recorder:
 
     def add_command(self, t_s: float, name: str, args: Mapping[str, Any] | None = None) -> None:
         try:
-            args_json = json.dumps(dict(args or {}), sort_keys=True)
+            args_json = dumps(dict(args or {}), sort_keys=True)
         except (TypeError, ValueError) as exc:
             self._reject("command", exc)
             return

@@ -71,7 +71,7 @@ class SessionStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class StoredCommand:
     """A command the service received during the run (e.g. from the app over MQTT)."""
 
     t_s: float
@@ -107,7 +107,7 @@ class SessionData:
     config: dict[str, Any]
     strides: list[StrideRecord]
     cues: list[Cue]
-    commands: list[Command]
+    commands: list[StoredCommand]
     events: list[LinkEvent]
     discomfort: list[DiscomfortReport]
     gaps: list[Gap]
@@ -525,7 +525,7 @@ class SessionStore:
         commands = rows(
             "commands",
             "t_s, name, args_json",
-            lambda r: Command(
+            lambda r: StoredCommand(
                 _num(r[0], "t_s"), _text(r[1], "name"), _json_object(r[2], "args_json")
             ),
         )

@@ -11,16 +11,15 @@ time; a cue "worked" when the metric it targets moved the intended way from the
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import numpy as np
 
+from gaitcoach.jsonenc import jsonable
 from gaitcoach.metrics import median_of, symmetry_pct
 from gaitcoach.session.store import SessionData
 from gaitcoach.types import Activity, CueKind, Foot, StrideRecord, StrikePattern
@@ -152,7 +151,7 @@ class SessionSummary:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types; validates against the shipped summary.schema.json."""
-        out = _jsonable(self)
+        out = jsonable(self)
         assert isinstance(out, dict)
         for name, m in out["metrics"].items():
             for key in ("all", "left", "right"):
@@ -160,22 +159,6 @@ class SessionSummary:
                     stat = getattr(self.metrics[name], key)
                     m[key]["iqr"] = stat.iqr
         return out
-
-
-def _jsonable(v: Any) -> Any:
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
-    if isinstance(v, Enum):
-        return v.value
-    if isinstance(v, dict):
-        return {str(k.value if isinstance(k, Enum) else k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, np.floating | np.integer):
-        return _jsonable(v.item())
-    return v
 
 
 def stat_of(values: Sequence[float]) -> Stat | None:

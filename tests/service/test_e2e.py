@@ -125,7 +125,7 @@ def test_closed_loop_runner_hears_the_cues(tmp_path: Path, compliance: float) ->
         assert over["last_third"] >= first["overstride_m"] - 0.02
         assert not any(e["moved"] for e in cues if e["kind"] == "cadence")
         # Ignored cues escalate instead of repeating: levels rise, within the cap.
-        levels = _levels(res.listener_log)
+        levels = _levels(res.heard)
         assert max(levels) >= 1
         assert len(cues) <= CoachSettings().max_cues_per_10min
         times = sorted(e["t_s"] for e in effects)
@@ -139,9 +139,9 @@ def _wait_log(log: Path, pattern: str, timeout_s: float, proc: subprocess.Popen[
         time.sleep(0.05)
 
 
-def _levels(log: Path) -> list[int]:
+def _levels(heard: str) -> list[int]:
     """Escalation levels of the cues the listener printed (``[hh:mm:ss] kind L2: text``)."""
-    found = re.findall(r"^\[[\d:]+\] \w+(?: L(\d+))?:", log.read_text(), flags=re.MULTILINE)
+    found = re.findall(r"^\[[\d:]+\] \w+(?: L(\d+))?:", heard, flags=re.MULTILINE)
     return [int(x or 0) for x in found] or [0]
 
 
