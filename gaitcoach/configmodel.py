@@ -22,7 +22,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
-from gaitcoach.errors import ConfigError, Problem
+from gaitcoach.errors import ConfigError, Problem, redact
 
 T = TypeVar("T")
 
@@ -167,15 +167,17 @@ def did_you_mean(key: str, known: list[str]) -> str | None:
 
 
 def unknown_key(prefix: str, key: str, value: Any, known: list[str]) -> Problem:
+    """An unknown key, with the closest known one (its value shown masked when the key looks
+    like a secret: a mistyped ``pasword`` is still a password)."""
     full = f"{prefix}.{key}" if prefix else key
+    shown = f" = {redact(full, value)!r}" if prefix else ""
     guess = did_you_mean(key, known)
     if guess is not None:
         where = f"{prefix}.{guess}" if prefix else guess
-        return Problem(
-            full, value, f"did you mean {guess}?", f"{full}: unknown key; did you mean {where}?"
-        )
+        text = f"{full}{shown}: unknown key; did you mean {where}?"
+        return Problem(full, value, f"did you mean {guess}?", text)
     allowed = "one of " + ", ".join(sorted(known))
-    return Problem(full, value, allowed, f"{full}: unknown key; allowed: {allowed}")
+    return Problem(full, value, allowed, f"{full}{shown}: unknown key; allowed: {allowed}")
 
 
 def _loc_key(prefix: str, loc: tuple[int | str, ...]) -> str:

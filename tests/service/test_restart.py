@@ -19,7 +19,7 @@ from gaitcoach.mqtt.mosquitto import mosquitto_available
 from gaitcoach.session import SessionStatus, SessionStore
 from tests.support import gait_engine_ready, require
 
-STREAMING = re.compile(r"link foot=(left|right) address=\S+ state=streaming")
+STREAMING = re.compile(r"foot=(left|right) msg=\"link address=\S+ state=streaming")
 
 pytestmark = [pytest.mark.usefixtures(gait_engine_ready.__name__), pytest.mark.underload]
 
