@@ -96,7 +96,7 @@ async def loop_stall(hours: float) -> tuple[float, float, float, float]:
             await asyncio.sleep(0.01)
             rec.close(SessionStatus.COMPLETE)  # what the loop did before: all of it inline
             st = svc.config.session_settings()
-            summarise(st.data_dir, rec.session_id, st.advice_path, st.target_cadence_spm)
+            summarise(st.data_dir, rec.session_id, st.advice_path)
             await asyncio.sleep(0.01)
         in_s = time.perf_counter() - t
     return off.worst_s, off_s, inside.worst_s, in_s

@@ -94,12 +94,16 @@ def truth_table(store: SessionStore, sid: str, minutes: float, seed: int) -> Non
         a, b = m.metrics[name].all, t.metrics[name].all
         if a is not None and b is not None:
             rows.append((f"median {name}", a.median, b.median))
-    for key in (
-        "cadence_spm_drift_pct",
-        "contact_time_s_drift_pct",
-        "foot_strike_angle_deg_change",
-    ):
-        rows.append((f"fatigue {key}", m.fatigue[key], t.fatigue[key]))
+    for key in ("cadence_spm", "contact_time_s"):
+        a_d, b_d = getattr(m.fatigue, key), getattr(t.fatigue, key)
+        rows.append((f"fatigue {key} change %", a_d.change_pct, b_d.change_pct))
+    rows.append(
+        (
+            "fatigue foot_strike_angle_deg change",
+            m.fatigue.foot_strike_angle_deg.change,
+            t.fatigue.foot_strike_angle_deg.change,
+        )
+    )
     for label, a_v, b_v in rows:
         fa = "-" if a_v is None else f"{a_v:.3f}"
         fb = "-" if b_v is None else f"{b_v:.3f}"

@@ -23,6 +23,7 @@ from gaitcoach.coach.commands import (
     command_name,
 )
 from gaitcoach.coach.config import TECHNIQUE_KINDS, CoachSettings, RunnerProfile
+from gaitcoach.coach.targets import cadence_target
 from gaitcoach.coach.templates import CueTemplates
 from gaitcoach.metrics import RollingMetrics
 from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, GaitMetrics, StrideRecord
@@ -311,13 +312,16 @@ class Coach:
 
     @property
     def cadence_target_spm_(self) -> float | None:
-        """Absolute target, else baseline + raise (capped); None while unknown."""
-        if self._cadence_target_override is not None:
-            return self._cadence_target_override
-        if self.baseline_cadence_spm_ is None:
-            return None
-        raised = self.baseline_cadence_spm_ * (1.0 + self._cadence_raise_pct / 100.0)
-        return max(self.baseline_cadence_spm_, min(raised, self.profile.cadence_target_max_spm))
+        """Absolute target, else baseline + raise (capped); None while unknown. The same rule
+        as the summary, the advice and the plots (:mod:`gaitcoach.coach.targets`)."""
+        target = cadence_target(
+            self.profile,
+            self.settings,
+            self.baseline_cadence_spm_,
+            override_spm=self._cadence_target_override,
+            raise_pct=self._cadence_raise_pct,
+        )
+        return None if target is None else target.target_spm
 
     @property
     def muted_until_s(self) -> float:
@@ -366,8 +370,10 @@ class Coach:
             if over is None and rel is None:
                 return None, {}
             values = {
-                "overstride_limit_m": self._overstride_enter_m,
-                "step_rel_leg_limit": s.step_rel_leg_enter,
+                "overstride_limit_m": (
+                    self._overstride_exit_m if active else self._overstride_enter_m
+                ),
+                "step_rel_leg_limit": s.step_rel_leg_exit if active else s.step_rel_leg_enter,
             }
             if over is not None:
                 values |= {"overstride_m": over, "overstride_cm": 100 * over}
@@ -385,10 +391,11 @@ class Coach:
         angle = snap.foot_strike_angle_deg
         if angle is None:
             return None, {}
-        values = {"strike_angle_deg": angle, "limit_deg": self._strike_enter_deg}
-        return (angle > self._strike_exit_deg) if active else (angle > self._strike_enter_deg), (
-            values
-        )
+        # The limit that decides now: a fault being corrected lasts until the exit limit, so a
+        # repeated cue never reads "17.9 against a limit of 18".
+        limit = self._strike_exit_deg if active else self._strike_enter_deg
+        values = {"strike_angle_deg": angle, "limit_deg": limit}
+        return angle > limit, values
 
     def _update_fault(self, now_s: float, fault: _Fault, snap: GaitMetrics) -> None:
         present, values = self._measure(fault.kind, snap)

@@ -46,7 +46,6 @@ def summarise(
     data_dir: Path,
     session_id: str,
     advice_path: Path | None,
-    target_cadence_spm: tuple[float, float],
 ) -> tuple[dict[str, Any], str, Path]:
     """The session's summary (with advice) as JSON and text, and its HTML report written
     beside the store (what the child process runs)."""
@@ -59,9 +58,7 @@ def summarise(
     # The id may have come from a command: the report goes under <data_dir>/reports or nowhere.
     check_session_id(session_id)
     with SessionStore(data_dir) as store:
-        data, summary = session_summary(
-            store, session_id, AdviceBook.load(advice_path), target_cadence_spm
-        )
+        data, summary = session_summary(store, session_id, AdviceBook.load(advice_path))
     path = write_text_inside(
         data_dir, ("reports", f"{session_id}.html"), render_html(data, summary)
     )
@@ -76,7 +73,6 @@ async def summarise_in_child(
     settings: SessionSettings, session_id: str
 ) -> tuple[dict[str, Any], str, Path]:
     """:func:`summarise` in a child process; :class:`SummaryError` when it fails."""
-    lo, hi = settings.target_cadence_spm
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -84,8 +80,6 @@ async def summarise_in_child(
         str(settings.data_dir),
         session_id,
         str(settings.advice_path or ""),
-        str(lo),
-        str(hi),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -160,13 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("data_dir", type=Path)
     ap.add_argument("session_id")
     ap.add_argument("advice_path", type=lambda t: Path(t) if t else None)
-    ap.add_argument("cadence_low", type=float)
-    ap.add_argument("cadence_high", type=float)
     a = ap.parse_args(argv)
     try:
-        summary, text, path = summarise(
-            a.data_dir, a.session_id, a.advice_path or None, (a.cadence_low, a.cadence_high)
-        )
+        summary, text, path = summarise(a.data_dir, a.session_id, a.advice_path or None)
     except Exception as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

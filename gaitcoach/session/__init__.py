@@ -37,7 +37,7 @@ def end_of_run_summary(settings: SessionSettings, session_id: str) -> SessionSum
     """The summary to publish (retained, MQTT ``session`` topic) once a recorder has closed."""
     book = AdviceBook.load(settings.advice_path)
     with SessionStore(settings.data_dir) as store:
-        return session_summary(store, session_id, book, settings.target_cadence_spm)[1]
+        return session_summary(store, session_id, book)[1]
 
 
 __all__ = [

@@ -18,15 +18,13 @@ from typing import Any
 
 from gaitcoach.errors import ConfigError
 from gaitcoach.paths import advice_file
-from gaitcoach.session.summary import Advice, SessionSummary
+from gaitcoach.session.summary import Advice, Drift, SessionSummary
 
 TIPS = ("technique", "strength", "mobility", "cross_training", "rest")
 REQUIRED_THRESHOLDS = (
     "overstride_m",
     "heel_strike_angle_deg",
     "rearfoot_share_pct",
-    "cadence_increase_low_pct",
-    "cadence_increase_high_pct",
     "fatigue_cadence_drop_pct",
     "fatigue_contact_rise_pct",
     "fatigue_overstride_rise_m",
@@ -126,6 +124,33 @@ def _fmt(book: AdviceBook, tip: str, reason: str, values: dict[str, Any]) -> str
         raise ConfigError(f"advice: tips.{tip}.reasons.{reason}", template, str(exc)) from exc
 
 
+def shown(value: float, other: float, decimals: int = 0) -> tuple[str, str]:
+    """``value`` and ``other`` as text, with as many more decimals as it takes for two
+    different numbers not to read the same ("28 cm ... above 28 cm" becomes "28.4 ... above
+    28.0"): rounding never makes a reason contradict itself."""
+    a = b = ""
+    for d in range(decimals, decimals + 4):
+        a, b = f"{value:.{d}f}", f"{other:.{d}f}"
+        if a != b or value == other:
+            break
+    return a, b
+
+
+def _trend(drift: Drift, decimals: int, scale: float) -> dict[str, Any]:
+    """Reason values of a fatigue trend: start and end as text (distinct after rounding), the
+    change in percent and in the metric's display unit (``scale``; negative: a drop)."""
+    assert drift.start is not None and drift.end is not None and drift.change is not None
+    unit = abs(scale)
+    start, end = shown(drift.start * unit, drift.end * unit, decimals)
+    return {
+        "start": start,
+        "end": end,
+        "change_pct": abs(drift.change_pct or 0.0),
+        "change": abs(drift.change * unit),
+        "minutes": drift.minutes,
+    }
+
+
 def _median(summary: SessionSummary, name: str) -> float | None:
     m = summary.metrics.get(name)
     return m.all.median if m is not None and m.all is not None else None
@@ -143,44 +168,54 @@ def advise(
     overstride = _median(summary, "overstride_m")
     strike = _median(summary, "foot_strike_angle_deg")
     rearfoot = summary.strike_share_pct.get("all", {}).get("rearfoot", 0.0)
-    band_low, band_high = summary.target_cadence_spm
-    band = {"band_low_spm": band_low, "band_high_spm": band_high}
+    target = summary.cadence_target
 
     # 1. Technique. The overstride estimate is a model (spring-mass) value, so it only counts
     # when the measured cadence or strike angle corroborates it: an efficient runner with a
     # quick cadence and a flat landing is never told to shorten the stride on it alone.
-    low_cadence = cadence is not None and cadence < band_low
+    low_cadence = cadence is not None and target is not None and cadence < target.low_spm
     heel = (
         strike is not None
         and strike > th["heel_strike_angle_deg"]
         and rearfoot >= th["rearfoot_share_pct"]
     )
     if low_cadence:
-        found["technique"].append(("low_cadence", {"cadence_spm": cadence, **band}))
-    if (low_cadence or heel) and overstride is not None and overstride > th["overstride_m"]:
-        limit_cm = th["overstride_m"] * 100
+        assert cadence is not None and target is not None
+        now, low = shown(cadence, target.low_spm)
         found["technique"].append(
-            ("overstride", {"overstride_cm": overstride * 100, "overstride_limit_cm": limit_cm})
+            (
+                "low_cadence",
+                {
+                    "cadence_spm": now,
+                    "cadence_low_spm": low,
+                    "cadence_target_spm": f"{target.target_spm:.0f}",
+                },
+            )
+        )
+    if (low_cadence or heel) and overstride is not None and overstride > th["overstride_m"]:
+        now, limit = shown(overstride * 100, th["overstride_m"] * 100)
+        found["technique"].append(
+            ("overstride", {"overstride_cm": now, "overstride_limit_cm": limit})
         )
     if heel:
         found["technique"].append(
             ("heel_strike", {"rearfoot_pct": rearfoot, "strike_angle_deg": strike})
         )
 
-    # 2. Strength: form fades with fatigue, or left and right differ.
+    # 2. Strength: form fades with fatigue (the trend over the run), or left and right differ.
     fat = summary.fatigue
-    drop = fat.get("cadence_spm_drift_pct")
+    drop = fat.cadence_spm.change_pct
     if drop is not None and -drop >= th["fatigue_cadence_drop_pct"]:
-        found["strength"].append(("fatigue_cadence", {"cadence_drop_pct": -drop}))
-    rise = fat.get("contact_time_s_drift_pct")
+        found["strength"].append(("fatigue_cadence", _trend(fat.cadence_spm, 0, -1)))
+    rise = fat.contact_time_s.change_pct
     if rise is not None and rise >= th["fatigue_contact_rise_pct"]:
-        found["strength"].append(("fatigue_contact", {"contact_rise_pct": rise}))
-    orise = fat.get("overstride_m_change")
+        found["strength"].append(("fatigue_contact", _trend(fat.contact_time_s, 0, 1000)))
+    orise = fat.overstride_m.change
     if orise is not None and orise >= th["fatigue_overstride_rise_m"]:
-        found["strength"].append(("fatigue_overstride", {"overstride_rise_cm": orise * 100}))
-    srise = fat.get("foot_strike_angle_deg_change")
+        found["strength"].append(("fatigue_overstride", _trend(fat.overstride_m, 0, 100)))
+    srise = fat.foot_strike_angle_deg.change
     if srise is not None and srise >= th["fatigue_strike_rise_deg"]:
-        found["strength"].append(("fatigue_strike", {"strike_rise_deg": srise}))
+        found["strength"].append(("fatigue_strike", _trend(fat.foot_strike_angle_deg, 0, 1)))
     for metric, reason, prefix in (
         ("contact_time_s", "asymmetry_contact", "contact"),
         ("stride_length_m", "asymmetry_stride", "stride"),
@@ -195,10 +230,10 @@ def advise(
     duration_min = summary.moving_time_s / 60.0
     if duration_min >= th["long_run_min"]:
         found["mobility"].append(("long_run", {"duration_min": duration_min}))
-    sdrift = fat.get("stride_length_m_drift_pct")
+    sdrift = fat.stride_length_m.change_pct
     # A stride that shortens because the cadence rose (as coached) at the same speed is
     # technique, not tight or tired muscles: count only shortening cadence does not explain.
-    cad_rise = fat.get("cadence_spm_drift_pct") or 0.0
+    cad_rise = fat.cadence_spm.change_pct or 0.0
     if sdrift is not None and -sdrift >= th["fatigue_stride_drop_pct"] and cad_rise < -sdrift / 2:
         found["mobility"].append(("stride_shortened", {"stride_drop_pct": -sdrift}))
     if found["technique"]:
@@ -248,23 +283,32 @@ def advise(
         if previous:
             found["rest"].append(("recent_sessions", {**values, "previous_sessions": previous}))
 
+    # Safety first: discomfort that rises or is high puts rest first, as a warning, and
+    # technique changes wait until it has settled.
+    urgent = any(reason in ("rising", "high") for reason, _ in found["rest"])
+    order: tuple[str, ...] = TIPS
+    if urgent:
+        order = ("rest", *(t for t in TIPS if t not in ("rest", "technique")))
+        if found["technique"]:
+            found["rest"].append(("defer_technique", {}))
+        found["mobility"] = [r for r in found["mobility"] if r[0] != "technique_change"]
     advice = []
-    for tip in TIPS:
+    for tip in order:
         if not found[tip]:
             continue
         text = book.tips[tip]
         values = {
             "cadence_spm": cadence or 0.0,
-            "cadence_target_low_spm": (cadence or band_low)
-            * (1 + th["cadence_increase_low_pct"] / 100),
-            "cadence_target_high_spm": (cadence or band_low)
-            * (1 + th["cadence_increase_high_pct"] / 100),
-            **band,
+            "cadence_target_spm": target.target_spm if target else (cadence or 0.0),
+            "cadence_target_source": target.source if target else "your usual cadence",
         }
         try:
             body = text.text.format(**values)
         except (KeyError, ValueError, IndexError) as exc:
             raise ConfigError(f"advice: tips.{tip}.text", text.text, str(exc)) from exc
         reasons = [_fmt(book, tip, reason, v) for reason, v in found[tip]]
-        advice.append(Advice(tip=tip, title=text.title, text=body, reasons=reasons))
+        warning = urgent and tip == "rest"
+        advice.append(
+            Advice(tip=tip, title=text.title, text=body, reasons=reasons, warning=warning)
+        )
     return replace(summary, advice=advice, disclaimer=book.disclaimer)

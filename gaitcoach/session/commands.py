@@ -73,16 +73,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE", help="config file (as for run)")
 
 
-def _band(text: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(x) for x in text.split("-"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError("expected LOW-HIGH, e.g. 170-185") from exc
-    if not 100 <= lo < hi <= 240:
-        raise argparse.ArgumentTypeError("cadence band must satisfy 100 <= LOW < HIGH <= 240")
-    return lo, hi
-
-
 def cmd_sessions(args: argparse.Namespace) -> int:
     with SessionStore(_data_dir(args)) as store:
         sessions = store.list_sessions(args.runner)
@@ -119,7 +109,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     book = AdviceBook.load(args.advice)
     with SessionStore(_data_dir(args)) as store:
-        data, summary = session_summary(store, args.session, book, args.target_cadence)
+        data, summary = session_summary(store, args.session, book, args.cadence_target)
     if args.html:
         Path(args.html).write_text(render_html(data, summary), encoding="utf-8")
     if args.json:
@@ -315,11 +305,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the JSON summary ('-': stdout)")
     p.add_argument("--advice", metavar="TOML", help="advice wording file")
     p.add_argument(
-        "--target-cadence",
-        type=_band,
-        default=(170.0, 185.0),
-        metavar="LOW-HIGH",
-        help="target cadence band in steps/min (default 170-185)",
+        "--cadence-target",
+        type=float,
+        metavar="SPM",
+        help="cadence target in steps/min (default: the runner's, as the coach used it)",
     )
     p.set_defaults(func=cmd_summary)
 

@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from gaitcoach.coach.targets import CadenceTarget, cadence_target, warmup_baseline
 from gaitcoach.session.advice import AdviceBook, AdviceContext, advise
 from gaitcoach.session.store import SessionData, SessionInfo, SessionStore
 from gaitcoach.session.summary import SessionSummary, summarize
+from gaitcoach.types import CueKind
 
 KEY_METRICS = (
     "cadence_spm",
@@ -171,13 +173,39 @@ def advice_context(
     )
 
 
+def session_cadence_target(
+    data: SessionData, override_spm: float | None = None
+) -> CadenceTarget | None:
+    """The cadence target the session ran with: the target of its last cadence cue when the
+    coach spoke about cadence (exact, ``set_targets`` included), else the coach's rule on the
+    recorded runner and coach settings and the warm-up's strides; ``override_spm`` (the
+    command line's) wins."""
+    from gaitcoach.errors import ConfigError
+    from gaitcoach.service.config import ServiceConfig, config_from_record
+
+    try:
+        config = config_from_record(data.config, data.info.leg_length_m)
+    except ConfigError:
+        config = ServiceConfig()  # an old or foreign record: the defaults
+    profile, settings = config.runner, config.coach
+    live = [
+        c.trigger["target_spm"]
+        for c in data.cues
+        if c.kind is CueKind.CADENCE and "target_spm" in c.trigger
+    ]
+    baseline = profile.baseline_cadence_spm or warmup_baseline(data.strides, settings.warmup_s)
+    override = override_spm if override_spm is not None else (live[-1] if live else None)
+    return cadence_target(profile, settings, baseline, override_spm=override)
+
+
 def session_summary(
     store: SessionStore,
     ref: str,
     book: AdviceBook,
-    target_cadence_spm: tuple[float, float] = (170.0, 185.0),
+    cadence_target_spm: float | None = None,
 ) -> tuple[SessionData, SessionSummary]:
-    """A session's summary with advice, using its history for the load and discomfort."""
+    """A session's summary with advice, using its history for the load and discomfort;
+    ``cadence_target_spm`` replaces the runner's target."""
     data = store.load(ref)
-    summary = summarize(data, target_cadence_spm)
+    summary = summarize(data, session_cadence_target(data, cadence_target_spm))
     return data, advise(summary, book, advice_context(store, data, summary))

@@ -11,13 +11,24 @@ import bisect
 import html
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from gaitcoach.coach.targets import CadenceTarget
 from gaitcoach.session.store import SessionData
-from gaitcoach.session.summary import SessionSummary, Stat
+from gaitcoach.session.summary import (
+    FATIGUE_METRICS,
+    CueEffect,
+    SessionSummary,
+    Stat,
+    _clock,
+    plausible,
+)
 from gaitcoach.types import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG, Foot, StrideRecord
 
 FOOT_COLOURS = {Foot.LEFT: "#1f77b4", Foot.RIGHT: "#d62728", Foot.UNKNOWN: "#7f7f7f"}
@@ -59,11 +70,27 @@ def _series(strides: Sequence[StrideRecord], name: str, t0: float) -> tuple[np.n
     return a[:, 0] / 60.0, a[:, 1]
 
 
-def plot_cadence(strides: Sequence[StrideRecord], t0: float, band: tuple[float, float]) -> Figure:
+def shade_gaps(ax: Any, gaps: Sequence[tuple[float, float]]) -> None:
+    """Grey where data was lost (minutes from the start), labelled once."""
+    for i, (a, b) in enumerate(gaps):
+        ax.axvspan(a, b, color="#bbbbbb", alpha=0.5, lw=0, label="no data" if i == 0 else None)
+
+
+def plot_cadence(
+    strides: Sequence[StrideRecord],
+    t0: float,
+    target: CadenceTarget | None,
+    gaps: Sequence[tuple[float, float]] = (),
+) -> Figure:
     fig = Figure(figsize=(8, 3))
     ax = fig.add_subplot()
     t, v = _series(strides, "cadence_spm", t0)
-    ax.axhspan(band[0], band[1], color="#2ca02c", alpha=0.15, label="target band")
+    shade_gaps(ax, gaps)
+    if target is not None:
+        ax.axhspan(target.low_spm, target.high_spm, color="#2ca02c", alpha=0.15)
+        ax.axhline(
+            target.target_spm, color="#2ca02c", lw=1.5, label=f"target {target.target_spm:.0f}"
+        )
     if t.size:
         ax.plot(t, v, ".", ms=2, color="#999999", label="per stride")
         ax.plot(t, _rolling_median(t * 60, v), color="#1f77b4", lw=2, label="30 s median")
@@ -91,9 +118,12 @@ def plot_strike_angle(strides: Sequence[StrideRecord]) -> Figure:
     return fig
 
 
-def plot_overstride(strides: Sequence[StrideRecord], t0: float) -> Figure:
+def plot_overstride(
+    strides: Sequence[StrideRecord], t0: float, gaps: Sequence[tuple[float, float]] = ()
+) -> Figure:
     fig = Figure(figsize=(8, 3))
     ax = fig.add_subplot()
+    shade_gaps(ax, gaps)
     t, v = _series(strides, "overstride_m", t0)
     if t.size:
         ax.plot(t, v * 100, ".", ms=2, color="#999999")
@@ -103,9 +133,12 @@ def plot_overstride(strides: Sequence[StrideRecord], t0: float) -> Figure:
     return fig
 
 
-def plot_contact(strides: Sequence[StrideRecord], t0: float) -> Figure:
+def plot_contact(
+    strides: Sequence[StrideRecord], t0: float, gaps: Sequence[tuple[float, float]] = ()
+) -> Figure:
     fig = Figure(figsize=(8, 3))
     ax = fig.add_subplot()
+    shade_gaps(ax, gaps)
     for foot in (Foot.LEFT, Foot.RIGHT):
         t, v = _series([s for s in strides if s.foot is foot], "contact_time_s", t0)
         if t.size:
@@ -117,9 +150,12 @@ def plot_contact(strides: Sequence[StrideRecord], t0: float) -> Figure:
     return fig
 
 
-def plot_cues(data: SessionData, t0: float, duration_s: float) -> Figure:
+def plot_cues(
+    data: SessionData, t0: float, duration_s: float, gaps: Sequence[tuple[float, float]] = ()
+) -> Figure:
     fig = Figure(figsize=(8, 2.2))
     ax = fig.add_subplot()
+    shade_gaps(ax, gaps)
     kinds = sorted({c.kind.value for c in data.cues})
     rows = [*kinds, "discomfort report"]
     for i, kind in enumerate(kinds):
@@ -147,25 +183,68 @@ def _stat(st: Stat | None, digits: int, scale: float) -> str:
     )
 
 
-# Display unit and decimals per metric.
+# Display name, unit, scale and decimals per metric: one unit per quantity (overstride in cm,
+# times in ms, pace in m:ss /km everywhere).
 DISPLAY = {
-    "cadence_spm": ("cadence", "steps/min", 1.0, 0),
-    "stride_length_m": ("stride length", "m", 1.0, 2),
-    "speed_mps": ("speed", "m/s", 1.0, 2),
-    "contact_time_s": ("contact time", "ms", 1000.0, 0),
-    "flight_time_s": ("flight time", "ms", 1000.0, 0),
-    "foot_strike_angle_deg": ("strike angle", "deg", 1.0, 1),
-    "overstride_m": ("overstride", "cm", 100.0, 1),
-    "peak_impact_g": ("peak impact", "g", 1.0, 1),
-    "loading_rate_gps": ("loading rate", "g/s", 1.0, 0),
+    "cadence_spm": ("Cadence", "steps/min", 1.0, 0),
+    "stride_length_m": ("Stride length", "m", 1.0, 2),
+    "speed_mps": ("Speed", "m/s", 1.0, 2),
+    "contact_time_s": ("Ground contact time", "ms", 1000.0, 0),
+    "flight_time_s": ("Flight time", "ms", 1000.0, 0),
+    "foot_strike_angle_deg": ("Foot strike angle", "deg", 1.0, 1),
+    "overstride_m": ("Overstride", "cm", 100.0, 1),
+    "peak_impact_g": ("Peak impact", "g", 1.0, 1),
+    "loading_rate_gps": ("Loading rate", "g/s", 1.0, 0),
 }
 
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What is typical for a recreational runner, in the display unit, and where it is from."""
+
+    text: str
+    source: str
+
+
+REFERENCES: dict[str, Reference] = {
+    "cadence_spm": Reference(
+        "153-183",
+        "Garmin Running Dynamics colour gauge: the middle 80 % of Garmin runners' cadence; "
+        "cadence rises with speed",
+    ),
+    "contact_time_s": Reference(
+        "218-308",
+        "Garmin Running Dynamics colour gauge for ground contact time (middle 80 %); contact "
+        "shortens with speed",
+    ),
+    "foot_strike_angle_deg": Reference(
+        "> 8 = heel first",
+        "Altman & Davis 2012 (strike classes by foot angle); most recreational distance "
+        "runners land heel first (Larson et al. 2011)",
+    ),
+    "overstride_m": Reference(
+        "15-25",
+        "gaitcoach's coaching rule (docs/coaching.md): efficient runners land about 15-25 cm "
+        "ahead of the centre of mass at 3-4 m/s; the coach cues above 30",
+    ),
+}
+BALANCE_REFERENCE = Reference(
+    "48-52", "within about 2 % of even left/right (Garmin's ground contact balance gauge)"
+)
+
 CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;
-text-align:right}th:first-child,td:first-child{text-align:left}img{max-width:100%}
+body{font-family:system-ui,sans-serif;margin:1em auto;max-width:60em;padding:0 .8em;color:#222;
+line-height:1.4}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}
+th:first-child,td:first-child{text-align:left}img{max-width:100%;height:auto}
 .advice{border-left:4px solid #2ca02c;padding:.2em 1em;margin:1em 0;background:#f5fbf5}
+.advice.warning{border-left-color:#d62728;background:#fdf0f0}
+.banner{border:1px solid #e6a700;background:#fff8e1;padding:.5em 1em;margin:1em 0}
+.undelivered{color:#888}.small{font-size:.85em;color:#555}
 .disclaimer{font-size:.9em;color:#555;border-top:1px solid #ccc;padding-top:.5em}
+@media (max-width:40em){body{font-size:15px}td,th{padding:.2em .3em}
+.wide{display:none}}
 """
 
 
@@ -176,71 +255,149 @@ def _pace(s_per_km: float | None) -> str:
     return f"{m}:{s:02d} /km"
 
 
+def local_time(utc_iso: str) -> str:
+    """A stored UTC time as the reader's local time, like ``Thu 3 Dec 2026, 10:36``."""
+    try:
+        when = datetime.fromisoformat(utc_iso)
+    except ValueError:
+        return utc_iso
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    local = when.astimezone()
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+
+
+def data_banner(summary: SessionSummary) -> str | None:
+    """One sentence when data is missing or was left out (None when all is there)."""
+    dq = summary.data_quality
+    parts = []
+    if dq.lost_share_pct >= 1.0:
+        parts.append(
+            f"{dq.lost_share_pct:.0f} % of the samples were lost in {dq.gaps} gap(s) "
+            f"({dq.gap_time_s / 60:.1f} min, shaded grey in the plots)"
+        )
+    missing = sorted({"left", "right"} - set(dq.feet))
+    if missing and dq.feet:
+        parts.append(f"no data from the {' and '.join(missing)} foot pod")
+    if dq.estimated_distance_m >= 10.0:
+        parts.append(
+            f"{dq.estimated_distance_m / 1000:.2f} km of the distance is estimated across the "
+            "gaps at your pace around them"
+        )
+    if dq.excluded_strides or dq.excluded_values:
+        parts.append(
+            f"{dq.excluded_strides} stride(s) and {dq.excluded_values} single value(s) with "
+            "impossible readings were left out"
+        )
+    if not parts:
+        return None
+    return "Data missing: " + "; ".join(parts) + ". Pace uses moving time."
+
+
 def render_html(data: SessionData, summary: SessionSummary) -> str:
     """The whole report as one HTML string."""
     e = html.escape
-    strides = sorted(data.strides, key=lambda s: s.ic_s)
+    strides, _, _ = plausible(data.strides)
+    strides.sort(key=lambda s: s.ic_s)
     t0 = min([s.ic_s for s in strides] + [data.info.first_t_s or np.inf])
     if not np.isfinite(t0):
         t0 = 0.0
+    gaps = [((g.start_s - t0) / 60.0, (g.end_s - t0) / 60.0) for g in data.gaps]
     figures = {
-        "cadence": plot_cadence(strides, t0, summary.target_cadence_spm),
+        "cadence": plot_cadence(strides, t0, summary.cadence_target, gaps),
         "strike_angle": plot_strike_angle(strides),
-        "overstride": plot_overstride(strides, t0),
-        "contact_time": plot_contact(strides, t0),
-        "cue_timeline": plot_cues(data, t0, summary.duration_s),
+        "overstride": plot_overstride(strides, t0, gaps),
+        "contact_time": plot_contact(strides, t0, gaps),
+        "cue_timeline": plot_cues(data, t0, summary.duration_s, gaps),
     }
+    target = summary.cadence_target
+    target_text = (
+        f" Cadence target {target.target_spm:.0f} steps/min ({e(target.source)})." if target else ""
+    )
     out = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>gaitcoach session {e(summary.session_id)}</title><style>{CSS}</style></head>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>gaitcoach run {e(summary.session_id)}</title><style>{CSS}</style></head>",
         "<body>",
-        f"<h1>Run of {e(summary.started_utc[:16].replace('T', ' '))} UTC</h1>",
-        f"<p id='overview'>Session <code>{e(summary.session_id)}</code>, runner "
-        f"{e(summary.runner)}, status <b>{e(summary.status)}</b>: "
-        f"{summary.duration_s / 60:.1f} min, {summary.distance_m / 1000:.2f} km, "
-        f"pace {_pace(summary.pace_s_per_km)}, {summary.n_strides['all']} strides.</p>",
-        "<h2>Advice</h2>",
+        f"<h1>Run of {e(local_time(summary.started_utc))}</h1>",
+        f"<p id='overview'>{summary.distance_m / 1000:.2f} km in "
+        f"{_clock(summary.moving_time_s)} moving ({_clock(summary.duration_s)} in all), pace "
+        f"{_pace(summary.pace_s_per_km)}, {summary.n_strides['all']} strides.{target_text}"
+        f" <span class='small'>Runner {e(summary.runner)}, session "
+        f"<code>{e(summary.session_id)}</code>, {e(summary.status)}.</span></p>",
     ]
+    banner = data_banner(summary)
+    if banner:
+        out.append(f"<p class='banner' id='data-banner'>{e(banner)}</p>")
+    out.append("<h2>Advice</h2>")
     if not summary.advice:
         out.append("<p>Nothing to change from this run: keep it up.</p>")
     for a in summary.advice:
         reasons = "".join(f"<li>{e(r)}</li>" for r in a.reasons)
+        kind = "advice warning" if a.warning else "advice"
         out.append(
-            f"<div class='advice' data-tip='{e(a.tip)}'><h3>{e(a.title)}</h3><p>{e(a.text)}</p>"
+            f"<div class='{kind}' data-tip='{e(a.tip)}'><h3>{e(a.title)}</h3><p>{e(a.text)}</p>"
             f"<p>Why:</p><ul>{reasons}</ul></div>"
         )
     out.append(
-        "<h2>Gait metrics</h2><table id='metrics'><tr><th>metric</th>"
-        "<th>median (IQR)</th><th>left</th><th>right</th><th>left share %</th>"
-        "<th>first third</th><th>last third</th></tr>"
+        "<h2>Gait metrics</h2><div class='scroll'><table id='metrics'><tr><th>metric</th>"
+        "<th>median (IQR)</th><th>typical</th><th class='wide'>left</th>"
+        "<th class='wide'>right</th><th>left share %</th></tr>"
     )
     for name, m in summary.metrics.items():
         label, unit, scale, digits = DISPLAY[name]
+        ref = REFERENCES.get(name)
+        typical = f"{e(ref.text)}<sup>{list(REFERENCES).index(name) + 1}</sup>" if ref else "-"
         out.append(
             f"<tr><td>{e(label)} ({e(unit)})</td><td>{_stat(m.all, digits, scale)}</td>"
-            f"<td>{_stat(m.left, digits, scale)}</td><td>{_stat(m.right, digits, scale)}</td>"
-            f"<td>{_fmt(m.left_share_pct)}</td><td>{_fmt(m.first_third, digits, scale)}</td>"
-            f"<td>{_fmt(m.last_third, digits, scale)}</td></tr>"
+            f"<td>{typical}</td><td class='wide'>{_stat(m.left, digits, scale)}</td>"
+            f"<td class='wide'>{_stat(m.right, digits, scale)}</td>"
+            f"<td>{_fmt(m.left_share_pct)}</td></tr>"
         )
-    out.append("</table>")
+    out.append("</table></div><ol class='small' id='references'>")
+    for name, ref in REFERENCES.items():
+        out.append(f"<li>{e(DISPLAY[name][0])}: {e(ref.source)}.</li>")
+    out.append(
+        f"<li>Left share: {e(BALANCE_REFERENCE.text)} % is typical, "
+        f"{e(BALANCE_REFERENCE.source)}.</li></ol>"
+    )
+    fat = summary.fatigue
+    drifts = [d for d in (getattr(fat, n) for n in FATIGUE_METRICS) if d.start is not None]
+    if drifts:
+        out.append(
+            "<h2>Over the run</h2><div class='scroll'><table id='fatigue'><tr><th>metric</th>"
+            "<th>start</th><th>end</th><th>change</th></tr>"
+        )
+        for d in drifts:
+            label, unit, scale, digits = DISPLAY[d.metric]
+            assert d.start is not None and d.end is not None and d.change is not None
+            pct = f" ({d.change_pct:+.1f} %)" if d.change_pct is not None else ""
+            out.append(
+                f"<tr><td>{e(label)} ({e(unit)})</td><td>{d.start * scale:.{digits}f}</td>"
+                f"<td>{d.end * scale:.{digits}f}</td>"
+                f"<td>{d.change * scale:+.{digits}f}{pct}</td></tr>"
+            )
+        out.append("</table></div>")
     share = summary.strike_share_pct
     out.append(
-        "<table id='strike'><tr><th>strike</th><th>all %</th><th>left %</th><th>right %</th></tr>"
+        "<div class='scroll'><table id='strike'><tr><th>foot strike</th><th>all %</th>"
+        "<th>left %</th><th>right %</th></tr>"
     )
     for cls in ("rearfoot", "midfoot", "forefoot"):
         out.append(
             f"<tr><td>{cls}</td><td>{share['all'][cls]:.0f}</td>"
             f"<td>{share['left'][cls]:.0f}</td><td>{share['right'][cls]:.0f}</td></tr>"
         )
-    out.append("</table><h2>Plots</h2>")
+    out.append("</table></div><h2>Plots</h2>")
     for name in PLOTS:
         out.append(
             f"<figure><img class='plot' id='plot-{name}' alt='{name.replace('_', ' ')} plot' "
             f"src='data:image/png;base64,{_png(figures[name])}'></figure>"
         )
     out.append(
-        "<h2>Splits per km</h2><table id='splits-km'><tr><th>km</th><th>pace</th>"
-        "<th>cadence</th><th>contact ms</th><th>strike deg</th><th>overstride cm</th></tr>"
+        "<h2>Splits per km</h2><div class='scroll'><table id='splits-km'><tr><th>km</th>"
+        "<th>pace</th><th>cadence</th><th>contact ms</th><th class='wide'>strike deg</th>"
+        "<th class='wide'>overstride cm</th></tr>"
     )
     for sp in summary.splits_km:
         md = sp.medians
@@ -248,29 +405,44 @@ def render_html(data: SessionData, summary: SessionSummary) -> str:
             f"<tr><td>{sp.index + 1}{'' if sp.distance_m > 990 else ' (part)'}</td>"
             f"<td>{_pace(sp.pace_s_per_km)}</td><td>{_fmt(md['cadence_spm'], 0)}</td>"
             f"<td>{_fmt(md['contact_time_s'], 0, 1000)}</td>"
-            f"<td>{_fmt(md['foot_strike_angle_deg'])}</td>"
-            f"<td>{_fmt(md['overstride_m'], 1, 100)}</td></tr>"
+            f"<td class='wide'>{_fmt(md['foot_strike_angle_deg'])}</td>"
+            f"<td class='wide'>{_fmt(md['overstride_m'], 1, 100)}</td></tr>"
         )
     out.append(
-        "</table><h2>Cues</h2><table id='cues'><tr><th>min</th><th>cue</th>"
-        "<th>metric</th><th>before</th><th>after</th><th>moved</th></tr>"
+        "</table></div><h2>Cues</h2><div class='scroll'><table id='cues'><tr><th>time</th>"
+        "<th>cue</th><th>heard</th><th>effect</th></tr>"
     )
     for c in summary.cues:
-        moved = {True: "yes", False: "no", None: "-"}[c.moved]
         out.append(
-            f"<tr><td>{c.t_s / 60:.1f}</td><td>{e(c.text)}</td><td>{e(c.metric or '-')}</td>"
-            f"<td>{_fmt(c.before, 2)}</td><td>{_fmt(c.after, 2)}</td><td>{moved}</td></tr>"
+            f"<tr class='{'' if c.delivered else 'undelivered'}'><td>{_clock(c.t_s)}</td>"
+            f"<td>{e(c.text)}</td><td>{'yes' if c.delivered else 'no (expired)'}</td>"
+            f"<td>{e(cue_effect_text(c))}</td></tr>"
         )
-    out.append("</table>")
+    out.append("</table></div>")
     if summary.discomfort:
         out.append("<h2>Discomfort reports</h2><ul>")
         for d in summary.discomfort:
             note = f": {e(d.note)}" if d.note else ""
-            out.append(f"<li>{d.t_s / 60:.1f} min, {e(d.body_part)} {d.score}/10{note}</li>")
+            out.append(f"<li>{_clock(d.t_s)}, {e(d.body_part)} {d.score}/10{note}</li>")
         out.append("</ul>")
     dq = summary.data_quality
     out.append(
-        f"<p>Data: {dq['gaps']:.0f} gaps, {dq['lost_samples']:.0f} samples lost.</p>"
+        f"<p class='small'>Data: {dq.gaps} gaps, {dq.lost_samples} samples lost "
+        f"({dq.lost_share_pct:.1f} %), feet {', '.join(dq.feet) or 'none'}.</p>"
         f"<p class='disclaimer'>{e(summary.disclaimer)}</p></body></html>"
     )
     return "\n".join(out)
+
+
+def cue_effect_text(c: CueEffect) -> str:
+    """What the metric did after a cue the runner heard (nothing is claimed otherwise)."""
+    if not c.delivered:
+        return "-"
+    if c.moved is None or c.metric is None or c.before is None or c.after is None:
+        return "-"
+    label, unit, scale, digits = DISPLAY[c.metric]
+    way = "moved as asked" if c.moved else "did not move"
+    return (
+        f"{label.lower()} {c.before * scale:.{digits}f} -> {c.after * scale:.{digits}f} "
+        f"{unit}: {way}"
+    )

@@ -15,8 +15,6 @@ from gaitcoach.errors import Problem
 from gaitcoach.paths import user_data_dir
 from gaitcoach.session.recorder import DEFAULT_MIN_FREE_BYTES
 
-CadenceBandSpm = Annotated[float, Strict(), ranged(100.0, 240.0)]
-
 
 def default_data_dir() -> Path:
     """The user data directory, shared by every sub-command (:mod:`gaitcoach.paths`)."""
@@ -33,7 +31,6 @@ class SessionSettings:
     """Set from ``[runner] id`` by the service."""
     leg_length_m: LegLengthM | None = None
     """Set from ``[runner]`` by the service (the same range as there)."""
-    target_cadence_spm: tuple[CadenceBandSpm, CadenceBandSpm] = (170.0, 185.0)
     flush_interval_s: Annotated[float, Strict(), Field(gt=0.0, le=1.0)] = 0.5
     """The most a crash (kill -9) can lose."""
     min_free_bytes: Annotated[int, Strict(), ranged(0, None)] = DEFAULT_MIN_FREE_BYTES
@@ -46,8 +43,4 @@ class SessionSettings:
         return section_from_dict(cls, d, prefix)
 
     def problems(self, prefix: str) -> list[Problem]:
-        lo, hi = self.target_cadence_spm
-        return [
-            *must(lo < hi, prefix, "target_cadence_spm", [lo, hi], "[low, high] with low < high"),
-            *must(bool(str(self.data_dir)), prefix, "data_dir", str(self.data_dir), "a directory"),
-        ]
+        return must(bool(str(self.data_dir)), prefix, "data_dir", str(self.data_dir), "a directory")

@@ -2,15 +2,19 @@
 
 Definitions (docs/summary.md): distance is the sum of one foot's stride lengths (the mean of
 both feet when both are present; a stride without a length counts the median speed times its
-duration); pace is moving time over distance; every metric has its median and inter-quartile
-range overall and per foot; fatigue drift compares the first and last third of the running
-time; a cue "worked" when the metric it targets moved the intended way from the
-``window_s`` before it to the ``window_s`` after a ``settle_s`` delay.
+duration; where data was lost, the strides the runner took are estimated at the pace around
+the gap, and counted as estimated); pace is moving time over distance, for the run and for
+every split; every metric has its median and inter-quartile range overall and per foot;
+strides with impossible values are left out and counted; fatigue drift is the trend of the
+per-minute medians over the run (a robust line fit); a cue "worked" when the metric it
+targets moved the intended way from the ``window_s`` before it to the ``window_s`` after a
+``settle_s`` delay.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -19,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from gaitcoach.coach.targets import CadenceTarget
 from gaitcoach.jsonenc import jsonable
 from gaitcoach.metrics import median_of, symmetry_pct
 from gaitcoach.session.store import SessionData
-from gaitcoach.types import Activity, CueKind, Foot, StrideRecord, StrikePattern
+from gaitcoach.types import Activity, CueKind, Foot, Gap, StrideRecord, StrikePattern
 
 SUMMARY_SCHEMA_VERSION = 1
 
@@ -79,6 +84,71 @@ class MetricSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Drift:
+    """How a metric moved over the run: a robust line (Theil-Sen) through its per-minute
+    medians, read at the start and the end of the running."""
+
+    metric: str
+    unit: str
+    start: float | None
+    end: float | None
+    change: float | None
+    """``end - start`` in the metric's unit."""
+    change_pct: float | None
+    """``change`` in percent of ``start``."""
+    minutes: int
+    """Per-minute medians the line was fitted to (0: too short a run to tell)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fatigue:
+    """Form over the run, per metric (what the strength tip reads)."""
+
+    cadence_spm: Drift
+    contact_time_s: Drift
+    stride_length_m: Drift
+    peak_impact_g: Drift
+    foot_strike_angle_deg: Drift
+    overstride_m: Drift
+
+
+FATIGUE_METRICS = (
+    "cadence_spm",
+    "contact_time_s",
+    "stride_length_m",
+    "peak_impact_g",
+    "foot_strike_angle_deg",
+    "overstride_m",
+)
+FATIGUE_MIN_MINUTES = 8
+"""Trends need this many minutes of running (one median per minute) to mean something."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataQuality:
+    """What is missing or was left out, so that the report can say so."""
+
+    gaps: int
+    lost_samples: int
+    gap_time_s: float
+    lost_share_pct: float
+    """Lost samples over all samples the pods should have sent."""
+    feet: list[str]
+    """Feet with strides (a pod that never streamed is missing here)."""
+    excluded_strides: int
+    """Strides with impossible values (cadence, stride time), left out of every number."""
+    excluded_values: int
+    """Single impossible values (a negative flight time) left out, the stride kept."""
+    estimated_distance_m: float
+    """Distance estimated across data gaps at the pace around them."""
+
+
+PLAUSIBLE_CADENCE_SPM = (60.0, 250.0)
+"""Running and walking cadences outside this are measurement errors (sprinters stay below
+about 240; a 300 "cadence" is a missed stride)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Split:
     kind: str
     """``minute`` or ``km``."""
@@ -103,6 +173,8 @@ class CueEffect:
     change: float | None
     moved: bool | None
     """Whether the metric moved the intended way; ``None`` when it cannot be told."""
+    delivered: bool = True
+    """Sent to the runner before it expired (an undelivered cue claims no effect)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +192,8 @@ class Advice:
     title: str
     text: str
     reasons: list[str]
+    warning: bool = False
+    """Safety first: shown first and as a warning (rising or high discomfort)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +213,13 @@ class SessionSummary:
     """Per ``all``/``left``/``right``: percent of strides per strike class."""
     splits_minute: list[Split]
     splits_km: list[Split]
-    fatigue: dict[str, float | None]
-    """Drift (percent, deg for the strike angle, m for overstride) first versus last third."""
+    fatigue: Fatigue
     cues: list[CueEffect]
     cue_counts: dict[str, int]
     discomfort: list[DiscomfortEntry]
-    data_quality: dict[str, float]
-    target_cadence_spm: tuple[float, float]
+    data_quality: DataQuality
+    cadence_target: CadenceTarget | None
+    """The runner's target and band: the live coach's rule (:mod:`gaitcoach.coach.targets`)."""
     advice: list[Advice] = field(default_factory=list)
     disclaimer: str = ""
 
@@ -178,21 +252,69 @@ def _running(strides: Sequence[StrideRecord]) -> list[StrideRecord]:
     return running or list(strides)
 
 
-def stride_distances(strides: Sequence[StrideRecord]) -> dict[Foot, list[tuple[float, float]]]:
-    """Per foot, (end time, metres) of each stride; missing lengths from the median speed."""
+def stride_distances(
+    strides: Sequence[StrideRecord], gaps: Sequence[Gap] = ()
+) -> dict[Foot, list[tuple[float, float]]]:
+    """Per foot, (end time, metres) of each stride; missing lengths from the median speed.
+    A stride after a data gap of its foot also carries the strides lost in the gap, at its
+    own pace (the runner ran on; only the data is missing)."""
     speed = median_of(strides, "speed_mps")
     out: dict[Foot, list[tuple[float, float]]] = {}
-    for s in strides:
+    last: dict[Foot, StrideRecord] = {}
+    for s in sorted(strides, key=lambda x: x.ic_s):
         length = s.stride_length_m
         if length is None:
             length = (s.speed_mps or speed or 0.0) * s.stride_time_s
-        out.setdefault(s.foot, []).append((s.end_ic_s, float(length)))
+        out.setdefault(s.foot, []).append((s.end_ic_s, float(length) + _bridged(s, last, gaps)[1]))
+        last[s.foot] = s
     return out
 
 
-def distance_track(strides: Sequence[StrideRecord]) -> tuple[np.ndarray, np.ndarray]:
+def _bridged(
+    s: StrideRecord, last: dict[Foot, StrideRecord], gaps: Sequence[Gap]
+) -> tuple[float, float]:
+    """(seconds, metres) of running lost in a data gap before stride ``s`` of its foot."""
+    prev = last.get(s.foot)
+    if prev is None or not gaps:
+        return 0.0, 0.0
+    hole = s.ic_s - prev.end_ic_s
+    if hole < 0.5 * s.stride_time_s:
+        return 0.0, 0.0
+    lost = any(
+        g.foot in (s.foot, Foot.UNKNOWN) and g.start_s < s.ic_s and g.end_s > prev.end_ic_s
+        for g in gaps
+    )
+    if not lost:
+        return 0.0, 0.0  # a stop, not lost data
+    length = s.stride_length_m or (s.speed_mps or 0.0) * s.stride_time_s
+    return hole, length * hole / s.stride_time_s
+
+
+def _moving_and_estimated(
+    strides: Sequence[StrideRecord], gaps: Sequence[Gap]
+) -> tuple[float, float, float]:
+    """(moving time s, of which estimated across gaps, estimated distance m), per foot and
+    averaged over the feet present."""
+    feet = {s.foot for s in strides}
+    if not feet:
+        return 0.0, 0.0, 0.0
+    moving = est_t = est_d = 0.0
+    last: dict[Foot, StrideRecord] = {}
+    for s in sorted(strides, key=lambda x: x.ic_s):
+        t, d = _bridged(s, last, gaps)
+        moving += s.stride_time_s + t
+        est_t += t
+        est_d += d
+        last[s.foot] = s
+    n = len(feet)
+    return moving / n, est_t / n, est_d / n
+
+
+def distance_track(
+    strides: Sequence[StrideRecord], gaps: Sequence[Gap] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative distance (m) over time (s): per-foot tracks averaged on a common clock."""
-    per_foot = stride_distances(strides)
+    per_foot = stride_distances(strides, gaps)
     if not per_foot:
         return np.zeros(0), np.zeros(0)
     times = np.unique(np.concatenate([[t for t, _ in v] for v in per_foot.values()]))
@@ -257,8 +379,11 @@ def _splits(
     t0: float,
     kind: str,
     minute_s: float = 60.0,
+    gaps: Sequence[Gap] = (),
 ) -> list[Split]:
-    """``track`` is ``distance_track(strides)``, computed once by the caller."""
+    """``track`` is ``distance_track(strides, gaps)``, computed once by the caller. A split's
+    pace is its moving time (strides, and running lost in gaps) over its distance: a stop or
+    a standing pause does not slow the split."""
     times, dist = track
     if times.size == 0:
         return []
@@ -277,6 +402,7 @@ def _splits(
         if not inside:
             continue
         d = float(np.interp(b, times, dist, left=0.0) - np.interp(a, times, dist, left=0.0))
+        moving = _moving_and_estimated(inside, gaps)[0] if kind == "km" else b - a
         out.append(
             Split(
                 kind=kind,
@@ -284,7 +410,7 @@ def _splits(
                 start_s=float(a - t0),
                 end_s=float(b - t0),
                 distance_m=d,
-                pace_s_per_km=(b - a) / d * 1000.0 if d > 1.0 else None,
+                pace_s_per_km=moving / d * 1000.0 if d > 1.0 else None,
                 medians={m: median_of(inside, m) for m in SPLIT_METRICS},
             )
         )
@@ -326,7 +452,7 @@ def cue_effects(
 
 def summarize(
     data: SessionData,
-    target_cadence_spm: tuple[float, float] = (170.0, 185.0),
+    cadence_target: CadenceTarget | None = None,
     split_s: float = 60.0,
 ) -> SessionSummary:
     """Summary of one session from its stored strides (advice is added by ``advise``).
@@ -335,12 +461,13 @@ def summarize(
     ----------
     data
         The session as loaded from the store.
-    target_cadence_spm
-        The runner's target cadence band (for plots and advice).
+    cadence_target
+        The runner's cadence target and band (:func:`session_cadence_target`).
     split_s
         Length of the time splits.
     """
-    strides = sorted(data.strides, key=lambda s: (s.ic_s, s.foot.value))
+    strides, excluded, excluded_values = plausible(data.strides)
+    strides.sort(key=lambda s: (s.ic_s, s.foot.value))
     running = _running(strides)
     info = data.info
     if strides:
@@ -351,24 +478,22 @@ def summarize(
         t0 = info.first_t_s or 0.0
         t1 = info.last_t_s or t0
         r0, r1 = t0, t1
-    feet = {s.foot for s in running}
-    moving = sum(s.stride_time_s for s in running) / max(len(feet), 1)
-    track = distance_track(running)
+    moving, _, estimated_m = _moving_and_estimated(running, data.gaps)
+    track = distance_track(running, data.gaps)
     dist = track[1]
     distance = float(dist[-1]) if dist.size else 0.0
     metrics = {name: _metric(name, running, r0, r1) for name in SUMMARY_METRICS}
-    fatigue: dict[str, float | None] = {}
-    for name in ("cadence_spm", "contact_time_s", "stride_length_m", "peak_impact_g"):
-        fatigue[f"{name}_drift_pct"] = metrics[name].drift_pct
-    for name in ("foot_strike_angle_deg", "overstride_m"):
-        m = metrics[name]
-        fatigue[f"{name}_change"] = (
-            None if m.first_third is None or m.last_third is None else m.last_third - m.first_third
-        )
+    minute_splits = _splits(running, track, t0, "minute", split_s)
+    fatigue = Fatigue(**{m: _drift(m, running, r0, r1) for m in FATIGUE_METRICS})
     counts: dict[str, int] = {}
     for cue in data.cues:
         counts[cue.kind.value] = counts.get(cue.kind.value, 0) + 1
     lost = sum(g.lost_samples for g in data.gaps)
+    # Both pods at the configured rate over the session: what should have arrived.
+    link = data.config.get("link")
+    rate_hz = link.get("rate_hz", 208) if isinstance(link, dict) else 208
+    rate_hz = float(rate_hz) if isinstance(rate_hz, int | float) and rate_hz > 0 else 208.0
+    expected = 2.0 * rate_hz * max(t1 - t0, 0.0)
     return SessionSummary(
         schema_version=SUMMARY_SCHEMA_VERSION,
         session_id=info.id,
@@ -391,21 +516,78 @@ def summarize(
             "left": _share([s for s in running if s.foot is Foot.LEFT]),
             "right": _share([s for s in running if s.foot is Foot.RIGHT]),
         },
-        splits_minute=_splits(running, track, t0, "minute", split_s),
-        splits_km=_splits(running, track, t0, "km"),
+        splits_minute=minute_splits,
+        splits_km=_splits(running, track, t0, "km", gaps=data.gaps),
         fatigue=fatigue,
         cues=cue_effects(data, t0),
         cue_counts=counts,
         discomfort=[
             DiscomfortEntry(d.t_s - t0, d.body_part, d.score, d.note) for d in data.discomfort
         ],
-        data_quality={
-            "gaps": float(len(data.gaps)),
-            "lost_samples": float(lost),
-            "gap_time_s": float(sum(g.end_s - g.start_s for g in data.gaps)),
-        },
-        target_cadence_spm=(float(target_cadence_spm[0]), float(target_cadence_spm[1])),
+        data_quality=DataQuality(
+            gaps=len(data.gaps),
+            lost_samples=lost,
+            gap_time_s=float(sum(g.end_s - g.start_s for g in data.gaps)),
+            lost_share_pct=min(100.0, 100.0 * lost / expected) if expected else 0.0,
+            feet=sorted(f.value for f in {s.foot for s in strides}),
+            excluded_strides=excluded,
+            excluded_values=excluded_values,
+            estimated_distance_m=estimated_m,
+        ),
+        cadence_target=cadence_target,
     )
+
+
+def plausible(strides: Sequence[StrideRecord]) -> tuple[list[StrideRecord], int, int]:
+    """The strides without impossible values: (kept, strides left out, values left out).
+    A cadence outside :data:`PLAUSIBLE_CADENCE_SPM` drops the stride; a negative flight time
+    only that value (contact and the rest of the stride are still measured)."""
+    kept: list[StrideRecord] = []
+    dropped = values = 0
+    lo, hi = PLAUSIBLE_CADENCE_SPM
+    for s in strides:
+        if not lo <= s.cadence_spm <= hi:
+            dropped += 1
+            continue
+        if s.flight_time_s is not None and s.flight_time_s < 0.0:
+            s = dataclasses.replace(s, flight_time_s=None)
+            values += 1
+        kept.append(s)
+    return kept, dropped, values
+
+
+def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of the median line: robust to a few odd minutes."""
+    i, j = np.triu_indices(len(x), k=1)
+    dx = x[j] - x[i]
+    ok = dx != 0
+    slope = float(np.median((y[j] - y[i])[ok] / dx[ok]))
+    return slope, float(np.median(y - slope * x))
+
+
+def _drift(name: str, strides: Sequence[StrideRecord], r0: float, r1: float) -> Drift:
+    unit = SUMMARY_METRICS[name]
+    points: list[tuple[float, float]] = []
+    minute = 60.0
+    by_ic = _ByContact(strides)
+    t = r0
+    while t + minute <= r1 + 1e-9:
+        v = median_of(by_ic.between(t, t + minute), name)
+        if v is not None:
+            points.append((t + minute / 2 - r0, v))
+        t += minute
+    if len(points) < FATIGUE_MIN_MINUTES:
+        return Drift(name, unit, None, None, None, None, len(points))
+    a = np.array(points)
+    slope, icpt = _theil_sen(a[:, 0], a[:, 1])
+    start, end = icpt + slope * 0.0, icpt + slope * (r1 - r0)
+    pct = 100.0 * (end - start) / abs(start) if start else None
+    return Drift(name, unit, start, end, end - start, pct, len(points))
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m}:{s:02d}"
 
 
 def summary_text(s: SessionSummary) -> str:
@@ -413,7 +595,7 @@ def summary_text(s: SessionSummary) -> str:
     lines = [
         f"session {s.session_id} ({s.status}) runner {s.runner}",
         f"  {s.duration_s / 60:.1f} min, {s.distance_m / 1000:.2f} km"
-        + (f", pace {s.pace_s_per_km / 60:.2f} min/km" if s.pace_s_per_km else ""),
+        + (f", pace {_clock(s.pace_s_per_km)} /km" if s.pace_s_per_km else ""),
     ]
     for name, m in s.metrics.items():
         if m.all is not None:

@@ -94,7 +94,7 @@ def test_the_report_writer_refuses_a_path_as_session_id(tmp_path: Path) -> None:
     for sid in ("../escape", "/tmp/escape"):
         with pytest.raises(UnsafePathError):
             st = cfg.session_settings()
-            summarise(st.data_dir, sid, st.advice_path, st.target_cadence_spm)
+            summarise(st.data_dir, sid, st.advice_path)
     assert not (tmp_path / "escape.html").exists()
 
 
