@@ -273,21 +273,46 @@ def _default_output(session_id: str, suffix: str) -> Path:
         raise CliError(f"{exc}: name the output with --output") from None
 
 
+EXPORT_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".fit": "fit"}
+
+
+def export_format(output: str | None, given: str | None) -> str:
+    """``--format``, else the output name's suffix (``run.fit``), else CSV."""
+    if given:
+        return given
+    if output:
+        suffix = Path(output).suffix.lower()
+        if suffix in EXPORT_SUFFIXES:
+            return EXPORT_SUFFIXES[suffix]
+        raise CliError(
+            f"cannot tell the format of {output!r}: name it .csv, .parquet or .fit, "
+            "or give --format"
+        )
+    return "csv"
+
+
 @_guard
 def cmd_export(args: argparse.Namespace) -> int:
     from gaitcoach.session.export import export_strides
+    from gaitcoach.session.fit_export import FitExportError
 
+    fmt = export_format(args.output, args.format)
     with SessionStore(_data_dir(args)) as store:
         data = store.load(args.session)
-    suffix = "fit" if args.format == "fit" else f"strides.{args.format}"
+    suffix = "fit" if fmt == "fit" else f"strides.{fmt}"
     out = Path(args.output) if args.output else _default_output(data.info.id, suffix)
-    if args.format == "fit":
-        from gaitcoach.session.fit_export import export_fit
+    try:
+        if fmt == "fit":
+            from gaitcoach.session.fit_export import fit_bytes
 
-        n = export_fit(data, out)
-    else:
-        n = export_strides(data.strides, out, args.format)
-    print(f"wrote {n} strides to {out}")
+            out.write_bytes(fit_bytes(data))
+            n = len(data.strides)
+            print(f"wrote {n} strides of session {data.info.id} to {out} (FIT activity)")
+        else:
+            n = export_strides(data.strides, out, fmt)
+            print(f"wrote {n} strides of session {data.info.id} to {out} ({fmt.upper()})")
+    except (FitExportError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 
@@ -334,14 +359,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--html", metavar="PATH", help="also write an HTML page with trend plots")
     p.set_defaults(func=cmd_history)
 
-    p = sub.add_parser("export", help="export a session's strides (CSV, Parquet, FIT)")
+    p = sub.add_parser(
+        "export",
+        help="export a session (CSV, Parquet, FIT)",
+        description="Write a session's strides (CSV or Parquet: one row per stride) or the run "
+        "as a FIT activity for Garmin Connect, Strava and others. The format comes from the "
+        "output name (run.fit, run.csv), or --format.",
+    )
     _common(p)
-    p.add_argument("session", metavar="SESSION")
+    p.add_argument("session", metavar="SESSION", help="session id, unique prefix, or 'latest'")
     p.add_argument(
         "--format",
         choices=("csv", "parquet", "fit"),
-        required=True,
-        help="csv/parquet: one row per stride; fit: a FIT activity with gait developer fields",
+        help="default: from the output name, else csv",
     )
-    p.add_argument("--output", "-o", metavar="PATH")
+    p.add_argument("--output", "-o", metavar="PATH", help="default: <session>.strides.csv")
     p.set_defaults(func=cmd_export)

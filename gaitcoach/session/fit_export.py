@@ -1,11 +1,12 @@
-"""FIT activity export of a session (Garmin's FIT Python SDK, ``garmin-fit-sdk``).
+"""FIT activity export of a session with ``fit-tool`` (BSD-3-Clause: an open encoder we may
+ship; Garmin's own SDK is under a licence that forbids redistribution).
 
 One record per second with strides: distance, speed, running cadence (FIT's ``cadence`` is
 strides per minute with ``fractional_cadence``; watches show twice that as steps per minute),
-stance time, step length and stance time balance as native fields; the gait metrics FIT has no
-field for as developer fields (foot strike angle, overstride, flight time, peak impact and the
-cadence in steps per minute). Then lap, session and activity messages as in Garmin's activity
-file recipe.
+and the running dynamics FIT has fields for: stance time, stance time balance and step
+length. A lap per kilometre (and the rest), each with its averages, a session with the run's
+averages, device info of both pods, and the timer paused during every gap in the data (so
+moving time and average pace leave them out). An empty session is refused.
 """
 
 from __future__ import annotations
@@ -13,139 +14,242 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from gaitcoach.metrics import median_of, symmetry_pct
 from gaitcoach.session.store import SessionData
 from gaitcoach.session.summary import distance_track
-from gaitcoach.types import Activity, Foot
+from gaitcoach.types import Activity, Foot, StrideRecord
 
-APP_ID: list[int | None] = list(b"gaitcoach-gait01")
-"""16-byte developer application id of gaitcoach's developer fields."""
+MIN_GAP_S = 3.0
+"""A pause in the strides (or a reported gap in the data) this long stops the timer."""
 
-# (key, name, units, FIT base type id, StrideRecord attribute, scale to the unit)
-DEV_FIELDS = (
-    (0, "cadence_spm", "steps/min", 136, "cadence_spm", 1.0),
-    (1, "foot_strike_angle", "deg", 136, "foot_strike_angle_deg", 1.0),
-    (2, "overstride", "cm", 136, "overstride_m", 100.0),
-    (3, "flight_time", "ms", 136, "flight_time_s", 1000.0),
-    (4, "peak_impact", "g", 136, "peak_impact_g", 1.0),
-)
-# 136 = float32 in FIT's base types.
+
+class FitExportError(ValueError):
+    """The session cannot be written as an activity (no running or walking strides)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A stretch of strides without a pause: the timer runs from start to end."""
+
+    start_s: float
+    end_s: float
+
+
+def _blocks(strides: Sequence[StrideRecord], gaps: Sequence[tuple[float, float]]) -> list[_Block]:
+    out: list[_Block] = []
+    start = prev = strides[0].ic_s
+    for s in strides:
+        paused = s.ic_s - prev >= MIN_GAP_S or any(
+            g0 < s.ic_s and g1 > prev and g1 - g0 >= MIN_GAP_S for g0, g1 in gaps
+        )
+        if paused:
+            out.append(_Block(start, prev))
+            start = s.ic_s
+        prev = max(prev, s.end_ic_s)
+    out.append(_Block(start, prev))
+    return out
+
+
+def _avg(strides: Sequence[StrideRecord], attr: str) -> float | None:
+    return median_of(strides, attr)
 
 
 def fit_bytes(data: SessionData) -> bytes:
-    """The session as a FIT activity file."""
-    from garmin_fit_sdk import Encoder, Profile
+    """The session as a FIT activity file; :class:`FitExportError` when it has no strides."""
+    from fit_tool.fit_file_builder import FitFileBuilder
+    from fit_tool.profile.messages.activity_message import ActivityMessage
+    from fit_tool.profile.messages.device_info_message import DeviceInfoMessage
+    from fit_tool.profile.messages.event_message import EventMessage
+    from fit_tool.profile.messages.file_id_message import FileIdMessage
+    from fit_tool.profile.messages.lap_message import LapMessage
+    from fit_tool.profile.messages.record_message import RecordMessage
+    from fit_tool.profile.messages.session_message import SessionMessage
+    from fit_tool.profile.profile_type import (
+        Activity as FitActivity,
+    )
+    from fit_tool.profile.profile_type import (
+        Event,
+        EventType,
+        FileType,
+        Manufacturer,
+        Sport,
+        SubSport,
+    )
 
-    if TYPE_CHECKING:
-        from garmin_fit_sdk.mesgs import DeveloperDataIdMesg, FieldDescriptionMesg
-    else:
-        DeveloperDataIdMesg = FieldDescriptionMesg = dict
-
-    mesg = Profile["mesg_num"]
     strides = sorted(
         (s for s in data.strides if s.activity is not Activity.STANDING), key=lambda s: s.end_ic_s
     )
-    start = datetime.fromisoformat(data.info.started_utc)
-    t0 = min([s.ic_s for s in strides] + [data.info.first_t_s or math.inf])
-    if not math.isfinite(t0):
-        t0 = 0.0
-
-    def when(t_s: float) -> datetime:
-        return start + timedelta(seconds=t_s - t0)
-
-    enc = Encoder()
-    enc.on_mesg(
-        mesg["FILE_ID"],
-        {"manufacturer": "development", "product": 1, "time_created": start, "type": "activity"},
-    )
-    dev_id = DeveloperDataIdMesg(
-        developer_data_index=0, application_id=list(APP_ID), application_version=1
-    )
-    enc.on_mesg(mesg["DEVELOPER_DATA_ID"], dict(dev_id))
-    for key, name, units, base, _, _ in DEV_FIELDS:
-        desc = FieldDescriptionMesg(
-            developer_data_index=0,
-            field_definition_number=key,
-            fit_base_type_id=base,
-            field_name=name,
-            units=units,
+    if not strides:
+        raise FitExportError(
+            f"session {data.info.id} has no running or walking strides: nothing to export"
         )
-        enc.on_mesg(mesg["FIELD_DESCRIPTION"], dict(desc))
-        enc.add_developer_field(key, dev_id, desc)
-    enc.on_mesg(mesg["EVENT"], {"timestamp": start, "event": "timer", "event_type": "start"})
+    start = datetime.fromisoformat(data.info.started_utc)
+    t0 = min(strides[0].ic_s, data.info.first_t_s if data.info.first_t_s is not None else math.inf)
+    start_ms = start.timestamp() * 1000.0
 
+    def ms(t_s: float) -> int:
+        return round(start_ms + (t_s - t0) * 1000.0)
+
+    gaps = [(g.start_s, g.end_s) for g in data.gaps]
+    blocks = _blocks(strides, gaps)
     times, dist = distance_track(strides)
-    by_second: dict[int, list[int]] = defaultdict(list)
-    for i, s in enumerate(strides):
-        by_second[math.floor(s.end_ic_s - t0)].append(i)
-    for sec in sorted(by_second):
-        group = [strides[i] for i in by_second[sec]]
-        end = max(s.end_ic_s for s in group)
-        record: dict[str, Any] = {"timestamp": start + timedelta(seconds=sec)}
-        if times.size:
-            record["distance"] = float(_interp(end, times, dist))
-        speed = median_of(group, "speed_mps")
-        if speed is not None:
-            record["speed"] = record["enhanced_speed"] = speed
-        # A group is never empty, so its cadence median always exists.
-        strides_pm = float(statistics.median(s.cadence_spm for s in group)) / 2.0
-        record["cadence"] = int(strides_pm)
-        record["fractional_cadence"] = strides_pm - int(strides_pm)
-        record["stance_time"] = 1000.0 * statistics.median(s.contact_time_s for s in group)
-        length = median_of(group, "stride_length_m")
-        if length is not None:
-            record["step_length"] = 1000.0 * length / 2.0
-        left = median_of([s for s in group if s.foot is Foot.LEFT], "contact_time_s")
-        right = median_of([s for s in group if s.foot is Foot.RIGHT], "contact_time_s")
-        balance = symmetry_pct(left, right)
-        if balance is not None:
-            record["stance_time_balance"] = balance
-        dev: dict[int, float] = {}
-        for key, _, _, _, attr, scale in DEV_FIELDS:
-            v = median_of(group, attr)
-            if v is not None:
-                dev[key] = v * scale
-        record["developer_fields"] = dev
-        enc.on_mesg(mesg["RECORD"], record)
 
-    end_t = max([s.end_ic_s for s in strides] + [data.info.last_t_s or t0])
-    stop = when(end_t)
-    elapsed = max(end_t - t0, 0.0)
-    total = float(dist[-1]) if dist.size else 0.0
-    enc.on_mesg(mesg["EVENT"], {"timestamp": stop, "event": "timer", "event_type": "stop"})
-    common = {
-        "timestamp": stop,
-        "start_time": start,
-        "total_elapsed_time": elapsed,
-        "total_timer_time": elapsed,
-        "total_distance": total,
-    }
-    enc.on_mesg(mesg["LAP"], {"message_index": 0, **common})
-    enc.on_mesg(
-        mesg["SESSION"],
-        {
-            "message_index": 0,
-            "sport": "running",
-            "first_lap_index": 0,
-            "num_laps": 1,
-            **common,
-        },
-    )
-    enc.on_mesg(
-        mesg["ACTIVITY"],
-        {"timestamp": stop, "num_sessions": 1, "total_timer_time": elapsed, "type": "manual"},
-    )
-    return bytes(enc.close())
+    def distance_at(t_s: float) -> float:
+        return float(np.interp(t_s, times, dist, left=0.0)) if times.size else 0.0
+
+    b = FitFileBuilder(auto_define=True, min_string_size=50)
+    fid = FileIdMessage()
+    fid.type = FileType.ACTIVITY
+    fid.manufacturer = Manufacturer.DEVELOPMENT.value
+    fid.product = 1
+    fid.time_created = ms(t0)
+    fid.serial_number = 0x6A7E0001
+    b.add(fid)
+    for index, foot in enumerate((Foot.LEFT, Foot.RIGHT)):
+        dev = DeviceInfoMessage()
+        dev.timestamp = ms(t0)
+        dev.device_index = index + 1
+        dev.manufacturer = Manufacturer.DEVELOPMENT.value
+        dev.product_name = f"gaitcoach footpod {foot.value}"
+        b.add(dev)
+
+    def event(t_s: float, kind: Any) -> None:
+        e = EventMessage()
+        e.timestamp = ms(t_s)
+        e.event = Event.TIMER
+        e.event_type = kind
+        b.add(e)
+
+    by_second: dict[int, list[StrideRecord]] = defaultdict(list)
+    for s in strides:
+        by_second[math.floor(s.end_ic_s - t0)].append(s)
+    seconds = sorted(by_second)
+    for i, block in enumerate(blocks):
+        event(block.start_s, EventType.START)
+        for sec in seconds:
+            if not block.start_s - 1.0 <= t0 + sec <= block.end_s:
+                continue
+            group = by_second[sec]
+            r = RecordMessage()
+            r.timestamp = ms(t0 + sec)
+            r.distance = distance_at(max(s.end_ic_s for s in group))
+            speed = _avg(group, "speed_mps")
+            if speed is not None:
+                r.speed = speed
+            strides_pm = float(statistics.median(s.cadence_spm for s in group)) / 2.0
+            r.cadence = int(strides_pm)
+            r.fractional_cadence = strides_pm - int(strides_pm)
+            r.stance_time = 1000.0 * statistics.median(s.contact_time_s for s in group)
+            length = _avg(group, "stride_length_m")
+            if length is not None:
+                r.step_length = 1000.0 * length / 2.0
+            balance = _balance(group)
+            if balance is not None:
+                r.stance_time_balance = balance
+            b.add(r)
+        event(block.end_s, EventType.STOP_ALL if i == len(blocks) - 1 else EventType.STOP)
+
+    laps = _laps(strides, blocks, distance_at)
+    for index, lap in enumerate(laps):
+        m = LapMessage()
+        m.message_index = index
+        _totals(m, lap, ms, distance_at)
+        m.event = Event.LAP
+        m.event_type = EventType.STOP
+        m.sport = Sport.RUNNING
+        b.add(m)
+    all_strides = _Lap(strides, blocks, blocks[0].start_s, blocks[-1].end_s)
+    sess = SessionMessage()
+    sess.message_index = 0
+    _totals(sess, all_strides, ms, distance_at)
+    sess.event = Event.SESSION
+    sess.event_type = EventType.STOP
+    sess.sport = Sport.RUNNING
+    sess.sub_sport = SubSport.GENERIC
+    sess.first_lap_index = 0
+    sess.num_laps = len(laps)
+    b.add(sess)
+    act = ActivityMessage()
+    act.timestamp = ms(all_strides.end_s)
+    act.num_sessions = 1
+    act.total_timer_time = all_strides.timer_s
+    act.type = FitActivity.MANUAL
+    act.event = Event.ACTIVITY
+    act.event_type = EventType.STOP
+    b.add(act)
+    return bytes(b.build().to_bytes())
 
 
-def _interp(t: float, times: Any, values: Any) -> float:
-    import numpy as np
+@dataclass
+class _Lap:
+    strides: list[StrideRecord]
+    blocks: list[_Block]
+    start_s: float
+    end_s: float
 
-    return float(np.interp(t, times, values, left=0.0))
+    @property
+    def timer_s(self) -> float:
+        """Time the timer ran within the lap (pauses left out)."""
+        return sum(
+            max(0.0, min(b.end_s, self.end_s) - max(b.start_s, self.start_s)) for b in self.blocks
+        )
+
+
+def _laps(strides: list[StrideRecord], blocks: list[_Block], distance_at: Any) -> list[_Lap]:
+    """One lap per full kilometre, and the rest."""
+    laps: list[_Lap] = []
+    start = blocks[0].start_s
+    km = 1
+    current: list[StrideRecord] = []
+    for s in strides:
+        current.append(s)
+        if distance_at(s.end_ic_s) >= 1000.0 * km:
+            laps.append(_Lap(current, blocks, start, s.end_ic_s))
+            start, current, km = s.end_ic_s, [], km + 1
+    if current:
+        laps.append(_Lap(current, blocks, start, blocks[-1].end_s))
+    return laps
+
+
+def _balance(strides: Sequence[StrideRecord]) -> float | None:
+    left = median_of([s for s in strides if s.foot is Foot.LEFT], "contact_time_s")
+    right = median_of([s for s in strides if s.foot is Foot.RIGHT], "contact_time_s")
+    return symmetry_pct(left, right)
+
+
+def _totals(m: Any, lap: _Lap, ms: Any, distance_at: Any) -> None:
+    """Times, distance and averages of a lap or the session (FIT running dynamics units)."""
+    m.timestamp = ms(lap.end_s)
+    m.start_time = ms(lap.start_s)
+    m.total_elapsed_time = lap.end_s - lap.start_s
+    m.total_timer_time = lap.timer_s
+    distance = distance_at(lap.end_s) - distance_at(lap.start_s)
+    m.total_distance = distance
+    if lap.timer_s > 0:
+        m.avg_speed = distance / lap.timer_s
+    speeds = [s.speed_mps for s in lap.strides if s.speed_mps is not None]
+    if speeds:
+        m.max_speed = max(speeds)
+    cadence = statistics.median(s.cadence_spm for s in lap.strides) / 2.0
+    m.avg_running_cadence = int(cadence)
+    m.avg_fractional_cadence = cadence - int(cadence)
+    m.max_running_cadence = int(max(s.cadence_spm for s in lap.strides) / 2.0)
+    m.total_strides = len({(s.foot, s.index) for s in lap.strides}) // 2
+    m.avg_stance_time = 1000.0 * statistics.median(s.contact_time_s for s in lap.strides)
+    balance = _balance(lap.strides)
+    if balance is not None:
+        m.avg_stance_time_balance = balance
+    length = median_of(lap.strides, "stride_length_m")
+    if length is not None:
+        m.avg_step_length = 1000.0 * length / 2.0
 
 
 def export_fit(data: SessionData, path: Path) -> int:

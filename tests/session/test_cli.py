@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sqlite3
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pyarrow.parquet as pq
@@ -151,38 +154,104 @@ def test_store_lists_runs_of_one_runner(tmp_path: Path) -> None:
         assert len(store.list_sessions()) == 2
 
 
-def test_fit_export_reads_back_with_garmins_sdk(
+def test_fit_export_is_a_complete_activity(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from garmin_fit_sdk import Decoder, Stream
+    """Read back with an independent decoder (fitdecode, not the encoder's library): records,
+    km laps with averages, the session's averages, device info, the timer paused in a gap."""
+    import fitdecode
 
-    d = str(tmp_path / "data")
-    sid, strides = add_run(Path(d), factory.EFFICIENT, 3.0, datetime(2026, 11, 2, 7, tzinfo=UTC))
+    d = tmp_path / "data"
+    sid, strides = add_run(d, factory.EFFICIENT, 3.0, datetime(2026, 11, 2, 7, tzinfo=UTC))
     out = tmp_path / "run.fit"
-    code, text, _ = run(capsys, "export", sid, "--data-dir", d, "--format", "fit", "-o", str(out))
-    assert code == 0 and f"wrote {len(strides)} strides" in text
-    assert Decoder(Stream.from_file(str(out))).check_integrity()
-    msgs, errors = Decoder(Stream.from_file(str(out))).read()
-    assert errors == []
-    names = [m["field_name"] for m in msgs["field_description_mesgs"]]
-    assert names == ["cadence_spm", "foot_strike_angle", "overstride", "flight_time", "peak_impact"]
-    records = msgs["record_mesgs"]
+    code, text, _ = run(capsys, "export", sid, "--data-dir", str(d), "-o", str(out))
+    assert code == 0 and f"wrote {len(strides)} strides" in text and "FIT" in text
+    frames: dict[str, list[dict[str, Any]]] = {}
+    with fitdecode.FitReader(str(out), check_crc=fitdecode.CrcCheck.RAISE) as fit:
+        for frame in fit:
+            if isinstance(frame, fitdecode.FitDataMessage):
+                values = {f.name: f.value for f in frame.fields}
+                frames.setdefault(frame.name, []).append(values)
+    assert frames["file_id"][0]["type"] == "activity"
+    assert {d["product_name"] for d in frames["device_info"]} == {
+        "gaitcoach footpod left",
+        "gaitcoach footpod right",
+    }
+    records = frames["record"]
     assert 170 <= len(records) <= 181  # one per second with strides
-    [session] = msgs["session_mesgs"]
+    [session] = frames["session"]
     assert session["sport"] == "running"
     left = sum(s.stride_length_m or 0 for s in strides if s.foot.value == "left")
     assert session["total_distance"] == pytest.approx(left, rel=0.02)
+    # Averages a watch app shows: pace, cadence (FIT: strides/min), stance time, step length.
+    cadence = statistics.median(s.cadence_spm for s in strides)
+    got = 2 * (session["avg_running_cadence"] + session["avg_fractional_cadence"])
+    assert got == pytest.approx(cadence, abs=0.02)
+    contact = statistics.median(s.contact_time_s for s in strides)
+    assert session["avg_stance_time"] == pytest.approx(1000 * contact, abs=0.1)
+    assert session["avg_speed"] == pytest.approx(
+        session["total_distance"] / session["total_timer_time"], rel=1e-3
+    )
+    assert session["avg_step_length"] > 0 and 45 <= session["avg_stance_time_balance"] <= 55
+    # Km laps: the run is about 0.6 km per 3 min at this speed -> one or more laps, the
+    # distances add up to the session's.
+    laps = frames["lap"]
+    assert session["num_laps"] == len(laps) >= 1
+    assert sum(lap["total_distance"] for lap in laps) == pytest.approx(
+        session["total_distance"], rel=1e-3
+    )
+    assert all(lap["avg_running_cadence"] > 0 for lap in laps)
     # A record's values are the medians of the strides that ended in its second.
     t0 = min(s.ic_s for s in strides)
     rec = records[60]
-    stamp = rec["timestamp"]
-    assert isinstance(stamp, datetime)
-    second = int((stamp - datetime(2026, 11, 2, 7, tzinfo=UTC)).total_seconds())
+    second = int((rec["timestamp"] - datetime(2026, 11, 2, 7, tzinfo=UTC)).total_seconds())
     group = [s for s in strides if int(s.end_ic_s - t0) == second]
-    cad = sorted(s.cadence_spm for s in group)
-    want_cad = (cad[(len(cad) - 1) // 2] + cad[len(cad) // 2]) / 2
-    assert rec["developer_fields"][0] == pytest.approx(want_cad, rel=1e-5)
-    assert 2 * (rec["cadence"] + rec["fractional_cadence"]) == pytest.approx(want_cad, abs=0.02)
-    angles = sorted(s.foot_strike_angle_deg or 0 for s in group)
-    want_angle = (angles[(len(angles) - 1) // 2] + angles[len(angles) // 2]) / 2
-    assert rec["developer_fields"][1] == pytest.approx(want_angle, abs=1e-4)
+    want = statistics.median(s.cadence_spm for s in group)
+    assert 2 * (rec["cadence"] + rec["fractional_cadence"]) == pytest.approx(want, abs=0.02)
+
+
+def test_fit_pauses_the_timer_in_gaps_and_refuses_empty_sessions(tmp_path: Path) -> None:
+    import fitdecode
+
+    from gaitcoach.session.fit_export import FitExportError, fit_bytes
+
+    d = tmp_path / "data"
+    sid, strides = add_run(d, factory.EFFICIENT, 2.0, datetime(2026, 11, 2, 7, tzinfo=UTC))
+    with SessionStore(d) as store:
+        data = store.load(sid)
+    # 30 s of strides lost in the middle (a pod out of range).
+    mid = strides[len(strides) // 2].ic_s
+    cut = dataclasses.replace(
+        data, strides=[s for s in data.strides if not mid <= s.ic_s < mid + 30.0]
+    )
+    events: list[str] = []
+    session: dict[str, Any] = {}
+    with fitdecode.FitReader(fit_bytes(cut)) as fit:
+        for frame in fit:
+            if isinstance(frame, fitdecode.FitDataMessage):
+                if frame.name == "event":
+                    events.append(frame.get_value("event_type"))
+                if frame.name == "session":
+                    session = {f.name: f.value for f in frame.fields}
+    assert events == ["start", "stop", "start", "stop_all"]
+    paused = session["total_elapsed_time"] - session["total_timer_time"]
+    assert 29.0 <= paused <= 32.0
+    with pytest.raises(FitExportError, match="nothing to export"):
+        fit_bytes(dataclasses.replace(data, strides=[]))
+
+
+def test_export_format_comes_from_the_output_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = str(tmp_path / "data")
+    sid, strides = add_run(Path(d), factory.EFFICIENT, 1.0, datetime(2026, 11, 2, 7, tzinfo=UTC))
+    out = tmp_path / "run.parquet"
+    code, text, _ = run(capsys, "export", sid, "--data-dir", d, "-o", str(out))
+    assert code == 0 and "(PARQUET)" in text and f"wrote {len(strides)} strides" in text
+    assert pq.read_table(out).num_rows == len(strides)
+    code, _, err = run(capsys, "export", sid, "--data-dir", d, "-o", str(tmp_path / "run.txt"))
+    assert code == 2 and err.count("\n") == 1 and "name it .csv, .parquet or .fit" in err
+    with Recorder(Path(d), runner="ann") as rec:  # a session without strides
+        empty = rec.session_id
+    code, _, err = run(capsys, "export", empty, "--data-dir", d, "-o", str(tmp_path / "e.fit"))
+    assert code == 2 and "nothing to export" in err and not (tmp_path / "e.fit").exists()
