@@ -3,7 +3,7 @@
 The service sets the runner and the session in a context (:func:`log_context`); a call may
 add the foot (``extra={"foot": ...}``). The log file gets every line at ``log_level`` with
 tracebacks; the console gets one line per event and never a traceback (it points to the file).
-With the live view on, the console shows warnings and worse only (lines scroll the view).
+With the live view on, the console shows errors only (lines would scroll the view away).
 """
 
 from __future__ import annotations
@@ -110,7 +110,9 @@ def setup_logging(level: str, log_file: Path | None, live_view: bool) -> Path | 
     root.setLevel(numeric)
     context = ContextFilter()
     console = logging.StreamHandler(sys.stderr)
-    console.setLevel(max(numeric, logging.WARNING) if live_view else numeric)
+    # With the live view on, lines printed under it scroll it away: only errors go there
+    # (gaps, pod states and undelivered cues are in the view itself, and in the file).
+    console.setLevel(max(numeric, logging.ERROR) if live_view else numeric)
     console.setFormatter(KeyValueFormatter(tracebacks=False))
     console.addFilter(context)
     root.addHandler(console)

@@ -324,6 +324,16 @@ class Coach:
         return None if target is None else target.target_spm
 
     @property
+    def overstride_limit_m(self) -> float:
+        """The overstride the coach cues above (``set_targets`` may have changed it)."""
+        return self._overstride_enter_m
+
+    @property
+    def strike_angle_limit_deg(self) -> float:
+        """The strike angle the coach cues above."""
+        return self._strike_enter_deg
+
+    @property
     def muted_until_s(self) -> float:
         return self._muted_until_s
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Lower is dropped first when the queue is full.
@@ -29,6 +30,8 @@ class Outgoing:
     expires_unix_s: float = math.inf
     latest_only: bool = False
     """Only the newest queued message of this topic is worth sending (metrics, status)."""
+    ref: str = ""
+    """What the message carries, for its sender's bookkeeping (a cue's id)."""
 
     def expired(self, now_unix_s: float) -> bool:
         return now_unix_s >= self.expires_unix_s
@@ -37,23 +40,31 @@ class Outgoing:
 class Outbox:
     """At most ``max_messages`` messages; see the module docstring for what goes first."""
 
-    def __init__(self, max_messages: int) -> None:
+    def __init__(
+        self, max_messages: int, on_drop: Callable[[Outgoing, str], None] | None = None
+    ) -> None:
         if max_messages < 1:
             raise ValueError("max_messages >= 1 required")
         self.max_messages = max_messages
         self._items: list[Outgoing] = []
         self.dropped: Counter[str] = Counter()
+        self.on_drop = on_drop
+        """Told about every message dropped, with the reason (a cue the runner never got)."""
 
     def __len__(self) -> int:
         return len(self._items)
 
     def _drop(self, index: int, reason: str) -> None:
-        item = self._items.pop(index)
+        self._dropped(self._items.pop(index), reason)
+
+    def _dropped(self, item: Outgoing, reason: str) -> None:
         self.dropped[f"{item.kind}_{reason}"] += 1
+        if self.on_drop is not None:
+            self.on_drop(item, reason)
 
     def push(self, item: Outgoing, now_unix_s: float) -> None:
         if item.expired(now_unix_s):
-            self.dropped[f"{item.kind}_expired"] += 1
+            self._dropped(item, "expired")
             return
         if item.retain or item.latest_only:
             # Only the newest retained state (or latest snapshot) of a topic matters.

@@ -194,7 +194,10 @@ class MqttPublisher:
         """The latest commands and their answers (bounded: the process runs for hours)."""
         self._command_log = RateLimitedLog(log)
         self.session_id: str | None = None
-        self._outbox = Outbox(settings.queue_max)
+        self.on_cue_outcome: Callable[[str, bool, str], None] | None = None
+        """``(cue id, delivered, how)``: handed to the broker ("sent") or dropped on the way
+        ("expired", "queue_full", ...): the session marks cues the runner never got."""
+        self._outbox = Outbox(settings.queue_max, on_drop=self._dropped_item)
         self._pods: dict[Foot, LinkEvent] = {}  # the latest event per foot
         # QoS 1 messages handed to the connection and not yet acknowledged, by message id.
         self._pending: dict[int, tuple[asyncio.Future[bool], Outgoing | None]] = {}
@@ -282,8 +285,16 @@ class MqttPublisher:
                 False,
                 payload.created_unix_s,
                 payload.expires_unix_s,
+                ref=cue.id,
             )
         )
+
+    def _outcome(self, item: Outgoing, delivered: bool, how: str) -> None:
+        if item.kind == "cue" and item.ref and self.on_cue_outcome is not None:
+            self.on_cue_outcome(item.ref, delivered, how)
+
+    def _dropped_item(self, item: Outgoing, reason: str) -> None:
+        self._outcome(item, False, reason)
 
     def publish_metrics(self, metrics: GaitMetrics) -> None:
         payload = MetricsPayload.from_metrics(metrics, self.runner, self.unix_offset_s)
@@ -347,6 +358,7 @@ class MqttPublisher:
             return
         if item.expired(now):
             self.stats.dropped[f"{item.kind}_expired"] += 1
+            self._outcome(item, False, "expired")
             return
         try:
             rc, mid = self.connection.publish(
@@ -359,10 +371,13 @@ class MqttPublisher:
             )
         except (ValueError, UnicodeError) as exc:  # paho refuses the topic (e.g. a wildcard)
             self.stats.dropped[f"{item.kind}_bad_topic"] += 1
+            self._outcome(item, False, "bad_topic")
             self._command_log.log(logging.WARNING, "not sent on %r: %s", clip(item.topic), exc)
             return
         if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             self.stats.published[item.kind] += 1
+            if item.qos == 0:
+                self._outcome(item, True, "sent")
             if item.qos > 0:
                 future = asyncio.get_running_loop().create_future()
                 self._pending[mid] = (future, item)
@@ -370,6 +385,7 @@ class MqttPublisher:
             self._outbox.push(item, now)  # the connection broke a moment ago
         else:
             self.stats.dropped[f"{item.kind}_{rc.name.lower()}"] += 1
+            self._outcome(item, False, rc.name.lower())
 
     def _connected(self) -> None:
         # Online status first (it also reports what was dropped), then what waited.
@@ -395,6 +411,9 @@ class MqttPublisher:
         entry = self._pending.pop(mid, None)
         if entry is not None and not entry[0].done():
             entry[0].set_result(ok)
+        if entry is not None and entry[1] is not None:
+            # QoS 1: the broker has it (PUBACK); a refused one is not delivered.
+            self._outcome(entry[1], ok, "sent" if ok else "refused")
 
     async def _wait_mid(self, mid: int, timeout_s: float) -> bool:
         entry = self._pending.setdefault(mid, (asyncio.get_running_loop().create_future(), None))

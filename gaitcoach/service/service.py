@@ -82,6 +82,12 @@ class ServiceState:
     gaps: list[Gap] = field(default_factory=list)
     rsc: dict[str, RscReading] = field(default_factory=dict)
     session_id: str | None = None
+    cue_heard: dict[str, str] = field(default_factory=dict)
+    """Cue id -> "sending", "sent", "shown" (no broker: the live view is the delivery) or
+    why it never reached the runner ("expired", "queue_full")."""
+    distance_m: float = 0.0
+    """Running distance of this session (mean of both feet's stride lengths)."""
+    session_started_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,9 @@ class Service:
             self.publisher.session_id = self.state.session_id
             self.publisher.publish_status()
         set_session(session_id)
+        self.state.distance_m = 0.0
+        self.state.session_started_s = now
+        self.state.cue_heard.clear()
         log.info("session started id=%s", self.state.session_id)
 
     def _start_command(self, cmd: StartSession) -> Recorder | None:
@@ -318,6 +327,8 @@ class Service:
     def _emit(self, out: Outputs) -> None:
         rec, pub = self.recorder, self.publisher
         for stride in out.strides:
+            if stride.activity is not Activity.STANDING and stride.stride_length_m is not None:
+                self.state.distance_m += stride.stride_length_m / 2.0  # two feet, one track
             if rec is not None:
                 rec.add_stride(stride)
             if pub is not None and self.config.mqtt.publish_strides:
@@ -337,7 +348,18 @@ class Service:
             if self.recorder is not None:
                 self.recorder.add_cue(cue)
             if self.publisher is not None:
+                self.state.cue_heard[cue.id] = "sending"
                 self.publisher.publish_cue(cue)
+            else:
+                self.state.cue_heard[cue.id] = "shown"
+
+    def _cue_outcome(self, cue_id: str, delivered: bool, how: str) -> None:
+        """The publisher's word on a cue: sent to the broker, or dropped on the way."""
+        self.state.cue_heard[cue_id] = how
+        if not delivered:
+            log.info("cue %s not delivered: %s", cue_id, how)
+        if self.recorder is not None:
+            self.recorder.add_cue_outcome(cue_id, delivered, how)
 
     def tick(self) -> None:
         now = self.clock.now()
@@ -431,6 +453,8 @@ class Service:
                 clock=self.clock.unix,
             ) as pub:
                 self.publisher = pub
+                if pub is not None:
+                    pub.on_cue_outcome = self._cue_outcome
                 self._open_session()
                 async with FootpodLink(self.config.link) as link:
                     self.link = link

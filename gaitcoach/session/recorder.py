@@ -259,6 +259,10 @@ class Recorder:
         )
         self._put("cues", row, cue.created_s)
 
+    def add_cue_outcome(self, cue_id: str, delivered: bool, how: str) -> None:
+        """Whether a cue reached the runner: ``how`` is "sent" or why it was dropped."""
+        self._put("cue_outcomes", (cue_id, int(delivered), how), None)
+
     def add_command(self, t_s: float, name: str, args: Mapping[str, Any] | None = None) -> None:
         try:
             args_json = dumps(dict(args or {}), sort_keys=True)

@@ -111,6 +111,9 @@ class SessionData:
     events: list[LinkEvent]
     discomfort: list[DiscomfortReport]
     gaps: list[Gap]
+    cue_outcomes: dict[str, bool] = field(default_factory=dict)
+    """Cue id -> whether it reached the runner (cues without an outcome: unknown, taken as
+    delivered; the live view showed them)."""
 
 
 STRIDE_COLUMNS = (
@@ -136,6 +139,12 @@ STRIDE_COLUMNS = (
     "overstride_m",
 )
 
+CUE_OUTCOMES_TABLE = """CREATE TABLE IF NOT EXISTS cue_outcomes (
+    session_id TEXT NOT NULL, seq INTEGER NOT NULL, cue_id TEXT NOT NULL,
+    delivered INTEGER NOT NULL, how TEXT NOT NULL, PRIMARY KEY (session_id, seq));"""
+"""Whether each cue reached the runner (added within format version 1: created in older
+stores when a writer opens them; a store without it has no outcomes)."""
+
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
@@ -149,6 +158,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     acc_enc TEXT NOT NULL, acc_scale REAL NOT NULL, gyr_enc TEXT NOT NULL,
     gyr_scale REAL NOT NULL, parts BLOB NOT NULL, payload BLOB NOT NULL,
     PRIMARY KEY (session_id, seq));
+{CUE_OUTCOMES_TABLE}
 CREATE TABLE IF NOT EXISTS gaps (
     session_id TEXT NOT NULL, seq INTEGER NOT NULL, foot TEXT NOT NULL, start_s REAL NOT NULL,
     end_s REAL NOT NULL, lost_samples INTEGER NOT NULL, reason TEXT NOT NULL,
@@ -198,6 +208,8 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous=NORMAL")
             if version == 0:
                 conn.executescript(SCHEMA)
+            else:
+                conn.executescript(CUE_OUTCOMES_TABLE)
                 conn.execute(f"PRAGMA user_version={FORMAT_VERSION}")
                 conn.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('format_version', ?)",
@@ -541,11 +553,25 @@ class SessionStore:
             ),
         )
         gaps = rows("gaps", "foot, start_s, end_s, lost_samples, reason", _gap_from_row)
+        outcomes: dict[str, bool] = {}
+        if self._has_table("cue_outcomes"):
+            for cue_id, delivered in rows(
+                "cue_outcomes",
+                "cue_id, delivered",
+                lambda r: (_text(r[0], "cue_id"), bool(_int(r[1], "delivered"))),
+            ):
+                outcomes[cue_id] = delivered
         try:
             config = _json_object(config_json, "config_json")
         except BadValue as exc:
             raise SessionError(f"session {sid}: stored config is corrupt ({exc})") from exc
-        return SessionData(info, config, strides, cues, commands, events, discomfort, gaps)
+        return SessionData(
+            info, config, strides, cues, commands, events, discomfort, gaps, outcomes
+        )
+
+    def _has_table(self, name: str) -> bool:
+        rows = self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return bool(rows)
 
     def raw_count(self, session_id: str) -> tuple[int, int]:
         """(number of chunks as recorded, number of samples) stored for a session."""

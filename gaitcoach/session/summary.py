@@ -444,7 +444,8 @@ def cue_effects(
                 before=before,
                 after=after,
                 change=change,
-                moved=moved,
+                moved=moved if data.cue_outcomes.get(cue.id, True) else None,
+                delivered=data.cue_outcomes.get(cue.id, True),
             )
         )
     return out
@@ -607,9 +608,11 @@ def summary_text(s: SessionSummary) -> str:
     lines.append("  strike: " + ", ".join(f"{k} {v:.0f}%" for k, v in shares.items()))
     moved = [c for c in s.cues if c.moved is not None]
     if s.cues:
+        lost = sum(not c.delivered for c in s.cues)
         lines.append(
-            f"  cues: {len(s.cues)}, metric moved after {sum(bool(c.moved) for c in moved)}"
-            f" of {len(moved)}"
+            f"  cues: {len(s.cues)}"
+            + (f" ({lost} never reached you)" if lost else "")
+            + f", metric moved after {sum(bool(c.moved) for c in moved)} of {len(moved)} heard"
         )
     for d in s.discomfort:
         lines.append(f"  discomfort at {d.t_s / 60:.1f} min: {d.body_part} {d.score}/10")

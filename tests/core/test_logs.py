@@ -49,7 +49,7 @@ def test_context_and_tracebacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert '    raise RuntimeError("pod crashed")' in text
 
 
-def test_live_view_console_shows_warnings_only(
+def test_live_view_console_shows_errors_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     console = io.StringIO()
@@ -58,9 +58,10 @@ def test_live_view_console_shows_warnings_only(
     log = logging.getLogger("gaitcoach.test")
     try:
         log.debug("detail")
-        log.warning("pod lost")
+        log.warning("gap of 2.0 s")
+        log.error("pod task failed")
     finally:
         _close_handlers()
-    assert console.getvalue().count("\n") == 1 and "pod lost" in console.getvalue()
+    assert console.getvalue().count("\n") == 1 and "pod task failed" in console.getvalue()
     # The file honours log_level (debug).
     assert "detail" in (tmp_path / "g.log").read_text()

@@ -37,8 +37,20 @@ def test_view_shows_metrics_cues_and_gaps() -> None:
     console = Console(record=True, width=140)
     console.print(render(svc))
     text = console.export_text()
-    assert "runner viv" in text
+    assert "gaitcoach: viv" in text
     assert "running" in text and "rearfoot" in text
+    # What a runner reads: elapsed, distance, pace in m:ss /km, metrics against targets.
+    assert "elapsed" in text and " km" in text and "/km" in text and "m/s" not in text
+    target = svc.pipeline.coach.cadence_target_spm_
+    assert target is not None and f"{target:.0f}" in text
+    assert "↓ land under hips" in text or "↓ land softer" in text
+    assert "on screen" in text  # no broker: the live view is how the cue reaches the runner
+    assert "1 gap(s) in the data" in text
+    # Pod diagnostics only on --verbose.
+    assert "rssi" not in text and "D0:0D" not in text
+    console = Console(record=True, width=140)
+    console.print(render(svc, verbose=True))
+    assert "rssi" in console.export_text()
     m = svc.state.metrics
     assert m is not None and m.cadence_spm is not None and 145 < m.cadence_spm < 165
     assert f"{m.cadence_spm:.0f}" in text
