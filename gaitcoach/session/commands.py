@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gaitcoach.errors import CliError, ConfigError
-from gaitcoach.jsonenc import dumps
+from gaitcoach.jsonenc import dumps, jsonable
 from gaitcoach.safepath import UnsafePathError, check_session_id, inside
 from gaitcoach.session.advice import AdviceBook, advise
 from gaitcoach.session.store import SessionError, SessionStore
@@ -195,50 +195,47 @@ def _hist_json(h: Any) -> dict[str, Any]:
                 "distance_m": r.distance_m,
                 "pace_s_per_km": r.pace_s_per_km,
                 "metrics": r.metrics,
+                "counted": r.counted,
             }
             for r in h.runs
         ],
-        "weeks": [vars_(w) for w in h.weeks],
-        "trends": [vars_(t) for t in h.trends],
-        "baseline": [vars_(b) for b in h.baseline],
+        "weeks": jsonable(h.weeks),
+        "trends": jsonable(h.trends),
+        "trend_note": h.trend_note,
+        "baseline": jsonable(h.baseline),
     }
-
-
-def vars_(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
 
 
 @_guard
 def cmd_history(args: argparse.Namespace) -> int:
     from gaitcoach.session.history import history
+    from gaitcoach.session.report import DISPLAY, _pace, metric_value
 
-    with SessionStore(_data_dir(args)) as store:
+    data_dir = _data_dir(args)
+    with SessionStore(data_dir) as store:
         h = history(store, args.runner)
     if args.html:
         from gaitcoach.session.history_report import render_history_html
 
-        Path(args.html).write_text(render_history_html(h), encoding="utf-8")
+        Path(args.html).write_text(render_history_html(h, data_dir / "reports"), encoding="utf-8")
     if args.json:
         print(dumps(_hist_json(h), indent=1))
         return 0
     if not h.runs:
-        print("no sessions")
+        print(f"no sessions in {data_dir}")
         return 0
-    print(
-        f"{'date':<11} {'session':<24} {'km':>6} {'min':>6} {'cad':>5} {'ct ms':>6} "
-        f"{'strike':>6} {'over cm':>7}"
-    )
+    print(f"{'date':<17} {'km':>6} {'pace':>9} {'cadence':>8} {'contact ms':>10}  session")
     for r in h.runs:
         m = r.metrics
 
         def f(v: float | None, scale: float = 1.0, d: int = 0) -> str:
             return "-" if v is None else f"{v * scale:.{d}f}"
 
+        note = "" if r.counted else "  (not counted)"
         print(
-            f"{r.started:%Y-%m-%d} {r.session_id:<24} {r.distance_m / 1000:6.2f} "
-            f"{r.duration_s / 60:6.1f} {f(m['cadence_spm']):>5} "
-            f"{f(m['contact_time_s'], 1000):>6} {f(m['foot_strike_angle_deg'], 1, 1):>6} "
-            f"{f(m['overstride_m'], 100, 1):>7}"
+            f"{r.started.astimezone():%Y-%m-%d %H:%M} {r.distance_m / 1000:6.2f} "
+            f"{_pace(r.pace_s_per_km):>9} {f(m['cadence_spm']):>8} "
+            f"{f(m['contact_time_s'], 1000):>10}  {r.session_id}{note}"
         )
     print(
         "weekly load: "
@@ -247,20 +244,28 @@ def cmd_history(args: argparse.Namespace) -> int:
             for w in h.weeks
         )
     )
-    print(
-        "trend per week: "
-        + ", ".join(
-            f"{t.metric} {t.slope_per_week:+.3g}" for t in h.trends if t.slope_per_week is not None
+    if h.trend_note:
+        print(f"trends: not yet ({h.trend_note})")
+    else:
+        print(
+            "trend per week: "
+            + ", ".join(
+                f"{DISPLAY[t.metric][0].lower()} {t.slope_per_week * DISPLAY[t.metric][2]:+.1f} "
+                f"{DISPLAY[t.metric][1]}"
+                for t in h.trends
+                if t.slope_per_week is not None
+            )
         )
-    )
-    print(
-        "latest vs baseline: "
-        + ", ".join(
-            f"{b.metric} {b.latest:.3g} vs {b.baseline:.3g}"
-            for b in h.baseline
-            if b.latest is not None and b.baseline is not None
-        )
-    )
+    usual = []
+    for b in h.baseline:
+        if b.latest is None:
+            continue
+        text = f"{DISPLAY[b.metric][0].lower()} {metric_value(b.latest, b.metric)}"
+        if b.usual_low is not None and b.usual_high is not None:
+            low, high = metric_value(b.usual_low, b.metric), metric_value(b.usual_high, b.metric)
+            text += f" (usual {low}-{high})"
+        usual.append(text)
+    print("this run vs your usual: " + ", ".join(usual))
     return 0
 
 

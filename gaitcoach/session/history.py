@@ -28,7 +28,13 @@ KEY_METRICS = (
     "peak_impact_g",
 )
 BASELINE_RUNS = 10
-"""The baseline is the median of up to this many runs before the latest."""
+"""The runner's usual range is taken from up to this many runs before the latest."""
+TREND_MIN_RUNS = 4
+TREND_MIN_DAYS = 14.0
+"""A trend per week is shown only with this many counted runs spread over this many days:
+four runs minutes apart make no "-1.4e4 spm/week"."""
+MIN_COUNTED_M = 200.0
+"""Runs shorter than this (or failed, or without strides) stay out of trends and load."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,8 @@ class RunRow:
     pace_s_per_km: float | None
     metrics: dict[str, float | None]
     left_share_contact_pct: float | None
+    counted: bool = True
+    """In weekly load, trends and the usual range (not failed, not empty, not a few steps)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +72,13 @@ class BaselineComparison:
     metric: str
     latest: float | None
     baseline: float | None
+    """The median of the runs before the latest (up to :data:`BASELINE_RUNS`)."""
     change: float | None
+    previous: float | None = None
+    """The run before the latest."""
+    usual_low: float | None = None
+    usual_high: float | None = None
+    """The runner's usual range: the middle half of the runs before the latest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,8 @@ class History:
     weeks: list[WeekLoad]
     trends: list[Trend]
     baseline: list[BaselineComparison]
+    trend_note: str = ""
+    """Why there are no trends yet (too few runs, too short a time)."""
 
 
 def parse_started(info: SessionInfo) -> datetime:
@@ -82,6 +98,7 @@ def parse_started(info: SessionInfo) -> datetime:
 
 def run_row(data: SessionData) -> RunRow:
     s = summarize(data)
+    counted = s.status != "failed" and s.n_strides["all"] > 0 and s.distance_m >= MIN_COUNTED_M
     return RunRow(
         session_id=s.session_id,
         started=parse_started(data.info),
@@ -91,12 +108,13 @@ def run_row(data: SessionData) -> RunRow:
         pace_s_per_km=s.pace_s_per_km,
         metrics={m: (x.median if (x := s.metrics[m].all) else None) for m in KEY_METRICS},
         left_share_contact_pct=s.metrics["contact_time_s"].left_share_pct,
+        counted=counted,
     )
 
 
 def weekly_load(runs: list[RunRow]) -> list[WeekLoad]:
     weeks: dict[str, list[RunRow]] = defaultdict(list)
-    for r in runs:
+    for r in (r for r in runs if r.counted):
         y, w, _ = r.started.isocalendar()
         weeks[f"{y}-W{w:02d}"].append(r)
     return [
@@ -105,7 +123,21 @@ def weekly_load(runs: list[RunRow]) -> list[WeekLoad]:
     ]
 
 
+def trend_note(runs: list[RunRow]) -> str:
+    """Empty when trends mean something, else why not."""
+    counted = [r for r in runs if r.counted]
+    if len(counted) < TREND_MIN_RUNS:
+        return f"trends need {TREND_MIN_RUNS} runs (so far {len(counted)})"
+    days = (counted[-1].started - counted[0].started).total_seconds() / 86400.0
+    if days < TREND_MIN_DAYS:
+        return f"trends need runs over {TREND_MIN_DAYS:.0f} days (so far {days:.0f})"
+    return ""
+
+
 def trends(runs: list[RunRow]) -> list[Trend]:
+    if trend_note(runs):
+        return [Trend(m, None) for m in KEY_METRICS]
+    runs = [r for r in runs if r.counted]
     out = []
     for m in KEY_METRICS:
         pts = [
@@ -122,21 +154,26 @@ def trends(runs: list[RunRow]) -> list[Trend]:
 def baseline(runs: list[RunRow]) -> list[BaselineComparison]:
     if not runs:
         return []
-    latest, before = runs[-1], runs[-1 - BASELINE_RUNS : -1]
+    counted = [r for r in runs if r.counted] or runs
+    latest, before = counted[-1], counted[-1 - BASELINE_RUNS : -1]
     out = []
     for m in KEY_METRICS:
         vals = [v for r in before if (v := r.metrics[m]) is not None]
         base = statistics.median(vals) if vals else None
         now = latest.metrics[m]
         change = None if base is None or now is None else now - base
-        out.append(BaselineComparison(m, now, base, change))
+        low = high = None
+        if len(vals) >= 2:
+            low, high = (float(x) for x in np.percentile(vals, [25, 75]))
+        previous = before[-1].metrics[m] if before else None
+        out.append(BaselineComparison(m, now, base, change, previous, low, high))
     return out
 
 
 def history(store: SessionStore, runner: str | None = None) -> History:
     runs = [run_row(store.load_info(info)) for info in store.list_sessions(runner)]
     runs.sort(key=lambda r: r.started)
-    return History(runner, runs, weekly_load(runs), trends(runs), baseline(runs))
+    return History(runner, runs, weekly_load(runs), trends(runs), baseline(runs), trend_note(runs))
 
 
 def advice_context(

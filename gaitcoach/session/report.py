@@ -198,6 +198,14 @@ DISPLAY = {
 }
 
 
+def metric_value(v: float | None, name: str) -> str:
+    """A metric in its display unit and precision (``-`` when unknown)."""
+    if v is None:
+        return "-"
+    _, _, scale, digits = DISPLAY[name]
+    return f"{v * scale:.{digits}f}"
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """What is typical for a recreational runner, in the display unit, and where it is from."""

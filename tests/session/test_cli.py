@@ -105,7 +105,7 @@ def test_history_trends_load_and_baseline(
     code, out, _ = run(capsys, "summary", "latest", "--data-dir", str(d))
     assert "Low-impact cross-training" in out and "running load rose quickly" in out
     code, out, _ = run(capsys, "history", "--data-dir", str(d))
-    assert code == 0 and "weekly load" in out and "latest vs baseline" in out
+    assert code == 0 and "weekly load" in out and "this run vs your usual" in out
 
 
 def test_errors_are_one_line_and_nonzero(tmp_path: Path) -> None:
@@ -255,3 +255,32 @@ def test_export_format_comes_from_the_output_name(
         empty = rec.session_id
     code, _, err = run(capsys, "export", empty, "--data-dir", d, "-o", str(tmp_path / "e.fit"))
     assert code == 2 and "nothing to export" in err and not (tmp_path / "e.fit").exists()
+
+
+def test_history_says_when_trends_mean_nothing_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four runs minutes apart give no trend per week; an empty session stays out of the
+    weekly load; the page has dates, links to each report and the usual range."""
+    d = tmp_path / "data"
+    start = datetime(2026, 10, 1, 7, tzinfo=UTC)
+    for i in range(4):
+        r = factory.Runner(cadence_spm=160.0 + 5 * i, noise=0.002)
+        add_run(d, r, 3.0, start + timedelta(minutes=10 * i), seed=i)
+    with Recorder(d, runner="ann"):
+        pass  # started and stopped at once: no strides
+    reports = d / "reports"
+    reports.mkdir()
+    code, out, _ = run(capsys, "history", "--data-dir", str(d), "--json")
+    h = json.loads(out)
+    assert all(t["slope_per_week"] is None for t in h["trends"])
+    assert sum(w["runs"] for w in h["weeks"]) == 4
+    first = h["runs"][0]["session_id"]
+    (reports / f"{first}.html").write_text("<html></html>")
+    page = tmp_path / "h.html"
+    code, out, _ = run(capsys, "history", "--data-dir", str(d), "--html", str(page))
+    assert code == 0 and "trends: not yet (trends need runs over 14 days" in out
+    assert "e+" not in out  # no "-1.42e+04 spm/week"
+    text = page.read_text()
+    assert f"{first}.html" in text and "your usual" in text and "Cadence (steps/min)" in text
+    assert "not counted" in text
