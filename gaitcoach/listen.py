@@ -394,7 +394,11 @@ def _positive(value: str) -> float:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "listen", help="print (and speak) a runner's cues as they arrive", description=__doc__
+        "listen",
+        help="print (and speak) a runner's cues as they arrive",
+        description="Follow a runner's cues from the broker: print each one as it arrives, "
+        "speak it with espeak-ng when installed, and say when the service goes online or "
+        "offline. The broker and runner come from the config run uses, or the flags.",
     )
     p.add_argument("--runner", help="runner id (default: [runner] id of the config, as run)")
     p.add_argument(

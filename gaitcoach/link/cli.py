@@ -11,7 +11,12 @@ from gaitcoach.link.discovery import scan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
-    p = sub.add_parser("scan", help="list footpods in range (kind, side, RSSI, battery, why)")
+    p = sub.add_parser(
+        "scan",
+        help="list footpods in range (kind, side, RSSI, battery, why)",
+        description="Scan for footpods, Movesense sensors and running speed pods, and say for "
+        "each why it looks like one. Use the addresses or names in [link] pods.",
+    )
     p.add_argument("--timeout", type=float, default=5.0, help="scan time in seconds")
     p.add_argument("--adapter", help="BlueZ adapter, e.g. hci0 (default: the system default)")
     p.add_argument("--json", action="store_true", help="one JSON object per pod")

@@ -28,6 +28,12 @@ def _finite(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
+def _round(value: float | None, digits: int) -> float | None:
+    """A finite value rounded for the wire (None stays None, NaN becomes None)."""
+    v = _finite(value)
+    return None if v is None else round(v, digits)
+
+
 def _numbers(values: Mapping[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if math.isfinite(v)}
 
@@ -172,23 +178,28 @@ class MetricsPayload:
     def from_metrics(
         cls, m: GaitMetrics, runner: str, unix_offset_s: float = 0.0
     ) -> MetricsPayload:
+        # Rounded to what the pods can tell (1 ms, 1 cm, 0.1 deg, 0.1 step/min): more digits
+        # on the wire are noise a display would show.
         return cls(
             runner=runner,
-            t_unix_s=m.t_s + unix_offset_s,
+            t_unix_s=round(m.t_s + unix_offset_s, 3),
             activity=m.activity.value,
             n_strides=m.n_strides,
-            cadence_spm=_finite(m.cadence_spm),
-            contact_time_s=_finite(m.contact_time_s),
-            flight_time_s=_finite(m.flight_time_s),
-            stride_length_m=_finite(m.stride_length_m),
-            speed_mps=_finite(m.speed_mps),
-            foot_strike_angle_deg=_finite(m.foot_strike_angle_deg),
+            cadence_spm=_round(m.cadence_spm, 1),
+            contact_time_s=_round(m.contact_time_s, 3),
+            flight_time_s=_round(m.flight_time_s, 3),
+            stride_length_m=_round(m.stride_length_m, 2),
+            speed_mps=_round(m.speed_mps, 2),
+            foot_strike_angle_deg=_round(m.foot_strike_angle_deg, 1),
             strike_pattern=m.strike_pattern.value if m.strike_pattern else None,
-            overstride_m=_finite(m.overstride_m),
-            peak_impact_g=_finite(m.peak_impact_g),
-            step_length_rel_leg=_finite(m.step_length_rel_leg),
-            balance_contact_left_pct=_finite(m.balance_contact_left_pct),
-            per_foot={foot.value: _numbers(values) for foot, values in m.per_foot.items()},
+            overstride_m=_round(m.overstride_m, 2),
+            peak_impact_g=_round(m.peak_impact_g, 1),
+            step_length_rel_leg=_round(m.step_length_rel_leg, 3),
+            balance_contact_left_pct=_round(m.balance_contact_left_pct, 1),
+            per_foot={
+                foot.value: {k: round(v, 3) for k, v in _numbers(values).items()}
+                for foot, values in m.per_foot.items()
+            },
         )
 
 

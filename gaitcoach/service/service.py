@@ -409,7 +409,13 @@ class Service:
         reports = self.pipeline.coach.discomfort_reports_
         if self.recorder is not None and name == "discomfort" and reports:
             self.recorder.add_discomfort(reports[-1])
-        return dict(outcome.detail)
+        detail = dict(outcome.detail)
+        until = detail.pop("muted_until_s", None)
+        if isinstance(until, float):
+            # On the wire every time is Unix seconds (docs/mqtt/topics.md), never the
+            # service's own clock.
+            detail["muted_until_unix_s"] = round(until + self.clock.unix_offset_s, 3)
+        return detail
 
     # -- run -----------------------------------------------------------------------------
 

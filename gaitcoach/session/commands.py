@@ -322,13 +322,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("sessions", help="list recorded sessions")
+    p = sub.add_parser(
+        "sessions",
+        help="list recorded sessions",
+        description="List your recorded runs (newest last) with their status, length and strides.",
+    )
     _common(p)
     p.add_argument("--runner", help="only this runner's sessions")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_guard(cmd_sessions))
 
-    p = sub.add_parser("summary", help="post-run summary and advice of a session")
+    p = sub.add_parser(
+        "summary",
+        help="post-run summary and advice of a session",
+        description="The run's numbers, what changed over it, and advice tied to what was "
+        "measured; --html writes a report you can open on a phone.",
+    )
     _common(p)
     p.add_argument("session", metavar="SESSION", help="session id, unique prefix, or 'latest'")
     p.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report")
@@ -342,7 +351,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("replay", help="rerun the gait engine over a session's raw samples")
+    p = sub.add_parser(
+        "replay",
+        help="rerun the analysis over a session, or import a recording",
+        description="Run the live analysis again over a session's raw samples, with the "
+        "configuration it was recorded with, and check it reproduces every stride; or analyse "
+        "a recording directory (docs/recording-format.md) and store it as a new session.",
+    )
     _common(p)
     p.add_argument(
         "recording",
@@ -357,7 +372,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("history", help="runs over time: trends, weekly load, baseline")
+    p = sub.add_parser(
+        "history",
+        help="your runs over time: load, trends, your usual range",
+        description="Your runs by date, weekly load, trends (once there are enough runs over "
+        "enough time) and this run against the last one and your usual range.",
+    )
     _common(p)
     p.add_argument("--runner", help="only this runner")
     p.add_argument("--json", action="store_true", help="print JSON")
