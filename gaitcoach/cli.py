@@ -69,6 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Exception as exc:  # a bug: one line here, the traceback in the log file
+        from gaitcoach.logs import log_crash
+
+        where = log_crash(exc)
+        tail = f" (traceback in {where})" if where else ""
+        print(f"gaitcoach: internal error: {type(exc).__name__}: {exc}{tail}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -130,3 +130,23 @@ def setup_logging(level: str, log_file: Path | None, live_view: bool) -> Path | 
     file.addFilter(context)
     root.addHandler(file)
     return path
+
+
+def log_crash(exc: BaseException) -> Path | None:
+    """Append an unexpected error's traceback to the log file (the console gets one line);
+    the file's path, or None when it cannot be written."""
+    import traceback
+
+    path = default_log_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            stamp = KeyValueFormatter(tracebacks=False).formatTime(
+                logging.makeLogRecord({}), "%Y-%m-%dT%H:%M:%S"
+            )
+            what = _quote(f"{type(exc).__name__}: {exc}")
+            fh.write(f"{stamp} level=error logger=gaitcoach.cli msg={what}\n")
+            fh.writelines("    " + line for line in traceback.format_exception(exc))
+    except OSError:
+        return None
+    return path

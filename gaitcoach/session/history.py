@@ -6,6 +6,7 @@ rising quickly, discomfort that keeps coming back).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -231,8 +232,16 @@ def session_cadence_target(
         if c.kind is CueKind.CADENCE and "target_spm" in c.trigger
     ]
     baseline = profile.baseline_cadence_spm or warmup_baseline(data.strides, settings.warmup_s)
-    override = override_spm if override_spm is not None else (live[-1] if live else None)
-    return cadence_target(profile, settings, baseline, override_spm=override)
+    if override_spm is not None:
+        return cadence_target(profile, settings, baseline, override_spm=override_spm)
+    rule = cadence_target(profile, settings, baseline)
+    if not live or (rule is not None and abs(rule.target_spm - live[-1]) < 0.5):
+        return rule
+    # The coach ran with another target (a warm-up baseline measured on its windows, or
+    # set_targets): what the runner heard is what the summary uses.
+    live_target = cadence_target(profile, settings, baseline, override_spm=live[-1])
+    assert live_target is not None
+    return dataclasses.replace(live_target, source="the coach's target during this run")
 
 
 def session_summary(

@@ -62,7 +62,11 @@ def render_history_html(h: History, reports_dir: Path | None = None) -> str:
     for r in reversed(h.runs):
         report = reports_dir / f"{r.session_id}.html" if reports_dir is not None else None
         when = e(local_time(r.started.isoformat()))
-        link = f"<a href='{e(report.as_uri())}'>{when}</a>" if report and report.exists() else when
+        link = (
+            f"<a href='{e(report.resolve().as_uri())}'>{when}</a>"
+            if report and report.exists()
+            else when
+        )
         note = "" if r.counted else " <span class='small'>(not counted: failed or too short)</span>"
         rows.append(
             f"<tr><td>{link}{note}</td><td>{r.distance_m / 1000:.2f}</td>"
