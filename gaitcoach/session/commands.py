@@ -73,6 +73,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE", help="config file (as for run)")
 
 
+def _local(utc_iso: str) -> str:
+    """A stored UTC time as local ``YYYY-MM-DD HH:MM``."""
+    from datetime import datetime
+
+    try:
+        when = datetime.fromisoformat(utc_iso)
+    except ValueError:
+        return utc_iso[:16]
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return f"{when.astimezone():%Y-%m-%d %H:%M}"
+
+
 def cmd_sessions(args: argparse.Namespace) -> int:
     with SessionStore(_data_dir(args)) as store:
         sessions = store.list_sessions(args.runner)
@@ -93,10 +106,10 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     if not sessions:
         print(f"no sessions in {_data_dir(args)}")
         return 0
-    print(f"{'session':<24} {'runner':<10} {'started (UTC)':<17} {'status':<11} {'min':>6} strides")
+    print(f"{'session':<24} {'runner':<10} {'started':<17} {'status':<11} {'min':>6} strides")
     for s in sessions:
         print(
-            f"{s.id:<24} {s.runner:<10} {s.started_utc[:16].replace('T', ' '):<17} "
+            f"{s.id:<24} {s.runner:<10} {_local(s.started_utc):<17} "
             f"{s.status.value:<11} {s.duration_s / 60:6.1f} {s.n_strides}"
         )
     return 0

@@ -22,11 +22,13 @@ from matplotlib.figure import Figure
 from gaitcoach.coach.targets import CadenceTarget
 from gaitcoach.session.store import SessionData
 from gaitcoach.session.summary import (
+    DISPLAY,
     FATIGUE_METRICS,
     CueEffect,
     SessionSummary,
     Stat,
     _clock,
+    data_banner,
     plausible,
 )
 from gaitcoach.types import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG, Foot, StrideRecord
@@ -183,21 +185,6 @@ def _stat(st: Stat | None, digits: int, scale: float) -> str:
     )
 
 
-# Display name, unit, scale and decimals per metric: one unit per quantity (overstride in cm,
-# times in ms, pace in m:ss /km everywhere).
-DISPLAY = {
-    "cadence_spm": ("Cadence", "steps/min", 1.0, 0),
-    "stride_length_m": ("Stride length", "m", 1.0, 2),
-    "speed_mps": ("Speed", "m/s", 1.0, 2),
-    "contact_time_s": ("Ground contact time", "ms", 1000.0, 0),
-    "flight_time_s": ("Flight time", "ms", 1000.0, 0),
-    "foot_strike_angle_deg": ("Foot strike angle", "deg", 1.0, 1),
-    "overstride_m": ("Overstride", "cm", 100.0, 1),
-    "peak_impact_g": ("Peak impact", "g", 1.0, 1),
-    "loading_rate_gps": ("Loading rate", "g/s", 1.0, 0),
-}
-
-
 def metric_value(v: float | None, name: str) -> str:
     """A metric in its display unit and precision (``-`` when unknown)."""
     if v is None:
@@ -273,33 +260,6 @@ def local_time(utc_iso: str) -> str:
         when = when.replace(tzinfo=UTC)
     local = when.astimezone()
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
-
-
-def data_banner(summary: SessionSummary) -> str | None:
-    """One sentence when data is missing or was left out (None when all is there)."""
-    dq = summary.data_quality
-    parts = []
-    if dq.lost_share_pct >= 1.0:
-        parts.append(
-            f"{dq.lost_share_pct:.0f} % of the samples were lost in {dq.gaps} gap(s) "
-            f"({dq.gap_time_s / 60:.1f} min, shaded grey in the plots)"
-        )
-    missing = sorted({"left", "right"} - set(dq.feet))
-    if missing and dq.feet:
-        parts.append(f"no data from the {' and '.join(missing)} foot pod")
-    if dq.estimated_distance_m >= 10.0:
-        parts.append(
-            f"{dq.estimated_distance_m / 1000:.2f} km of the distance is estimated across the "
-            "gaps at your pace around them"
-        )
-    if dq.excluded_strides or dq.excluded_values:
-        parts.append(
-            f"{dq.excluded_strides} stride(s) and {dq.excluded_values} single value(s) with "
-            "impossible readings were left out"
-        )
-    if not parts:
-        return None
-    return "Data missing: " + "; ".join(parts) + ". Pace uses moving time."
 
 
 def render_html(data: SessionData, summary: SessionSummary) -> str:

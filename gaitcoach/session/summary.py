@@ -44,6 +44,20 @@ SUMMARY_METRICS: dict[str, str] = {
 }
 """Metrics summarised, by StrideRecord attribute, with their unit."""
 
+# Display name, unit, scale and decimals per metric: one unit per quantity (overstride in cm,
+# times in ms, pace in m:ss /km everywhere).
+DISPLAY = {
+    "cadence_spm": ("Cadence", "steps/min", 1.0, 0),
+    "stride_length_m": ("Stride length", "m", 1.0, 2),
+    "speed_mps": ("Speed", "m/s", 1.0, 2),
+    "contact_time_s": ("Ground contact time", "ms", 1000.0, 0),
+    "flight_time_s": ("Flight time", "ms", 1000.0, 0),
+    "foot_strike_angle_deg": ("Foot strike angle", "deg", 1.0, 1),
+    "overstride_m": ("Overstride", "cm", 100.0, 1),
+    "peak_impact_g": ("Peak impact", "g", 1.0, 1),
+    "loading_rate_gps": ("Loading rate", "g/s", 1.0, 0),
+}
+
 SPLIT_METRICS = ("cadence_spm", "contact_time_s", "foot_strike_angle_deg", "overstride_m")
 
 # What each cue kind asks the runner to change, and the smallest change that counts as moved.
@@ -591,6 +605,33 @@ def _clock(seconds: float) -> str:
     return f"{m}:{s:02d}"
 
 
+def data_banner(summary: SessionSummary) -> str | None:
+    """One sentence when data is missing or was left out (None when all is there)."""
+    dq = summary.data_quality
+    parts = []
+    if dq.lost_share_pct >= 1.0:
+        parts.append(
+            f"{dq.lost_share_pct:.0f} % of the samples were lost in {dq.gaps} gap(s) "
+            f"({dq.gap_time_s / 60:.1f} min, shaded grey in the plots)"
+        )
+    missing = sorted({"left", "right"} - set(dq.feet))
+    if missing and dq.feet:
+        parts.append(f"no data from the {' and '.join(missing)} foot pod")
+    if dq.estimated_distance_m >= 10.0:
+        parts.append(
+            f"{dq.estimated_distance_m / 1000:.2f} km of the distance is estimated across the "
+            "gaps at your pace around them"
+        )
+    if dq.excluded_strides or dq.excluded_values:
+        parts.append(
+            f"{dq.excluded_strides} stride(s) and {dq.excluded_values} single value(s) with "
+            "impossible readings were left out"
+        )
+    if not parts:
+        return None
+    return "Data missing: " + "; ".join(parts) + ". Pace uses moving time."
+
+
 def summary_text(s: SessionSummary) -> str:
     """The summary as a few lines of text (terminal, demo)."""
     lines = [
@@ -598,12 +639,19 @@ def summary_text(s: SessionSummary) -> str:
         f"  {s.duration_s / 60:.1f} min, {s.distance_m / 1000:.2f} km"
         + (f", pace {_clock(s.pace_s_per_km)} /km" if s.pace_s_per_km else ""),
     ]
+    if s.cadence_target is not None:
+        t = s.cadence_target
+        lines.append(f"  cadence target {t.target_spm:.0f} steps/min ({t.source})")
+    banner = data_banner(s)
+    if banner:
+        lines.append(f"  {banner}")
     for name, m in s.metrics.items():
-        if m.all is not None:
-            share = f"  L {m.left_share_pct:.1f}%" if m.left_share_pct is not None else ""
-            lines.append(
-                f"  {name:<22} {m.all.median:9.3f}  IQR {m.all.p25:.3f}-{m.all.p75:.3f}{share}"
-            )
+        if m.all is None or name == "speed_mps":  # speed is the pace above
+            continue
+        label, unit, scale, digits = DISPLAY[name]
+        share = f"  left {m.left_share_pct:.1f} %" if m.left_share_pct is not None else ""
+        med, lo, hi = (f"{v * scale:.{digits}f}" for v in (m.all.median, m.all.p25, m.all.p75))
+        lines.append(f"  {label:<20} {med:>6} {unit:<9} (IQR {lo}-{hi}){share}")
     shares = s.strike_share_pct["all"]
     lines.append("  strike: " + ", ".join(f"{k} {v:.0f}%" for k, v in shares.items()))
     moved = [c for c in s.cues if c.moved is not None]
