@@ -23,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from gaitcoach.dashboard import DashboardError, DashboardSettings
+from gaitcoach.dashboard.install import enable as enable_dashboard
 from gaitcoach.mqtt.mosquitto import MosquittoBroker, mosquitto_available
 from gaitcoach.proc import die_with_parent, free_port
 from gaitcoach.service.config import ServiceConfig, load_config
@@ -82,15 +84,27 @@ class DemoResult:
 
 
 def demo_config(
-    base: ServiceConfig, data_dir: Path, port: int, speed: float, runner: str
+    base: ServiceConfig,
+    data_dir: Path,
+    port: int,
+    speed: float,
+    runner: str,
+    dashboard: DashboardSettings | None = None,
 ) -> ServiceConfig:
-    """The service config of the demo: both virtual pods, the demo's broker, faster time."""
+    """The service config of the demo: both virtual pods, the demo's broker, faster time;
+    with the dashboard, strides are published too (the page shows the last one)."""
     return dataclasses.replace(
         base,
         runner=dataclasses.replace(base.runner, id=runner),
-        mqtt=dataclasses.replace(base.mqtt, host="127.0.0.1", port=port),
+        mqtt=dataclasses.replace(
+            base.mqtt,
+            host="127.0.0.1",
+            port=port,
+            publish_strides=base.mqtt.publish_strides or dashboard is not None,
+        ),
         link=dataclasses.replace(base.link, time_scale=speed),
         session=dataclasses.replace(base.session_settings(), data_dir=data_dir),
+        dashboard=dashboard or base.dashboard,
     )
 
 
@@ -148,6 +162,14 @@ class DemoStack:
     broker_text: str
     listener_log: Path
 
+    @property
+    def dashboard(self) -> DashboardSettings | None:
+        """The demo's dashboard: served by its Mosquitto's websockets listener."""
+        if self.broker is None or self.broker.http_dir is None:
+            return None
+        url = f"http://{self.broker.host}:{self.broker.ws_port}/"
+        return DashboardSettings(enabled=True, http_dir=str(self.broker.http_dir), url=url)
+
 
 @contextlib.contextmanager
 def demo_stack(
@@ -175,9 +197,10 @@ def demo_stack(
         os.environ.update({k: env[k] for k in ("DBUS_SYSTEM_BUS_ADDRESS", "PATH")})
         broker: MosquittoBroker | None = None
         if mosquitto_available():
-            broker = stack.enter_context(MosquittoBroker(work / "broker"))
+            # MQTT over WebSockets and the dashboard's page on a second listener.
+            broker = stack.enter_context(MosquittoBroker(work / "broker", http_dir=work / "www"))
             port = broker.port
-            text = f"Mosquitto on 127.0.0.1:{port}"
+            text = f"Mosquitto on 127.0.0.1:{port} (WebSockets, dashboard: {broker.ws_port})"
         else:
             port = free_port()
             text = f"embedded broker on 127.0.0.1:{port} (Mosquitto is not installed)"
@@ -258,7 +281,13 @@ def run_demo(
         print(
             f"demo: profile {profile}, {minutes:g} min at x{speed:g}, {st.broker_text}", flush=True
         )
-        cfg = demo_config(base, data, st.port, speed, runner)
+        cfg = demo_config(base, data, st.port, speed, runner, st.dashboard)
+        try:
+            line = enable_dashboard(cfg.dashboard, runner)
+        except DashboardError as exc:  # e.g. not built (no npm): the demo runs without it
+            line = f"demo: no dashboard: {exc}"
+        if line:
+            print(line, flush=True)
         result = asyncio.run(_run_service(cfg, run_s, quiet, embedded_broker=st.broker is None))
     return DemoResult(
         result.summary,

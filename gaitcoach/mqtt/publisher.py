@@ -285,8 +285,12 @@ class MqttPublisher:
             )
         )
 
-    def publish_metrics(self, metrics: GaitMetrics) -> None:
+    def publish_metrics(self, metrics: GaitMetrics, live: Mapping[str, Any] | None = None) -> None:
+        """Rolling metrics; ``live`` fills the optional fields (session, targets, mute, link:
+        :func:`gaitcoach.service.progress.live_fields`)."""
         payload = MetricsPayload.from_metrics(metrics, self.runner, self.unix_offset_s)
+        if live:
+            payload = replace(payload, **live)
         item = self._fresh(
             "metrics", self.topics.metrics, encode(payload), QOS_METRICS, payload.t_unix_s
         )

@@ -10,6 +10,8 @@ import logging
 import sys
 
 from gaitcoach.cli import CliError
+from gaitcoach.dashboard.install import DashboardError
+from gaitcoach.dashboard.install import enable as enable_dashboard
 from gaitcoach.errors import ConfigError
 from gaitcoach.service.config import DEFAULT_CONFIG, ServiceConfig, load_config
 
@@ -71,6 +73,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         from gaitcoach.service.view import live_view
 
         view, on_state = live_view()
+    try:
+        line = enable_dashboard(cfg.dashboard, cfg.runner.id)
+    except DashboardError as exc:
+        raise CliError(str(exc)) from None
+    if line:
+        print(line, file=sys.stderr, flush=True)
     try:
         service = Service(cfg, on_state=on_state)
         with view:

@@ -19,6 +19,7 @@ from typing import Any
 from gaitcoach.coach import CoachSettings, RunnerProfile
 from gaitcoach.coach.configfields import bounded, choice, section_from_dict
 from gaitcoach.coach.templates import CueTemplates
+from gaitcoach.dashboard.config import DashboardSettings
 from gaitcoach.errors import ConfigError
 from gaitcoach.gait import GaitConfig
 from gaitcoach.link import LinkConfig, PodSelector
@@ -29,7 +30,7 @@ from gaitcoach.session.settings import SessionSettings
 from gaitcoach.types import Foot
 
 DEFAULT_CONFIG = Path("config/gaitcoach.toml")
-SECTIONS = ("runner", "coach", "mqtt", "link", "gait", "session", "service")
+SECTIONS = ("runner", "coach", "mqtt", "link", "gait", "session", "service", "dashboard")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class ServiceConfig:
     gait: GaitConfig = field(default_factory=GaitConfig)
     session: SessionSettings | None = None
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     source: str = "<defaults>"
     warnings: tuple[str, ...] = ()
     """Not errors, but worth saying (a password in a file others can read)."""
@@ -160,6 +162,7 @@ def config_from_dict(
         gait=_gait(sec("gait")),
         session=session,
         service=section_from_dict(ServiceSettings, sec("service"), "service"),
+        dashboard=DashboardSettings.from_dict(sec("dashboard"), "dashboard", base),
         source=source or "<dict>",
     )
 

@@ -30,6 +30,7 @@ from gaitcoach.mqtt import MqttPublisher, service_publisher
 from gaitcoach.service.closing import ClosedSession, SessionCloser
 from gaitcoach.service.config import ServiceConfig
 from gaitcoach.service.pipeline import Outputs, Pipeline
+from gaitcoach.service.progress import SessionProgress, live_fields
 from gaitcoach.service.warmup import warm_up
 from gaitcoach.session import (
     ImuScale,
@@ -114,6 +115,7 @@ class Service:
         self.clock = ServiceClock(config.link.time_scale)
         self.pipeline = Pipeline(config)
         self.state = ServiceState()
+        self.progress = SessionProgress()
         self.on_state = on_state
         self.recorder: Recorder | None = None
         self.publisher: MqttPublisher | None = None
@@ -163,6 +165,7 @@ class Service:
             self.session_ids.append(session_id)
             del self.session_ids[:-SESSION_IDS_KEEP]  # the store lists them all
         self.pipeline.coach.start(now, session_id)
+        self.progress.start(now)
         self.state.session_id = session_id
         if self.publisher is not None:
             self.publisher.session_id = self.state.session_id
@@ -189,6 +192,7 @@ class Service:
         summary and report in a worker process): the loop never waits for them."""
         rec, self.recorder = self.recorder, None
         self.pipeline.coach.stop(self.clock.now())
+        self.progress.stop()
         if rec is None:
             return None
         if self.publisher is not None:
@@ -345,8 +349,17 @@ class Service:
         self.state.metrics = self.pipeline.metrics(now)
         if self.state.metrics.n_strides == 0:
             self.state.metrics = rsc_metrics(self.state.rsc.values(), now) or self.state.metrics
+        self.progress.update(now, self.state.metrics)
         if self.publisher is not None:
-            self.publisher.publish_metrics(self.state.metrics)
+            live = live_fields(
+                self.progress,
+                self.pipeline.coach,
+                self.link.status() if self.link is not None else (),
+                now,
+                self.clock.unix_offset_s,
+                self.state.session_id if self.pipeline.coach.active else None,
+            )
+            self.publisher.publish_metrics(self.state.metrics, live)
         if self.on_state is not None:
             self.on_state(self)
 
