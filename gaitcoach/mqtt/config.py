@@ -50,6 +50,13 @@ class MqttSettings:
     metrics_max_age_s: float = field(default=2.0, metadata=bounded(0.1, 60.0))
     """Queued metrics and strides older than this are dropped instead of sent late."""
     publish_strides: bool = False
+    homeassistant_discovery: bool = False
+    """Announce the runner's sensors to Home Assistant (gaitcoach.mqtt.homeassistant)."""
+    homeassistant_prefix: str = field(
+        default="homeassistant",
+        metadata=pattern(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", "like homeassistant"),
+    )
+    """Home Assistant's discovery prefix (its MQTT integration's setting)."""
     embedded: str = field(default="never", metadata=choice("never"))
     """Kept so that older configs load: "auto" and "always" (a silent fall back to an
     anonymous plaintext broker) are refused; ``./run demo`` starts the embedded broker."""
