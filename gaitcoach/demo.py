@@ -23,8 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from gaitcoach.dashboard import DashboardError, DashboardSettings
-from gaitcoach.dashboard.install import enable as enable_dashboard
+from gaitcoach.dashboard import WWW, DashboardSettings, page_url
 from gaitcoach.mqtt.mosquitto import MosquittoBroker, mosquitto_available
 from gaitcoach.proc import die_with_parent, free_port
 from gaitcoach.service.config import ServiceConfig, load_config
@@ -104,7 +103,7 @@ def demo_config(
         ),
         link=dataclasses.replace(base.link, time_scale=speed),
         session=dataclasses.replace(base.session_settings(), data_dir=data_dir),
-        dashboard=dashboard or base.dashboard,
+        dashboard=dashboard or DashboardSettings(),  # never the config's own server here
     )
 
 
@@ -161,14 +160,8 @@ class DemoStack:
     broker: MosquittoBroker | None
     broker_text: str
     listener_log: Path
-
-    @property
-    def dashboard(self) -> DashboardSettings | None:
-        """The demo's dashboard: served by its Mosquitto's websockets listener."""
-        if self.broker is None or self.broker.http_dir is None:
-            return None
-        url = f"http://{self.broker.host}:{self.broker.ws_port}/"
-        return DashboardSettings(enabled=True, http_dir=str(self.broker.http_dir), url=url)
+    dashboard: DashboardSettings | None = None
+    """The page on a free port, talking to the demo's Mosquitto over WebSockets."""
 
 
 @contextlib.contextmanager
@@ -197,13 +190,19 @@ def demo_stack(
         os.environ.update({k: env[k] for k in ("DBUS_SYSTEM_BUS_ADDRESS", "PATH")})
         broker: MosquittoBroker | None = None
         if mosquitto_available():
-            # MQTT over WebSockets and the dashboard's page on a second listener.
-            broker = stack.enter_context(MosquittoBroker(work / "broker", http_dir=work / "www"))
+            # MQTT over WebSockets on a second listener, for the dashboard.
+            broker = stack.enter_context(MosquittoBroker(work / "broker", websockets=True))
             port = broker.port
-            text = f"Mosquitto on 127.0.0.1:{port} (WebSockets, dashboard: {broker.ws_port})"
+            text = f"Mosquitto on 127.0.0.1:{port} (WebSockets on {broker.ws_port})"
+            dashboard = DashboardSettings(
+                enabled=True,
+                port=free_port(),
+                broker_url=f"ws://127.0.0.1:{broker.ws_port}/mqtt",
+            )
         else:
             port = free_port()
             text = f"embedded broker on 127.0.0.1:{port} (Mosquitto is not installed)"
+            dashboard = None  # the embedded broker has no websockets listener here
         py = sys.executable
         pod_proc = stack.enter_context(
             _process(
@@ -258,7 +257,7 @@ def demo_stack(
                 log_file,
             )
         )
-        yield DemoStack(work, env, port, broker, text, listener_log)
+        yield DemoStack(work, env, port, broker, text, listener_log, dashboard)
 
 
 def run_demo(
@@ -281,13 +280,15 @@ def run_demo(
         print(
             f"demo: profile {profile}, {minutes:g} min at x{speed:g}, {st.broker_text}", flush=True
         )
-        cfg = demo_config(base, data, st.port, speed, runner, st.dashboard)
-        try:
-            line = enable_dashboard(cfg.dashboard, runner)
-        except DashboardError as exc:  # e.g. not built (no npm): the demo runs without it
-            line = f"demo: no dashboard: {exc}"
-        if line:
-            print(line, flush=True)
+        dashboard = st.dashboard
+        if dashboard is not None and not (WWW / "manifest.json").exists():
+            print("demo: no dashboard (not built: ./run setup builds it with npm)", flush=True)
+            dashboard = None
+        cfg = demo_config(base, data, st.port, speed, runner, dashboard)
+        if dashboard is not None:
+            base_url = f"http://127.0.0.1:{dashboard.port}/"
+            print(f"dashboard: {page_url(base_url, runner)}  (coach's view: "
+                  f"{page_url(base_url, page='coach.html')})", flush=True)  # fmt: skip
         result = asyncio.run(_run_service(cfg, run_s, quiet, embedded_broker=st.broker is None))
     return DemoResult(
         result.summary,

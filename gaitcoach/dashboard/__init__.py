@@ -1,8 +1,21 @@
 """The live dashboard: a static page (``web/src``, built into ``gaitcoach/dashboard/www`` by
-``./run``) that Mosquitto's websockets listener serves (``http_dir``) and that talks MQTT over
-WebSockets to the same listener. docs/dashboard.md."""
+``./run``) served by a small server in ``gaitcoach run`` (``[dashboard]``); the page talks MQTT
+over WebSockets to the broker's websockets listener. docs/dashboard.md."""
 
 from gaitcoach.dashboard.config import DashboardSettings
-from gaitcoach.dashboard.install import WWW, DashboardError, install_page, page_url
+from gaitcoach.dashboard.server import (
+    WWW,
+    DashboardError,
+    DashboardServer,
+    dashboard_server,
+    page_url,
+)
 
-__all__ = ["WWW", "DashboardError", "DashboardSettings", "install_page", "page_url"]
+__all__ = [
+    "WWW",
+    "DashboardError",
+    "DashboardServer",
+    "DashboardSettings",
+    "dashboard_server",
+    "page_url",
+]

@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from gaitcoach.dashboard.install import MANIFEST, WWW
+from gaitcoach.dashboard.server import MANIFEST, WWW
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"

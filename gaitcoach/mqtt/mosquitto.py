@@ -70,9 +70,6 @@ class MosquittoBroker:
     websockets
         Also serve MQTT over WebSockets on :attr:`ws_port` (TLS too when ``tls`` is given: wss),
         for the dashboard.
-    http_dir
-        With ``websockets``: the folder the websockets listener serves over HTTP (the
-        dashboard's page, same origin as its MQTT connection).
     """
 
     host = "127.0.0.1"
@@ -87,7 +84,6 @@ class MosquittoBroker:
         persistence: bool = False,
         port: int = 0,
         websockets: bool = False,
-        http_dir: Path | None = None,
     ) -> None:
         self.directory = directory
         self.users = dict(users) if users else None
@@ -96,8 +92,7 @@ class MosquittoBroker:
         self.persistence = persistence
         self.port = port
         """0 until started: a free port is chosen (retried if taken meanwhile)."""
-        self.websockets = websockets or http_dir is not None
-        self.http_dir = http_dir
+        self.websockets = websockets
         self.ws_port = 0
         """The websockets listener's port (chosen at the first start, kept across restarts)."""
         self.log_path = directory / "mosquitto.log"
@@ -140,9 +135,6 @@ class MosquittoBroker:
             # Mosquitto 2.0.11 refuses to start with a websockets listener alone ("Unable to
             # start any listening sockets"): it always comes after the TCP one here.
             lines += [f"listener {self.ws_port} {self.host}", "protocol websockets"]
-            if self.http_dir is not None:
-                self.http_dir.mkdir(parents=True, exist_ok=True)  # it must exist at start
-                lines.append(f"http_dir {self.http_dir}")
             if self.tls is not None:  # wss: browsers bring no client certificate
                 lines += [
                     f"cafile {self.tls.ca_cert}",

@@ -10,8 +10,7 @@ import logging
 import sys
 
 from gaitcoach.cli import CliError
-from gaitcoach.dashboard.install import DashboardError
-from gaitcoach.dashboard.install import enable as enable_dashboard
+from gaitcoach.dashboard import DashboardError, page_url
 from gaitcoach.errors import ConfigError
 from gaitcoach.service.config import DEFAULT_CONFIG, ServiceConfig, load_config
 
@@ -73,16 +72,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         from gaitcoach.service.view import live_view
 
         view, on_state = live_view()
-    try:
-        line = enable_dashboard(cfg.dashboard, cfg.runner.id)
-    except DashboardError as exc:
-        raise CliError(str(exc)) from None
-    if line:
-        print(line, file=sys.stderr, flush=True)
+    if cfg.dashboard.enabled:
+        d = cfg.dashboard
+        base = f"{'https' if d.tls else 'http'}://{d.host}:{d.port}/"
+        print(f"dashboard: {page_url(base, cfg.runner.id)} (coach's view: "
+              f"{page_url(base, page='coach.html')})", file=sys.stderr, flush=True)  # fmt: skip
     try:
         service = Service(cfg, on_state=on_state)
         with view:
             result = asyncio.run(service.run())
+    except DashboardError as exc:
+        raise CliError(str(exc)) from None
     except Exception as exc:  # start-up failures (storage, broker config) are one line
         raise CliError(f"{type(exc).__name__}: {exc}") from None
     print(

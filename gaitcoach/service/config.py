@@ -154,15 +154,18 @@ def config_from_dict(
     # `config check` catches every file `run` would reject (cue wording, advice).
     CueTemplates.load(runner.language, runner.cue_templates_dir)
     AdviceBook.load(session.advice_path if session is not None else DEFAULT_ADVICE_PATH)
+    mqtt = MqttSettings.from_dict(with_password_env(sec("mqtt")), "mqtt")
     return ServiceConfig(
         runner=runner,
         coach=CoachSettings.from_dict(sec("coach"), "coach"),
-        mqtt=MqttSettings.from_dict(with_password_env(sec("mqtt")), "mqtt"),
+        mqtt=mqtt,
         link=_link(sec("link")),
         gait=_gait(sec("gait")),
         session=session,
         service=section_from_dict(ServiceSettings, sec("service"), "service"),
-        dashboard=DashboardSettings.from_dict(sec("dashboard"), "dashboard", base),
+        dashboard=DashboardSettings.from_dict(
+            sec("dashboard"), "dashboard", base, mqtt.host, mqtt.tls
+        ),
         source=source or "<dict>",
     )
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gaitcoach.coach import Command, CommandError, StartSession, StopSession, command_name
+from gaitcoach.dashboard import DashboardServer, dashboard_server
 from gaitcoach.link import FootpodLink, LinkItem, RscReading
 from gaitcoach.link.adapter import release_connected
 from gaitcoach.mqtt import MqttPublisher, service_publisher
@@ -120,6 +121,7 @@ class Service:
         self.recorder: Recorder | None = None
         self.publisher: MqttPublisher | None = None
         self.link: FootpodLink | None = None
+        self.dashboard: DashboardServer | None = None
         self.session_ids: list[str] = []
         self.last_summary: dict[str, Any] | None = None
         self.summary_text = ""
@@ -434,13 +436,18 @@ class Service:
         status = SessionStatus.COMPLETE
         try:
             await self.prepare()
-            async with service_publisher(
-                self.config.mqtt,
-                self.config.runner.id,
-                command_handler=self.command,
-                unix_offset_s=self.clock.unix_offset_s,
-                clock=self.clock.unix,
-            ) as pub:
+            async with (
+                dashboard_server(
+                    self.config.dashboard, self.config.runner.id, self.config.mqtt.topic_prefix
+                ) as self.dashboard,
+                service_publisher(
+                    self.config.mqtt,
+                    self.config.runner.id,
+                    command_handler=self.command,
+                    unix_offset_s=self.clock.unix_offset_s,
+                    clock=self.clock.unix,
+                ) as pub,
+            ):
                 self.publisher = pub
                 self._open_session()
                 async with FootpodLink(self.config.link) as link:

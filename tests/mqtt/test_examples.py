@@ -38,8 +38,6 @@ def adapted(conf: str, port: int, tmp: Path, tls: TlsFiles | None = None, ws_por
         r"^listener \d+.*$", lambda m: f"listener {next(ports)} 127.0.0.1", conf, flags=re.M
     )
     text = text.replace("/var/lib/mosquitto/", f"{tmp}/")
-    (tmp / "www").mkdir(parents=True, exist_ok=True)
-    text = text.replace("/var/lib/gaitcoach/dashboard", str(tmp / "www"))
     if tls is not None:
         for name, path in (
             ("ca.crt", tls.ca_cert),

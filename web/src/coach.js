@@ -6,7 +6,7 @@
   const GC = window.GC;
   const MAX_RUNNERS = 60; // a flood of made-up runner ids must not grow the page without bound
   const STALE_S = 5;
-  const cfg = GC.settings();
+  let cfg = { prefix: 'gaitcoach', user: '', brokerUrl: null };
   const tiles = new Map();
   let client = null;
 
@@ -109,6 +109,7 @@
   function start(username, password) {
     document.getElementById('prefix').textContent = cfg.prefix;
     client = GC.connect({
+      brokerUrl: cfg.brokerUrl,
       username,
       password,
       topics: ['status', 'metrics', 'cue'].map((l) => cfg.prefix + '/+/' + l),
@@ -132,5 +133,8 @@
     }
   }, 1000);
 
-  start(cfg.user, '');
+  GC.boot((c) => {
+    cfg = c;
+    start(cfg.user, '');
+  });
 })();

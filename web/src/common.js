@@ -98,22 +98,29 @@
 
   // -- the page's settings and the connection ----------------------------------------------
 
-  /** runner, prefix from the address (validated); null when the runner is missing or bad. */
-  function settings() {
-    const q = new URLSearchParams(location.search);
-    const runner = q.get('runner') || '';
-    const prefix = q.get('prefix') || 'gaitcoach';
-    return {
-      runner: RUNNER_RE.test(runner) ? runner : null,
-      prefix: PREFIX_RE.test(prefix) ? prefix : 'gaitcoach',
-      user: q.get('user') || '',
-    };
-  }
+  const BROKER_RE = /^wss?:\/\/[A-Za-z0-9.:\[\]-]+(\/[A-Za-z0-9._~\/-]*)?$/;
 
-  /** The broker's WebSocket address: the listener that served this page (same origin; the
-   * page's CSP allows no other). */
-  function brokerUrl() {
-    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/mqtt';
+  /**
+   * The page's settings: config.json from the server (broker_url, runner, prefix), the
+   * address's ?runner= and ?user= winning for the runner and the login name. Calls back with
+   * {runner (null when missing or bad), prefix, user, brokerUrl (null when unusable)}.
+   */
+  function boot(callback) {
+    const q = new URLSearchParams(location.search);
+    const pick = (server) => {
+      const runner = q.get('runner') || (typeof server.runner === 'string' ? server.runner : '');
+      const prefix = typeof server.prefix === 'string' ? server.prefix : 'gaitcoach';
+      const broker = typeof server.broker_url === 'string' ? server.broker_url : '';
+      callback({
+        runner: RUNNER_RE.test(runner) ? runner : null,
+        prefix: PREFIX_RE.test(prefix) ? prefix : 'gaitcoach',
+        user: q.get('user') || '',
+        brokerUrl: BROKER_RE.test(broker) ? broker : null,
+      });
+    };
+    fetch('config.json', { cache: 'no-store' })
+      .then((r) => (r.ok ? r.json() : {}))
+      .then((d) => pick(d && typeof d === 'object' ? d : {}), () => pick({}));
   }
 
   function randomTag() {
@@ -127,7 +134,7 @@
   /**
    * Connect (MQTT v5 over WebSockets), subscribe on every (re)connect (clean start: the broker
    * keeps nothing; retained status comes again), reconnect every second forever.
-   * opts: {username, password, topics: [filter], onMessage(topic, payload, packet),
+   * opts: {brokerUrl, username, password, topics: [filter], onMessage(topic, payload, packet),
    *        onState(state, detail)}; state: connecting, connected, reconnecting, offline, denied.
    */
   function connect(opts) {
@@ -143,8 +150,12 @@
     };
     if (opts.username) options.username = opts.username;
     if (opts.password) options.password = opts.password;
-    const client = global.mqtt.connect(brokerUrl(), options);
-    opts.onState('connecting', brokerUrl());
+    if (!opts.brokerUrl) {
+      opts.onState('offline', 'no broker address (config.json)');
+      return null;
+    }
+    const client = global.mqtt.connect(opts.brokerUrl, options);
+    opts.onState('connecting', opts.brokerUrl);
     client.on('connect', () => {
       client.subscribe(opts.topics, { qos: 1 }, (err) => {
         opts.onState(err ? 'offline' : 'connected', err ? String(err.message || err) : '');
@@ -207,8 +218,7 @@
     pace,
     timeOfDay,
     level,
-    settings,
-    brokerUrl,
+    boot,
     randomTag,
     connect,
     login,

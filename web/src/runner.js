@@ -17,7 +17,7 @@
   const CUE_KINDS = ['cadence', 'stride', 'softer', 'reinforce', 'discomfort'];
 
   const $ = (sel) => document.querySelector(sel);
-  const cfg = GC.settings();
+  let cfg = { runner: null, prefix: 'gaitcoach', user: '', brokerUrl: null };
   const state = {
     client: null,
     base: '',
@@ -95,6 +95,7 @@
     state.targets = tg;
     state.link = readLink(d);
     state.metricsAt = Date.now();
+    document.getElementById('tiles').dataset.t = String(t);
     tile('elapsed', GC.clock(m.elapsed), m.session ? m.session : '', 'none');
     tile('distance', m.distance === null ? '–' : (m.distance / 1000).toFixed(2), '', 'none');
     tile('pace', GC.pace(m.speed), m.speed === null ? '' : m.speed.toFixed(2) + ' m/s', 'none');
@@ -558,6 +559,7 @@
     state.replyTopic = state.base + '/reply/dash-' + GC.randomTag();
     const topics = ['metrics', 'stride', 'cue', 'status', 'session', 'reply/#'].map((l) => state.base + '/' + l);
     state.client = GC.connect({
+      brokerUrl: cfg.brokerUrl,
       username,
       password,
       topics,
@@ -593,6 +595,9 @@
   initCommands();
   plots.init();
   plots.start();
-  if (cfg.runner) start(cfg.runner, cfg.user, '');
-  else askLogin('', 'Which runner? (the address can say it: ?runner=alice)');
+  GC.boot((c) => {
+    cfg = c;
+    if (cfg.runner) start(cfg.runner, cfg.user, '');
+    else askLogin('', 'Which runner? (the address can say it: ?runner=alice)');
+  });
 })();
