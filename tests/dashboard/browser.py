@@ -57,13 +57,17 @@ def require_browser() -> None:
 
 @contextlib.contextmanager
 def browser(
-    width: int = 1280, height: int = 900, ignore_https_errors: bool = False
+    width: int = 1280,
+    height: int = 900,
+    ignore_https_errors: bool = False,
+    profile: Path | None = None,
 ) -> Iterator[Any]:
-    """A Playwright BrowserContext on Debian's Chromium with a fresh profile."""
+    """A Playwright BrowserContext on Debian's Chromium with a fresh profile (``profile``: an
+    empty folder to use, e.g. to find the browser's processes by it)."""
     from playwright.sync_api import sync_playwright
 
     require_browser()
-    profile = Path(tempfile.mkdtemp(prefix="gaitcoach-chromium-"))
+    profile = profile or Path(tempfile.mkdtemp(prefix="gaitcoach-chromium-"))
     try:
         with sync_playwright() as pw:
             ctx = pw.chromium.launch_persistent_context(

@@ -1,1 +1,1 @@
-from tests.mqtt.broker import tls_files  # noqa: F401 (pytest fixture)
+from tests.mqtt.broker import mosquitto, tls_files  # noqa: F401 (pytest fixtures)

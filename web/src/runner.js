@@ -177,22 +177,27 @@
     return true;
   }
 
+  let podsShown = '';
   function renderPods() {
-    const body = $('#pods tbody');
-    const rows = state.pods.map((p) => {
+    const cells = state.pods.map((p) => {
+      const c = state.link[p.foot];
+      const loss = c && c.samples + c.lost > 0 ? (100 * c.lost) / (c.samples + c.lost) : null;
+      return [p.foot, p.state, p.battery === null ? '–' : p.battery + ' %',
+        p.rssi === null ? '–' : p.rssi + ' dBm', loss === null ? '–' : loss.toFixed(2) + ' %'];
+    });
+    const key = JSON.stringify(cells);
+    if (key === podsShown) return; // metrics come every second: touch the DOM only on change
+    podsShown = key;
+    const rows = cells.map((values, i) => {
+      const p = state.pods[i];
       const tr = document.createElement('tr');
       tr.dataset.foot = p.foot;
       tr.dataset.state = p.state;
-      const c = state.link[p.foot];
-      const loss = c && c.samples + c.lost > 0 ? (100 * c.lost) / (c.samples + c.lost) : null;
-      for (const v of [p.foot, p.state, p.battery === null ? '–' : p.battery + ' %',
-        p.rssi === null ? '–' : p.rssi + ' dBm', loss === null ? '–' : loss.toFixed(2) + ' %']) {
-        tr.appendChild(GC.el('td', '', v));
-      }
+      for (const v of values) tr.appendChild(GC.el('td', '', v));
       if (p.battery !== null && p.battery < 20) tr.dataset.low = 'true';
       return tr;
     });
-    body.replaceChildren(...rows);
+    $('#pods tbody').replaceChildren(...rows);
   }
 
   // -- cues, speech and the metronome ---------------------------------------------------------
