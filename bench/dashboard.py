@@ -169,7 +169,7 @@ def run(sim_minutes: float, speed: float) -> dict[str, Any]:
                 stats = page.evaluate("({...GC.stats})")
             service.join(60)
             sub.terminate()
-            out, _ = sub.communicate(10)
+            out, _ = sub.communicate(timeout=10)
             arrived = {float(a): float(b) for a, b in (line.split() for line in out.splitlines())}
     finally:
         MqttPublisher.publish_stride = original  # type: ignore[method-assign]
