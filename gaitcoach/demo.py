@@ -131,7 +131,16 @@ async def _run_service(
             await asyncio.sleep(0.1)
         service.stop()
 
+    async def announce_dashboard() -> None:
+        # Said once the page is served (the service first loads or compiles its kernels).
+        while service.dashboard is None:
+            await asyncio.sleep(0.05)
+        url = service.dashboard.url
+        print(f"dashboard: {page_url(url, config.runner.id)}  (coach's view: "
+              f"{page_url(url, page='coach.html')})", flush=True)  # fmt: skip
+
     stopper = asyncio.get_running_loop().create_task(stop_when_done())
+    announcer = asyncio.get_running_loop().create_task(announce_dashboard())
     try:
         async with contextlib.AsyncExitStack() as stack:
             if embedded_broker:
@@ -144,6 +153,7 @@ async def _run_service(
                 return await service.run()
     finally:
         stopper.cancel()
+        announcer.cancel()
 
 
 POD_MARGIN_S = 60.0
@@ -285,10 +295,6 @@ def run_demo(
             print("demo: no dashboard (not built: ./run setup builds it with npm)", flush=True)
             dashboard = None
         cfg = demo_config(base, data, st.port, speed, runner, dashboard)
-        if dashboard is not None:
-            base_url = f"http://127.0.0.1:{dashboard.port}/"
-            print(f"dashboard: {page_url(base_url, runner)}  (coach's view: "
-                  f"{page_url(base_url, page='coach.html')})", flush=True)  # fmt: skip
         result = asyncio.run(_run_service(cfg, run_s, quiet, embedded_broker=st.broker is None))
     return DemoResult(
         result.summary,

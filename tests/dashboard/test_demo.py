@@ -23,11 +23,12 @@ from gaitcoach.proc import die_with_parent, stop_process
 from tests.dashboard.browser import PageErrors, browser, require_browser, wait_js
 from tests.mqtt.broker import MosquittoBroker
 from tests.mqtt.clients import Recorder, validator
-from tests.support import require
+from tests.support import gait_engine_ready, paced_speed, require
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "bench" / "results"
 RUNNER = "demo"
+pytestmark = [pytest.mark.usefixtures(gait_engine_ready.__name__), pytest.mark.underload]
 TILE = "(m => document.querySelector(`.tile[data-metric=${m}] .value`).textContent)"
 CUE = "(q => document.querySelector('#cues li' + q))"
 
@@ -107,7 +108,7 @@ def shown_metrics(page: Any) -> dict[str, Any]:
 def test_dashboard_against_the_running_demo(tmp_path: Path) -> None:
     require(mosquitto_available(), "mosquitto is not installed (./run test installs it)")
     require_browser()
-    demo = Demo(tmp_path, speed=8, minutes=30)
+    demo = Demo(tmp_path, speed=paced_speed(8), minutes=30)
     restarted: subprocess.Popen[bytes] | None = None
     try:
         address = demo.wait_line(r"dashboard: (http://\S+)")[1]
@@ -137,10 +138,15 @@ def test_dashboard_against_the_running_demo(tmp_path: Path) -> None:
                 assert close_to(shown["strike"], sent["foot_strike_angle_deg"]), (shown, sent)
                 assert close_to(shown["overstride"], sent["overstride_m"], 100), (shown, sent)
                 time.sleep(0.5)
-            stride_t = wait_js(page, "Number(document.querySelector('#stride').dataset.t)")
+            # The stride shown and its time, read at once (strides come several a second).
+            stride_t, stride_text = wait_js(
+                page,
+                "(e => e.dataset.t && [Number(e.dataset.t), e.textContent])"
+                "(document.querySelector('#stride'))",
+            )
             stride = next(m.json() for m in rec.on("/stride") if m.json()["t_unix_s"] == stride_t)
             contact_ms = round(stride["stride"]["contact_time_s"] * 1000)
-            shown_ms = re.search(r"contact (\d+) ms", page.inner_text("#stride"))
+            shown_ms = re.search(r"contact (\d+) ms", stride_text)
             assert shown_ms and abs(int(shown_ms[1]) - contact_ms) <= 1
 
             # A cue: in the log, handed to speech synthesis, as published.

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from gaitcoach.mqtt.homeassistant import SENSORS, discovery_messages
 from gaitcoach.mqtt.topics import Topics
 from gaitcoach.types import Activity, Cue, CueKind, Foot, GaitMetrics, LinkEvent, LinkState
 from tests.mqtt.broker import MosquittoBroker
-from tests.mqtt.clients import Recorder, publish
+from tests.mqtt.clients import Recorder, publish, publisher_process
 from tests.mqtt.ha_discovery import check_sensor_discovery, render
 from tests.mqtt.test_topics import settings_for
 
@@ -145,21 +142,6 @@ async def test_discovery_is_off_by_default(mosquitto: MosquittoBroker) -> None:
 
 AVAILABLE = "{{ 'online' if value_json.online else 'offline' }}"
 
-CHILD = """
-import asyncio, sys
-from gaitcoach.mqtt import MqttPublisher, MqttSettings
-
-async def main() -> None:
-    s = MqttSettings(host="127.0.0.1", port=int(sys.argv[1]), keepalive_s=5,
-                     homeassistant_discovery=True)
-    async with MqttPublisher(s, "alice") as pub:
-        await pub.wait_connected(5)
-        print("connected", flush=True)
-        await asyncio.sleep(60)
-
-asyncio.run(main())
-"""
-
 
 async def test_discovery_and_availability_follow_the_service(mosquitto: MosquittoBroker) -> None:
     settings = settings_for(mosquitto, homeassistant_discovery=True)
@@ -191,23 +173,23 @@ async def test_discovery_and_availability_follow_the_service(mosquitto: Mosquitt
         await rec.wait_for("alice/status", lambda d: not d["online"])
         assert render(AVAILABLE, rec.on("alice/status")[-1].payload) == "offline"
     # A service that dies: its last will makes the sensors unavailable too.
-    with Recorder(mosquitto, ["gaitcoach/alice/status", "homeassistant/#"]) as rec:
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(mosquitto.port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        try:
-            await rec.wait_for("alice/status", lambda d: d["online"], timeout_s=15)
-            assert render(AVAILABLE, rec.on("alice/status")[-1].payload) == "online"
-            child.send_signal(signal.SIGKILL)
-            child.wait(5)
-            await rec.wait_for("alice/status", lambda d: not d["online"], timeout_s=15)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+    with (
+        Recorder(mosquitto, ["gaitcoach/alice/status", "homeassistant/#"]) as rec,
+        publisher_process(mosquitto, homeassistant=True) as child,
+    ):
+        await rec.wait_for("alice/status", lambda d: d["online"], timeout_s=15)
+        assert render(AVAILABLE, rec.on("alice/status")[-1].payload) == "online"
+        assert await _configs(rec)  # the child announced its sensors
+        child.send_signal(signal.SIGKILL)
+        child.wait(5)
+        await rec.wait_for("alice/status", lambda d: not d["online"], timeout_s=15)
         last = rec.on("alice/status")[-1]
         assert last.json()["reason"] == "connection lost"
         assert render(AVAILABLE, last.payload) == "offline"
+
+
+async def _configs(rec: Recorder) -> bool:
+    deadline = time.monotonic() + 5
+    while not rec.on("/config") and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return bool(rec.on("/config"))
