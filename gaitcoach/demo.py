@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from gaitcoach.dashboard import WWW, DashboardSettings, page_url
 from gaitcoach.mqtt.mosquitto import MosquittoBroker, mosquitto_available
 from gaitcoach.paths import demo_data_dir
 from gaitcoach.proc import die_with_parent, free_port
@@ -84,15 +85,27 @@ class DemoResult:
 
 
 def demo_config(
-    base: ServiceConfig, data_dir: Path, port: int, speed: float, runner: str
+    base: ServiceConfig,
+    data_dir: Path,
+    port: int,
+    speed: float,
+    runner: str,
+    dashboard: DashboardSettings | None = None,
 ) -> ServiceConfig:
-    """The service config of the demo: both virtual pods, the demo's broker, faster time."""
+    """The service config of the demo: both virtual pods, the demo's broker, faster time;
+    with the dashboard, strides are published too (the page shows the last one)."""
     return dataclasses.replace(
         base,
         runner=dataclasses.replace(base.runner, id=runner),
-        mqtt=dataclasses.replace(base.mqtt, host="127.0.0.1", port=port),
+        mqtt=dataclasses.replace(
+            base.mqtt,
+            host="127.0.0.1",
+            port=port,
+            publish_strides=base.mqtt.publish_strides or dashboard is not None,
+        ),
         link=dataclasses.replace(base.link, time_scale=speed),
         session=dataclasses.replace(base.session_settings(), data_dir=data_dir),
+        dashboard=dashboard or DashboardSettings(),  # never the config's own server here
     )
 
 
@@ -120,7 +133,16 @@ async def _run_service(
             await asyncio.sleep(0.1)
         service.stop()
 
+    async def announce_dashboard() -> None:
+        # Said once the page is served (the service first loads or compiles its kernels).
+        while service.dashboard is None:
+            await asyncio.sleep(0.05)
+        url = service.dashboard.url
+        print(f"dashboard: {page_url(url, config.runner.id)}  (coach's view: "
+              f"{page_url(url, page='coach.html')})", flush=True)  # fmt: skip
+
     stopper = asyncio.get_running_loop().create_task(stop_when_done())
+    announcer = asyncio.get_running_loop().create_task(announce_dashboard())
     try:
         async with contextlib.AsyncExitStack() as stack:
             if embedded_broker:
@@ -133,6 +155,7 @@ async def _run_service(
                 return await service.run()
     finally:
         stopper.cancel()
+        announcer.cancel()
 
 
 POD_MARGIN_S = 60.0
@@ -149,6 +172,8 @@ class DemoStack:
     broker: MosquittoBroker | None
     broker_text: str
     listener_log: Path
+    dashboard: DashboardSettings | None = None
+    """The page on a free port, talking to the demo's Mosquitto over WebSockets."""
 
 
 @contextlib.contextmanager
@@ -179,12 +204,19 @@ def demo_stack(
         os.environ.update({k: env[k] for k in ("DBUS_SYSTEM_BUS_ADDRESS", "PATH")})
         broker: MosquittoBroker | None = None
         if mosquitto_available():
-            broker = stack.enter_context(MosquittoBroker(work / "broker"))
+            # MQTT over WebSockets on a second listener, for the dashboard.
+            broker = stack.enter_context(MosquittoBroker(work / "broker", websockets=True))
             port = broker.port
-            text = f"Mosquitto on 127.0.0.1:{port}"
+            text = f"Mosquitto on 127.0.0.1:{port} (WebSockets on {broker.ws_port})"
+            dashboard = DashboardSettings(
+                enabled=True,
+                port=free_port(),
+                broker_url=f"ws://127.0.0.1:{broker.ws_port}/mqtt",
+            )
         else:
             port = free_port()
             text = f"embedded broker on 127.0.0.1:{port} (Mosquitto is not installed)"
+            dashboard = None  # the embedded broker has no websockets listener here
         py = sys.executable
         pod_proc = stack.enter_context(
             _process(
@@ -239,7 +271,7 @@ def demo_stack(
                 log_file,
             )
         )
-        yield DemoStack(work, env, port, broker, text, listener_log)
+        yield DemoStack(work, env, port, broker, text, listener_log, dashboard)
 
 
 def run_demo(
@@ -267,7 +299,11 @@ def run_demo(
         print(
             f"demo: profile {profile}, {minutes:g} min at x{speed:g}, {st.broker_text}", flush=True
         )
-        cfg = demo_config(base, data, st.port, speed, runner)
+        dashboard = st.dashboard
+        if dashboard is not None and not (WWW / "manifest.json").exists():
+            print("demo: no dashboard (not built: ./run setup builds it with npm)", flush=True)
+            dashboard = None
+        cfg = demo_config(base, data, st.port, speed, runner, dashboard)
         result = asyncio.run(_run_service(cfg, run_s, quiet, embedded_broker=st.broker is None))
         heard = st.listener_log.read_text(encoding="utf-8", errors="replace")
     return DemoResult(

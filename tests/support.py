@@ -8,6 +8,19 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these Chromium's own connections are refused on a closed network.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Debian's Chromium headless, off the network (the report test and the dashboard tests)."""
+
 
 def require(condition: bool, reason: str) -> None:
     """Skip outside CI, fail under CI=true: a missing prerequisite is never silently skipped."""

@@ -337,6 +337,25 @@ class Coach:
     def muted_until_s(self) -> float:
         return self._muted_until_s
 
+    def targets_(self) -> dict[str, float | None]:
+        """The targets and thresholds in force (for displays: the dashboard colours a value
+        green at or past ``exit``, red past ``enter``, amber in the hysteresis band)."""
+        target = self.cadence_target_spm_
+        s = self.settings
+
+        def below(pct: float) -> float | None:
+            return None if target is None else target * (1 - pct / 100)
+
+        return {
+            "cadence_spm": target,
+            "cadence_enter_below_spm": below(s.cadence_enter_pct),
+            "cadence_exit_at_spm": below(s.cadence_exit_pct),
+            "strike_angle_enter_deg": self._strike_enter_deg,
+            "strike_angle_exit_deg": self._strike_exit_deg,
+            "overstride_enter_m": self._overstride_enter_m,
+            "overstride_exit_m": self._overstride_exit_m,
+        }
+
     def _warmed_up(self, now_s: float) -> bool:
         return self._run_start_s is not None and now_s - self._run_start_s >= self.settings.warmup_s
 

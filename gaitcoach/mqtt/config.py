@@ -62,6 +62,12 @@ class MqttSettings:
     metrics_max_age_s: Annotated[float, Strict(), ranged(0.1, 60.0)] = 2.0
     """Queued metrics and strides older than this are dropped instead of sent late."""
     publish_strides: Bool = False
+    homeassistant_discovery: Bool = False
+    """Announce the runner's sensors to Home Assistant (gaitcoach.mqtt.homeassistant)."""
+    homeassistant_prefix: Annotated[
+        str, Strict(), text_pattern(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", "like homeassistant")
+    ] = "homeassistant"
+    """Home Assistant's discovery prefix (its MQTT integration's setting)."""
     embedded: Literal["never"] = "never"
     """Kept so that older configs load: "auto" and "always" (a silent fall back to an
     anonymous plaintext broker) are refused; ``./run demo`` starts the embedded broker."""

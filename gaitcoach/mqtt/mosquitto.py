@@ -67,6 +67,9 @@ class MosquittoBroker:
         Keep sessions and queued messages across ``stop()`` / ``start()``.
     port
         Listen here (0: a free port).
+    websockets
+        Also serve MQTT over WebSockets on :attr:`ws_port` (TLS too when ``tls`` is given: wss),
+        for the dashboard.
     """
 
     host = "127.0.0.1"
@@ -80,6 +83,7 @@ class MosquittoBroker:
         require_client_cert: bool = False,
         persistence: bool = False,
         port: int = 0,
+        websockets: bool = False,
     ) -> None:
         self.directory = directory
         self.users = dict(users) if users else None
@@ -88,6 +92,9 @@ class MosquittoBroker:
         self.persistence = persistence
         self.port = port
         """0 until started: a free port is chosen (retried if taken meanwhile)."""
+        self.websockets = websockets
+        self.ws_port = 0
+        """The websockets listener's port (chosen at the first start, kept across restarts)."""
         self.log_path = directory / "mosquitto.log"
         self.config_path = directory / "mosquitto.conf"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -124,6 +131,16 @@ class MosquittoBroker:
             store = d / "store"
             store.mkdir(exist_ok=True)
             lines += ["persistence true", f"persistence_location {store}/", "autosave_interval 1"]
+        if self.websockets:
+            # Mosquitto 2.0.11 refuses to start with a websockets listener alone ("Unable to
+            # start any listening sockets"): it always comes after the TCP one here.
+            lines += [f"listener {self.ws_port} {self.host}", "protocol websockets"]
+            if self.tls is not None:  # wss: browsers bring no client certificate
+                lines += [
+                    f"cafile {self.tls.ca_cert}",
+                    f"certfile {self.tls.server_cert}",
+                    f"keyfile {self.tls.server_key}",
+                ]
         lines += [f"log_dest file {self.log_path}", "log_type error", "log_type warning"]
         self.config_path.write_text("\n".join(lines) + "\n")
 
@@ -139,6 +156,8 @@ class MosquittoBroker:
         for _ in range(attempts):
             if not self.port or attempts > 1:
                 self.port = free_port()
+            if self.websockets and (not self.ws_port or attempts > 1):
+                self.ws_port = free_port()
             self._write_config()
             self._proc = subprocess.Popen(
                 ["mosquitto", "-c", str(self.config_path)],
@@ -154,14 +173,18 @@ class MosquittoBroker:
 
     def _wait_accepting(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
+        waiting = [self.port, self.ws_port] if self.websockets else [self.port]
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
                 return False  # e.g. the port was taken meanwhile: retry on another
             with (
                 contextlib.suppress(OSError),
-                socket.create_connection((self.host, self.port), timeout=0.2),
+                socket.create_connection((self.host, waiting[0]), timeout=0.2),
             ):
-                return True
+                waiting.pop(0)
+                if not waiting:
+                    return True
+                continue
             time.sleep(0.01)
         return False
 

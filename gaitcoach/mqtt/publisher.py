@@ -26,6 +26,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from gaitcoach.coach.commands import ENVELOPE_KEYS, Command, CommandError
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.connection import Incoming, MqttConnection, Will
+from gaitcoach.mqtt.homeassistant import discovery_messages
 from gaitcoach.mqtt.outbox import Outbox, Outgoing
 from gaitcoach.mqtt.payloads import (
     CuePayload,
@@ -203,10 +204,15 @@ class MqttPublisher:
         self._pending: dict[int, tuple[asyncio.Future[bool], Outgoing | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         will = status_offline(runner, clock(), "connection lost")
+        subscriptions = [(self.topics.commands, QOS_COMMAND)]
+        self._ha_status = f"{settings.homeassistant_prefix}/status"
+        if settings.homeassistant_discovery:
+            # Home Assistant says "online" here when it (re)starts: announce again then.
+            subscriptions.append((self._ha_status, 1))
         self.connection = MqttConnection(
             settings,
             settings.client_id or f"gaitcoach-{runner}",
-            subscriptions=[(self.topics.commands, QOS_COMMAND)],
+            subscriptions=subscriptions,
             will=Will(self.topics.status, encode(will), QOS_STATUS, True),
             on_connected=self._connected,
             on_disconnected=self._disconnected,
@@ -296,8 +302,12 @@ class MqttPublisher:
     def _dropped_item(self, item: Outgoing, reason: str) -> None:
         self._outcome(item, False, reason)
 
-    def publish_metrics(self, metrics: GaitMetrics) -> None:
+    def publish_metrics(self, metrics: GaitMetrics, live: Mapping[str, Any] | None = None) -> None:
+        """Rolling metrics; ``live`` fills the optional fields (session, targets, mute, link:
+        :func:`gaitcoach.service.progress.live_fields`)."""
         payload = MetricsPayload.from_metrics(metrics, self.runner, self.unix_offset_s)
+        if live:
+            payload = replace(payload, **live)
         item = self._fresh(
             "metrics", self.topics.metrics, encode(payload), QOS_METRICS, payload.t_unix_s
         )
@@ -332,6 +342,15 @@ class MqttPublisher:
         self._send(
             Outgoing("session", self.topics.session, encode(payload), QOS_SESSION, True, now)
         )
+
+    def publish_discovery(self) -> None:
+        """Home Assistant discovery configs (retained), when enabled. Sent on every connect
+        and when Home Assistant comes online; never queued (the next connect sends them)."""
+        if not self.settings.homeassistant_discovery or not self.connection.connected:
+            return
+        now = self.clock()
+        for topic, payload in discovery_messages(self.topics, self.settings.homeassistant_prefix):
+            self._send(Outgoing("discovery", topic, payload, 1, True, now))
 
     def _status(self) -> StatusPayload:
         return StatusPayload(
@@ -391,6 +410,7 @@ class MqttPublisher:
         # Online status first (it also reports what was dropped), then what waited.
         waiting = self._outbox.take_all(self.clock())
         self.publish_status()
+        self.publish_discovery()
         for item in waiting:
             if item.kind != "status":
                 self._send(item)
@@ -425,6 +445,10 @@ class MqttPublisher:
     # -- commands --------------------------------------------------------------------------
 
     def _message(self, msg: Incoming) -> None:
+        if msg.topic == self._ha_status and self.settings.homeassistant_discovery:
+            if msg.payload == b"online":
+                self.publish_discovery()
+            return
         if self.topics.command_name(msg.topic) is None:
             return
         now = self.clock()

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sys
 
+from gaitcoach.dashboard import DashboardError, page_url
 from gaitcoach.errors import CliError, ConfigError
 from gaitcoach.jsonenc import dumps
 from gaitcoach.paths import CONFIG_ENV, example_config, find_config, user_config_dir
@@ -90,10 +91,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         from gaitcoach.service.view import live_view
 
         view, on_state = live_view(verbose=args.verbose)
+    if cfg.dashboard.enabled:
+        d = cfg.dashboard
+        base = f"{'https' if d.tls else 'http'}://{d.host}:{d.port}/"
+        print(f"dashboard: {page_url(base, cfg.runner.id)} (coach's view: "
+              f"{page_url(base, page='coach.html')})", file=sys.stderr, flush=True)  # fmt: skip
     try:
         service = Service(cfg, on_state=on_state)
         with view:
             result = asyncio.run(service.run())
+    except DashboardError as exc:
+        raise CliError(str(exc)) from None
     except Exception as exc:  # start-up failures (storage, broker config) are one line
         log.debug("service failed", exc_info=exc)
         where = f" (details in {log_file})" if log_file else ""

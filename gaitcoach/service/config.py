@@ -30,6 +30,7 @@ from gaitcoach.configmodel import (
     unknown_key,
     validate_section,
 )
+from gaitcoach.dashboard.config import DashboardSettings
 from gaitcoach.errors import ConfigError, Problem
 from gaitcoach.gait import GaitConfig
 from gaitcoach.gait.config import _RANGES as GAIT_RANGES
@@ -40,7 +41,7 @@ from gaitcoach.paths import find_config
 from gaitcoach.session.advice import AdviceBook
 from gaitcoach.session.settings import SessionSettings
 
-SECTIONS = ("runner", "coach", "mqtt", "link", "gait", "session", "service")
+SECTIONS = ("runner", "coach", "mqtt", "link", "gait", "session", "service", "dashboard")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class ServiceConfig:
     gait: GaitConfig = field(default_factory=GaitConfig)
     session: SessionSettings | None = None
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     source: str = "<defaults>"
     warnings: tuple[str, ...] = ()
     """Not errors, but worth saying (a password in a file others can read)."""
@@ -168,6 +170,13 @@ def config_from_dict(
     problems.extend(found)
     session = section(SessionSettings, "session", session_raw) if "session" in d else None
     service = section(ServiceSettings, "service", service_raw)
+    dashboard_raw = sec("dashboard")
+    if isinstance(dashboard_raw, Mapping):
+        dashboard_raw = _resolve(dashboard_raw, ("cert_file", "key_file"), base)
+    dashboard = section(DashboardSettings, "dashboard", dashboard_raw)
+    if dashboard is not None and mqtt is not None:
+        dashboard, found = dashboard.resolved(mqtt.host, mqtt.tls)
+        problems.extend(found)
     # What `run` reads at start or at the end of a session is read here too, so that
     # `config check` catches every file `run` would reject (cue wording, advice).
     if runner is not None:
@@ -190,6 +199,7 @@ def config_from_dict(
         gait=gait or GaitConfig(),
         session=session,
         service=service,
+        dashboard=dashboard or DashboardSettings(),
         source=source or "<dict>",
         raw={k: v for k, v in d.items() if k != "mqtt"} | {"mqtt": _public(sec("mqtt"))},
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from gaitcoach.coach import CoachSettings, RunnerProfile
 from gaitcoach.configmodel import section_schema
+from gaitcoach.dashboard.config import DashboardSettings
 from gaitcoach.link import LinkConfig
 from gaitcoach.mqtt import MqttSettings
 from gaitcoach.service.config import ServiceSettings, gait_section
@@ -21,6 +22,7 @@ def config_schema() -> dict[str, Any]:
         "gait": gait_section().model_json_schema(),
         "session": section_schema(SessionSettings),
         "service": section_schema(ServiceSettings),
+        "dashboard": section_schema(DashboardSettings),
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gaitcoach.coach import Command, CommandError, StartSession, StopSession, command_name
+from gaitcoach.dashboard import DashboardServer, dashboard_server
 from gaitcoach.link import FootpodLink, LinkItem, RscReading
 from gaitcoach.link.adapter import release_connected
 from gaitcoach.logs import set_runner, set_session
@@ -31,6 +32,7 @@ from gaitcoach.mqtt import MqttPublisher, service_publisher
 from gaitcoach.service.closing import ClosedSession, SessionCloser
 from gaitcoach.service.config import ServiceConfig, config_record
 from gaitcoach.service.pipeline import Outputs, Pipeline
+from gaitcoach.service.progress import SessionProgress, live_fields
 from gaitcoach.service.warmup import warm_up
 from gaitcoach.session import (
     ImuScale,
@@ -121,10 +123,12 @@ class Service:
         self.clock = ServiceClock(config.link.time_scale)
         self.pipeline = Pipeline(config)
         self.state = ServiceState()
+        self.progress = SessionProgress()
         self.on_state = on_state
         self.recorder: Recorder | None = None
         self.publisher: MqttPublisher | None = None
         self.link: FootpodLink | None = None
+        self.dashboard: DashboardServer | None = None
         self.session_ids: list[str] = []
         self.last_summary: dict[str, Any] | None = None
         self.summary_text = ""
@@ -170,6 +174,7 @@ class Service:
             self.session_ids.append(session_id)
             del self.session_ids[:-SESSION_IDS_KEEP]  # the store lists them all
         self.pipeline.coach.start(now, session_id)
+        self.progress.start(now)
         self.state.session_id = session_id
         if self.publisher is not None:
             self.publisher.session_id = self.state.session_id
@@ -200,6 +205,7 @@ class Service:
         summary and report in a worker process): the loop never waits for them."""
         rec, self.recorder = self.recorder, None
         self.pipeline.coach.stop(self.clock.now())
+        self.progress.stop()
         if rec is None:
             return None
         if self.publisher is not None:
@@ -368,8 +374,17 @@ class Service:
         self.state.metrics = self.pipeline.metrics(now)
         if self.state.metrics.n_strides == 0:
             self.state.metrics = rsc_metrics(self.state.rsc.values(), now) or self.state.metrics
+        self.progress.update(now, self.state.metrics)
         if self.publisher is not None:
-            self.publisher.publish_metrics(self.state.metrics)
+            live = live_fields(
+                self.progress,
+                self.pipeline.coach,
+                self.link.status() if self.link is not None else (),
+                now,
+                self.clock.unix_offset_s,
+                self.state.session_id if self.pipeline.coach.active else None,
+            )
+            self.publisher.publish_metrics(self.state.metrics, live)
         if self.on_state is not None:
             self.on_state(self)
 
@@ -451,13 +466,18 @@ class Service:
         set_runner(self.config.runner.id)
         try:
             await self.prepare()
-            async with service_publisher(
-                self.config.mqtt,
-                self.config.runner.id,
-                command_handler=self.command,
-                unix_offset_s=self.clock.unix_offset_s,
-                clock=self.clock.unix,
-            ) as pub:
+            async with (
+                dashboard_server(
+                    self.config.dashboard, self.config.runner.id, self.config.mqtt.topic_prefix
+                ) as self.dashboard,
+                service_publisher(
+                    self.config.mqtt,
+                    self.config.runner.id,
+                    command_handler=self.command,
+                    unix_offset_s=self.clock.unix_offset_s,
+                    clock=self.clock.unix,
+                ) as pub,
+            ):
                 self.publisher = pub
                 if pub is not None:
                     pub.on_cue_outcome = self._cue_outcome

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -229,3 +233,41 @@ class Commander:
         info = self.client.publish(topic, payload, 1, retain, properties=props)
         if wait:
             info.wait_for_publish(5.0)
+
+
+PUBLISHER_CHILD = """
+import asyncio, sys
+from gaitcoach.mqtt import MqttPublisher, MqttSettings
+
+async def main() -> None:
+    s = MqttSettings(host="127.0.0.1", port=int(sys.argv[1]), keepalive_s=5, embedded="never",
+                     homeassistant_discovery=sys.argv[2] == "ha")
+    async with MqttPublisher(s, "alice") as pub:
+        await pub.wait_connected(5)
+        print("connected", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@contextlib.contextmanager
+def publisher_process(
+    broker: MosquittoBroker, homeassistant: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Alice's publisher in a child process, to kill (its last will then says offline)."""
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", PUBLISHER_CHILD, str(broker.port), "ha" if homeassistant else "-"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,46 +24,24 @@ from tests.mqtt.broker import (
     free_port,
     sign_certificate,
 )
-from tests.mqtt.clients import Recorder, publish, validate
+from tests.mqtt.clients import Recorder, publish, publisher_process, validate
 from tests.mqtt.test_topics import make_cue, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-CHILD = """
-import asyncio, sys
-from gaitcoach.mqtt import MqttPublisher, MqttSettings
-
-async def main() -> None:
-    s = MqttSettings(host="127.0.0.1", port=int(sys.argv[1]), keepalive_s=5, embedded="never")
-    async with MqttPublisher(s, "alice") as pub:
-        await pub.wait_connected(5)
-        print("connected", flush=True)
-        await asyncio.sleep(60)
-
-asyncio.run(main())
-"""
 
 
 async def test_last_will_marks_the_service_offline_when_it_is_killed(
     mosquitto: MosquittoBroker,
 ) -> None:
-    with Recorder(mosquitto, ["gaitcoach/alice/status"]) as rec:
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(mosquitto.port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        try:
-            online = await rec.wait_for("/status", lambda d: d["online"], timeout_s=15)
-            assert online["protocol"] == "5"
-            child.send_signal(signal.SIGKILL)
-            child.wait(5)
-            offline = await rec.wait_for("/status", lambda d: not d["online"], timeout_s=10)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+    with (
+        Recorder(mosquitto, ["gaitcoach/alice/status"]) as rec,
+        publisher_process(mosquitto) as child,
+    ):
+        online = await rec.wait_for("/status", lambda d: d["online"], timeout_s=15)
+        assert online["protocol"] == "5"
+        child.send_signal(signal.SIGKILL)
+        child.wait(5)
+        offline = await rec.wait_for("/status", lambda d: not d["online"], timeout_s=10)
         assert offline["reason"] == "connection lost"
         assert all(m.retain is False or m.topic.endswith("status") for m in rec.messages)
         validate(rec.on("/status")[-1].payload)

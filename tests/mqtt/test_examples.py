@@ -31,9 +31,12 @@ def test_mqtt_section_example_loads() -> None:
     assert settings.configured and settings.protocol == "auto"
 
 
-def adapted(conf: str, port: int, tmp: Path, tls: TlsFiles | None = None) -> str:
-    """The example with this test's port, folders and files."""
-    text = re.sub(r"^listener \d+.*$", f"listener {port} 127.0.0.1", conf, flags=re.M)
+def adapted(conf: str, port: int, tmp: Path, tls: TlsFiles | None = None, ws_port: int = 0) -> str:
+    """The example with this test's ports (TCP, then websockets), folders and files."""
+    ports = iter([port, ws_port or free_port()])
+    text = re.sub(
+        r"^listener \d+.*$", lambda m: f"listener {next(ports)} 127.0.0.1", conf, flags=re.M
+    )
     text = text.replace("/var/lib/mosquitto/", f"{tmp}/")
     if tls is not None:
         for name, path in (
@@ -73,10 +76,10 @@ async def test_local_example_serves_the_service(tmp_path: Path) -> None:
                 await rec.wait_for("/cue")
 
 
-ACCOUNTS = ("alice", "bob", "gaitcoach-alice", "gaitcoach-bob")
+ACCOUNTS = ("alice", "bob", "gaitcoach-alice", "gaitcoach-bob", "alice-dashboard", "coach")
 
 
-def tls_acl_example(tmp_path: Path, tls_files: TlsFiles) -> ExampleBroker:
+def tls_acl_example(tmp_path: Path, tls_files: TlsFiles, ws_port: int = 0) -> ExampleBroker:
     """The shipped tls-acl.conf with its acl, a password per account (``<name>-pw``)."""
     require(shutil.which("mosquitto_passwd") is not None, "mosquitto_passwd is missing")
     passwd = tmp_path / "passwd"
@@ -84,7 +87,7 @@ def tls_acl_example(tmp_path: Path, tls_files: TlsFiles) -> ExampleBroker:
     for user in ACCOUNTS:
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, f"{user}-pw"], check=True)
     port = free_port()
-    text = adapted((EXAMPLES / "tls-acl.conf").read_text(), port, tmp_path, tls_files)
+    text = adapted((EXAMPLES / "tls-acl.conf").read_text(), port, tmp_path, tls_files, ws_port)
     broker = ExampleBroker(tmp_path / "b", text)
     broker.port = port
     return broker
@@ -126,7 +129,12 @@ async def test_tls_acl_example_keeps_runners_apart(tmp_path: Path, tls_files: Tl
                 await asyncio.sleep(0.02)
             await asyncio.sleep(0.2)
             assert len(service.handled_commands_) == 1 and len(applied) == 1
-            assert bob.connection.stats.rejected == 1  # v5 PUBACK: not authorized
+            # v5 PUBACK "not authorized": the command to Alice, and the status Bob's client
+            # published in his service's name (a runner's devices only read and command).
+            assert bob.connection.stats.rejected == 2
+            # Alice's client (a publisher used as a phone) also answered the command it read
+            # on alice/cmd/: its status and that reply are refused, its command went through.
+            assert app.connection.stats.rejected == 2 and app.connection.stats.delivered == 1
             # Alice's service account reaches only Alice's topics.
             service.connection.publish("gaitcoach/bob/cue", b"{}", 1)
             while service.connection.stats.rejected == 0 and time.monotonic() < deadline:

@@ -17,24 +17,13 @@ from gaitcoach.session.report import PLOTS, render_html
 from gaitcoach.session.store import SessionStore
 from gaitcoach.types import CueKind
 from tests.session import factory
-from tests.support import require
+from tests.support import CHROMIUM_FLAGS, require
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
-    base = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-    ]
+    base = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
     return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
 
 
