@@ -1,4 +1,5 @@
-"""The dashboard's accounts on the example TLS broker (gaitcoach/data/examples/mosquitto/tls-acl.conf + acl):
+"""The dashboard's accounts on the example TLS broker (tls-acl.conf + acl in
+gaitcoach/data/examples/mosquitto):
 over secure WebSockets a runner's dashboard account reads only that runner's tree and writes
 only its commands, the coach's account only reads; the page, served over https by gaitcoach's
 server, works there after signing in."""
