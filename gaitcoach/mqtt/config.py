@@ -50,6 +50,11 @@ class MqttSettings:
     metrics_max_age_s: float = field(default=2.0, metadata=bounded(0.1, 60.0))
     """Queued metrics and strides older than this are dropped instead of sent late."""
     publish_strides: bool = False
+    stride_qos: int = field(default=0, metadata=bounded(0, 1))
+    """1 when a team hub stores the strides (docs/hub.md): at least once to the broker."""
+    stride_max_age_s: float = field(default=600.0, metadata=bounded(1.0, 86400.0))
+    """With ``stride_qos = 1``: a stride not delivered within this time is dropped (and the
+    message expires at the broker); ``gaitcoach sync`` uploads the finished session instead."""
     embedded: str = field(default="never", metadata=choice("never"))
     """Kept so that older configs load: "auto" and "always" (a silent fall back to an
     anonymous plaintext broker) are refused; ``./run demo`` starts the embedded broker."""
