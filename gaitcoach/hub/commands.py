@@ -48,13 +48,28 @@ def _hub_config(args: argparse.Namespace) -> Any:
     )
     if mqtt.username is not None and mqtt.password is None:
         mqtt = override(mqtt, password=os.environ.get("GAITCOACH_MQTT_PASSWORD"))
-    hub = override(cfg.hub, dsn=getattr(args, "dsn", None), group=getattr(args, "group", None))
+    hub = override(
+        cfg.hub,
+        dsn=getattr(args, "dsn", None),
+        group=getattr(args, "group", None),
+        stats_interval_s=getattr(args, "stats_interval_s", None),
+    )
     return mqtt, hub
 
 
 # -- ingest ------------------------------------------------------------------------------------
 
-_INGEST_FLAGS = ("config", "host", "port", "username", "dsn", "group", "stats_dir", "log_level")
+_INGEST_FLAGS = (
+    "config",
+    "host",
+    "port",
+    "username",
+    "dsn",
+    "group",
+    "stats_dir",
+    "stats_interval_s",
+    "log_level",
+)
 
 
 def _child_argv(args: argparse.Namespace, slot: int) -> list[str]:
@@ -117,6 +132,36 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+# -- team ---------------------------------------------------------------------------------------
+
+
+def cmd_team(args: argparse.Namespace) -> int:
+    _need_psycopg()
+    import json
+
+    import psycopg
+
+    from gaitcoach.hub.db import connect
+    from gaitcoach.hub.team import render_team_html, squad_rows, squad_text, team_view
+
+    _, hub = _hub_config(args)
+    if not hub.dsn:
+        raise CliError("no database: set [hub] dsn in --config or give --dsn")
+    try:
+        with connect(hub.dsn, autocommit=True, connect_timeout=10) as conn:
+            view = team_view(conn, args.runner, args.runs)
+    except psycopg.Error as exc:
+        raise CliError(f"database: {str(exc).strip()}") from None
+    if args.json:
+        print(json.dumps({"runners": squad_rows(view)}, indent=1))
+    else:
+        print(squad_text(view))
+    if args.html:
+        Path(args.html).write_text(render_team_html(view), encoding="utf-8")
+        print(f"team page: {args.html}", file=sys.stderr)
+    return 0
+
+
 # -- hub-init -----------------------------------------------------------------------------------
 
 
@@ -151,6 +196,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--dsn", help="libpq connection string (password: PGPASSWORD)")
     p.add_argument("--group", help="shared-subscription group (default gaitcoach-ingest)")
     p.add_argument("--stats-dir", metavar="DIR", help="write each worker's counters here (JSON)")
+    p.add_argument("--stats-interval-s", type=float, help="counters every this often (10)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     p.set_defaults(func=cmd_ingest)
 
@@ -164,6 +210,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--timeout", type=float, default=120.0, help="seconds per session before giving up"
     )
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("team", help="team hub: the squad compared, each runner's runs and trends")
+    p.add_argument("--config", metavar="TOML", help="[hub] dsn (the view role)")
+    p.add_argument("--dsn", help="libpq connection string (password: PGPASSWORD)")
+    p.add_argument("--runner", help="only this runner")
+    p.add_argument("--runs", type=int, default=10, help="latest runs per runner (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--html", metavar="PATH", help="also write the team page (self-contained)")
+    p.set_defaults(func=cmd_team)
 
     p = sub.add_parser("hub-init", help="team hub: create the database schema and roles")
     p.add_argument(

@@ -195,6 +195,8 @@ class HubStack:
             self.dsn(INGEST_ROLE),
             "--stats-dir",
             str(stats),
+            "--stats-interval-s",
+            "0.5",
             *extra,
         ]
         with open(log_path, "ab") as log:
