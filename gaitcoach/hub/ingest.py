@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import queue
 import signal
@@ -42,11 +41,11 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gaitcoach.hub import records
+from gaitcoach.hub.client import v5_client
 from gaitcoach.hub.config import HubSettings
 from gaitcoach.hub.db import Batch, Writer, session_digest
 from gaitcoach.hub.records import CheckRequest, RecordError
@@ -168,18 +167,8 @@ class IngestWorker:
     # -- MQTT (paho's thread) --------------------------------------------------------------
 
     def _make_client(self) -> paho.Client:
-        s = self.mqtt
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            manual_ack=True,  # PUBACK after the commit, not on receipt
-        )
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set(ca_certs=s.ca_file, certfile=s.cert_file, keyfile=s.key_file)
-        client.reconnect_delay_set(1, max(1, math.ceil(s.reconnect_max_s)))  # paho: whole seconds
+        # manual_ack: PUBACK after the commit, not on receipt.
+        client = v5_client(self.mqtt, self.client_id, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

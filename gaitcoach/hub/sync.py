@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gaitcoach.hub.client import v5_client
 from gaitcoach.hub.records import (
     PROTOCOL_VERSION,
     SYNC_CUES_MAX,
@@ -195,16 +195,7 @@ class _Client:
         self._connected = False
         self._subscribed = False
         self._error = ""
-        c = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=mqtt.client_id or f"gaitcoach-{runner}",
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        if mqtt.username is not None:
-            c.username_pw_set(mqtt.username, mqtt.password)
-        if mqtt.tls:
-            c.tls_set(ca_certs=mqtt.ca_file, certfile=mqtt.cert_file, keyfile=mqtt.key_file)
-        c.reconnect_delay_set(1, max(1, math.ceil(mqtt.reconnect_max_s)))  # paho: whole seconds
+        c = v5_client(mqtt, mqtt.client_id or f"gaitcoach-{runner}")
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
