@@ -51,10 +51,15 @@ class EdgeResult:
     published: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     flushed: bool = False
+    unacked: int = 0
+    """QoS 1 messages not acknowledged by the broker when the edge gave up waiting (never
+    reached the hub live; sync uploads them)."""
     wall_s: float = 0.0
 
 
-async def _replay_one(run: EdgeRun, speed: float, stop_at_s: float | None) -> EdgeResult:
+async def _replay_one(
+    run: EdgeRun, speed: float, stop_at_s: float | None, flush_timeout_s: float = 300.0
+) -> EdgeResult:
     with SessionStore(Path(run.data_dir)) as store:
         data = store.load(run.session_id)
     summary = summarize(data).to_json()
@@ -101,7 +106,8 @@ async def _replay_one(run: EdgeRun, speed: float, stop_at_s: float | None) -> Ed
                 pub.unix_offset_s = time.time() - t
                 pub.publish_metrics(rolling.snapshot(t))
         pub.publish_session(summary)
-        result.flushed = await pub.flush(60.0)
+        result.flushed = await pub.flush(flush_timeout_s)
+        result.unacked = pub.queued + len(pub._pending)
         result.published = dict(pub.stats.published)
         result.dropped = pub.dropped
         result.wall_s = time.time() - wall0
