@@ -119,6 +119,13 @@ def make_fleet(base: Path, n: int, tmpl: list[Path], tag: str) -> Fleet:
     return Fleet(runners, stores)
 
 
+def prepare(base: Path, n: int, tmpl: list[Path], tag: str) -> tuple[Fleet, Path]:
+    """The edges' stores of one run and its working folder."""
+    work = base / "work" / tag
+    work.mkdir(parents=True)
+    return make_fleet(base / "edges", n, tmpl, tag), work
+
+
 # -- process CPU -------------------------------------------------------------------------------
 
 
@@ -434,7 +441,7 @@ def print_throughput(runs: list[Run]) -> None:
     print(
         "\n| workers | runners | speed | offered strides/s | ingested strides/s | msgs/s in "
         "| lag p50 ms | lag p99 ms | CPU/worker % | broker % | PostgreSQL % | edges % "
-        "| lost | dup | redelivered | edge unacked |"
+        "| lost | dup | duplicates absorbed | edge unacked |"
     )
     print("|---:" * 16 + "|")
     for r in runs:
@@ -501,9 +508,7 @@ def main(argv: list[str]) -> int:
         for size in sizes:
             for w in workers:
                 tag = f"t{size}w{w}"
-                fleet = make_fleet(base / "edges", size, tmpl, tag)
-                work = base / "work" / tag
-                work.mkdir(parents=True)
+                fleet, work = prepare(base, size, tmpl, tag)
                 runs.append(run_once(stack, fleet, tag, w, args.speed, work))
                 print_throughput(runs[-1:])
                 if (size, w) != (sizes[-1], workers[-1]):
@@ -538,9 +543,7 @@ def main(argv: list[str]) -> int:
         print_throughput(runs)
         for w in workers:
             tag = f"d{w}"
-            fleet = make_fleet(base / "edges", args.drain_runners, tmpl, tag)
-            work = base / "work" / tag
-            work.mkdir(parents=True)
+            fleet, work = prepare(base, args.drain_runners, tmpl, tag)
             drains.append(run_once(stack, fleet, tag, w, args.speed, work, drain=True))
             print_drain(drains[-1:])
             truncate(stack)
@@ -550,9 +553,7 @@ def main(argv: list[str]) -> int:
             w = max(workers)
             for fault in ("kill -9 worker", "broker restart", "PostgreSQL restart", "edge offline"):
                 tag = "f" + "".join(ch for ch in fault if ch.isalnum())[:10]
-                fleet = make_fleet(base / "edges", args.fault_runners, tmpl, tag)
-                work = base / "work" / tag
-                work.mkdir(parents=True)
+                fleet, work = prepare(base, args.fault_runners, tmpl, tag)
                 offline = {fleet.runners[0]} if fault == "edge offline" else set()
                 r = run_once(
                     stack,
