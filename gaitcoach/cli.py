@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "gaitcoach.listen",
     "gaitcoach.link.cli",
     "gaitcoach.service.commands",
+    "gaitcoach.hub.commands",
 ]
 
 

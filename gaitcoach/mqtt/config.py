@@ -68,6 +68,11 @@ class MqttSettings:
         str, Strict(), text_pattern(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", "like homeassistant")
     ] = "homeassistant"
     """Home Assistant's discovery prefix (its MQTT integration's setting)."""
+    stride_qos: Annotated[int, Strict(), ranged(0, 1)] = 0
+    """1 when a team hub stores the strides (docs/hub.md): at least once to the broker."""
+    stride_max_age_s: Annotated[float, Strict(), ranged(1.0, 86400.0)] = 600.0
+    """With ``stride_qos = 1``: a stride not delivered within this time is dropped (and the
+    message expires at the broker); ``gaitcoach sync`` uploads the finished session instead."""
     embedded: Literal["never"] = "never"
     """Kept so that older configs load: "auto" and "always" (a silent fall back to an
     anonymous plaintext broker) are refused; ``./run demo`` starts the embedded broker."""

@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +70,12 @@ class MosquittoBroker:
     websockets
         Also serve MQTT over WebSockets on :attr:`ws_port` (TLS too when ``tls`` is given: wss),
         for the dashboard.
+    acl
+        ACL file text instead of :data:`ACL_TEMPLATE` (with ``users``).
+    listener_options
+        Lines for the main listener (e.g. ``use_username_as_clientid true``).
+    extra
+        Lines appended to the config (e.g. a second listener and its options).
     """
 
     host = "127.0.0.1"
@@ -84,6 +90,9 @@ class MosquittoBroker:
         persistence: bool = False,
         port: int = 0,
         websockets: bool = False,
+        acl: str | None = None,
+        listener_options: Sequence[str] = (),
+        extra: Sequence[str] = (),
     ) -> None:
         self.directory = directory
         self.users = dict(users) if users else None
@@ -95,6 +104,9 @@ class MosquittoBroker:
         self.websockets = websockets
         self.ws_port = 0
         """The websockets listener's port (chosen at the first start, kept across restarts)."""
+        self.acl = acl
+        self.listener_options = list(listener_options)
+        self.extra = list(extra)
         self.log_path = directory / "mosquitto.log"
         self.config_path = directory / "mosquitto.conf"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -102,7 +114,8 @@ class MosquittoBroker:
     def _write_config(self) -> None:
         d = self.directory
         d.mkdir(parents=True, exist_ok=True)
-        lines = [f"listener {self.port} {self.host}", "set_tcp_nodelay true"]
+        lines = [f"listener {self.port} {self.host}", *self.listener_options]
+        lines.append("set_tcp_nodelay true")
         if os.geteuid() == 0:
             lines.append("user root")  # else it drops to 'mosquitto' and cannot read tmp files
         if self.tls is not None:
@@ -114,16 +127,16 @@ class MosquittoBroker:
             ]
         if self.users is not None:
             passwd = d / "passwd"
-            passwd.write_text("")
-            for user, password in self.users.items():
-                subprocess.run(
-                    ["mosquitto_passwd", "-b", str(passwd), user, password],
-                    check=True,
-                    capture_output=True,
-                )
+            # Plain "user:password" lines hashed in place by one mosquitto_passwd -U (one
+            # process for hundreds of accounts, not one each).
+            passwd.touch(0o600)
             passwd.chmod(0o600)
+            passwd.write_text("".join(f"{u}:{p}\n" for u, p in self.users.items()))
+            subprocess.run(
+                ["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True
+            )
             acl = d / "acl"
-            acl.write_text(ACL_TEMPLATE.format(service=SERVICE_USER))
+            acl.write_text(self.acl or ACL_TEMPLATE.format(service=SERVICE_USER))
             lines += ["allow_anonymous false", f"password_file {passwd}", f"acl_file {acl}"]
         else:
             lines.append("allow_anonymous true")
@@ -142,6 +155,7 @@ class MosquittoBroker:
                     f"keyfile {self.tls.server_key}",
                 ]
         lines += [f"log_dest file {self.log_path}", "log_type error", "log_type warning"]
+        lines += self.extra
         self.config_path.write_text("\n".join(lines) + "\n")
 
     @property

@@ -102,11 +102,15 @@ class CuePayload:
     expires_unix_s: float
     trigger: dict[str, float]
     metronome_spm: float | None = None
+    session_id: str | None = None
+    """The session the cue belongs to (None outside a session): the hub's key."""
     v: int = SCHEMA_VERSION
     type: str = "cue"
 
     @classmethod
-    def from_cue(cls, cue: Cue, runner: str, unix_offset_s: float = 0.0) -> CuePayload:
+    def from_cue(
+        cls, cue: Cue, runner: str, unix_offset_s: float = 0.0, session_id: str | None = None
+    ) -> CuePayload:
         return cls(
             runner=runner,
             id=cue.id,
@@ -118,6 +122,7 @@ class CuePayload:
             expires_unix_s=cue.expires_s + unix_offset_s,
             trigger=_numbers(cue.trigger),
             metronome_spm=_finite(cue.metronome_spm),
+            session_id=session_id,
         )
 
     @classmethod
@@ -220,11 +225,20 @@ class StridePayload:
     """Unix time of the stride's end (its last initial contact)."""
     stride: dict[str, Any]
     """The :class:`~gaitcoach.types.StrideRecord` fields (times on the service clock)."""
+    session_id: str | None = None
+    """The session being recorded (None outside one): with runner, foot and index the stride's
+    stable id, the key of the team hub's upsert (docs/hub.md)."""
     v: int = SCHEMA_VERSION
     type: str = "stride"
 
     @classmethod
-    def from_stride(cls, s: StrideRecord, runner: str, unix_offset_s: float = 0.0) -> StridePayload:
+    def from_stride(
+        cls,
+        s: StrideRecord,
+        runner: str,
+        unix_offset_s: float = 0.0,
+        session_id: str | None = None,
+    ) -> StridePayload:
         record: dict[str, Any] = {}
         for name in s.__dataclass_fields__:
             value = getattr(s, name)
@@ -233,7 +247,9 @@ class StridePayload:
             elif hasattr(value, "value"):
                 value = value.value  # enums
             record[name] = value
-        return cls(runner=runner, t_unix_s=s.end_ic_s + unix_offset_s, stride=record)
+        return cls(
+            runner=runner, t_unix_s=s.end_ic_s + unix_offset_s, stride=record, session_id=session_id
+        )
 
 
 @dataclass(frozen=True, slots=True)

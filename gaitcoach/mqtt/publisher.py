@@ -48,7 +48,6 @@ from gaitcoach.mqtt.topics import (
     QOS_REPLY,
     QOS_SESSION,
     QOS_STATUS,
-    QOS_STRIDE,
     Topics,
 )
 from gaitcoach.safepath import clip
@@ -281,7 +280,7 @@ class MqttPublisher:
     # -- what the service publishes --------------------------------------------------------
 
     def publish_cue(self, cue: Cue) -> None:
-        payload = CuePayload.from_cue(cue, self.runner, self.unix_offset_s)
+        payload = CuePayload.from_cue(cue, self.runner, self.unix_offset_s, self.session_id)
         self._send(
             Outgoing(
                 "cue",
@@ -317,10 +316,16 @@ class MqttPublisher:
         """Per-stride records, when ``publish_strides`` is on."""
         if not self.settings.publish_strides:
             return
-        payload = StridePayload.from_stride(stride, self.runner, self.unix_offset_s)
-        self._send(
-            self._fresh("stride", self.topics.stride, encode(payload), QOS_STRIDE, payload.t_unix_s)
+        payload = StridePayload.from_stride(
+            stride, self.runner, self.unix_offset_s, self.session_id
         )
+        qos = self.settings.stride_qos
+        item = self._fresh("stride", self.topics.stride, encode(payload), qos, payload.t_unix_s)
+        if qos > 0:
+            # Stored centrally (team hub): kept while the broker or the ingest is slow; what
+            # is still older is dropped here and uploaded after the run by `gaitcoach sync`.
+            item = replace(item, expires_unix_s=payload.t_unix_s + self.settings.stride_max_age_s)
+        self._send(item)
 
     def publish_status(self) -> None:
         """Retained service status: online, pods' link and battery, what was dropped."""

@@ -97,8 +97,9 @@ def parse_started(info: SessionInfo) -> datetime:
     return datetime.fromisoformat(info.started_utc)
 
 
-def run_row(data: SessionData) -> RunRow:
-    s = summarize(data)
+def run_row(data: SessionData, summary: SessionSummary | None = None) -> RunRow:
+    """Key figures of one run (``summary``: when the caller has it already)."""
+    s = summary if summary is not None else summarize(data)
     counted = s.status != "failed" and s.n_strides["all"] > 0 and s.distance_m >= MIN_COUNTED_M
     return RunRow(
         session_id=s.session_id,

@@ -1,0 +1,98 @@
+"""Team views from the real database: sessions synced from three edges (several weeks each)
+and read back with the view role; the squad figures must be the single-runner summary's
+figures of each edge's own store, to the bit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+from gaitcoach.hub.schema import VIEW_ROLE
+from gaitcoach.hub.sync import Syncer
+from gaitcoach.session.history import history
+from gaitcoach.session.store import SessionStore
+from gaitcoach.session.summary import summarize
+from tests.hub.harness import HubStack, make_cues, record_session
+from tests.session import factory
+
+PROFILES = {"alice": factory.EFFICIENT, "bob": factory.OVERSTRIDER, "carol": factory.FATIGUING}
+
+
+def _team(stack: HubStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**stack.edge_env("alice"), "PGPASSWORD": stack.view_db_password}
+    return subprocess.run(
+        [sys.executable, "-m", "gaitcoach.cli", "team", "--dsn", stack.dsn(VIEW_ROLE), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[str] = []
+        self.images = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and a.get("data-runner"):
+            self.rows.append(str(a["data-runner"]))
+        if tag == "img" and str(a.get("src", "")).startswith("data:image/png;base64,"):
+            self.images += 1
+
+
+def test_team_views_show_each_runners_runs_and_the_squad_from_the_database(
+    stack: HubStack, tmp_path: Path
+) -> None:
+    ingest = stack.ingest(1, name="team")
+    now = datetime.now(UTC).replace(microsecond=0)
+    stores = {}
+    for k, (runner, profile) in enumerate(PROFILES.items()):
+        data_dir = tmp_path / runner
+        for week in range(3):
+            strides = factory.strides(profile, 3.0, seed=10 * k + week)
+            sid = f"{runner}-w{week}"
+            started = now - timedelta(days=7 * (3 - week), hours=k)
+            record_session(
+                data_dir, runner, strides, make_cues(sid, strides[0].ic_s, 2), sid, started
+            )
+        result = Syncer(stack.edge_settings(runner), runner, data_dir, timeout_s=60).run()
+        assert len(result.verified) == 3 and not result.failed, result
+        stores[runner] = data_dir
+    ingest.stop()
+
+    out = _team(stack, "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["runner"]: r for r in json.loads(out.stdout)["runners"]}
+    assert set(rows) >= set(PROFILES)
+    for runner, data_dir in stores.items():
+        with SessionStore(data_dir) as store:
+            latest = summarize(store.load("latest"))
+            h = history(store, runner)
+        row = rows[runner]
+        assert row["runs"] == 3 and row["session_id"] == f"{runner}-w2"
+        # Same strides, same code: the same numbers as on the edge, exactly.
+        assert row["cadence_spm"] == latest.metrics["cadence_spm"].all.median  # type: ignore[union-attr]
+        assert row["overstride_cm"] == latest.metrics["overstride_m"].all.median * 100  # type: ignore[union-attr]
+        assert row["rearfoot_pct"] == latest.strike_share_pct["all"]["rearfoot"]
+        assert row["balance_contact_left_pct"] == latest.metrics["contact_time_s"].left_share_pct
+        slope = {t.metric: t.slope_per_week for t in h.trends}["cadence_spm"]
+        assert row["cadence_trend_spm_per_week"] == slope
+    # The overstrider compares as one against the squad.
+    assert rows["bob"]["cadence_spm"] < rows["alice"]["cadence_spm"]
+    assert rows["bob"]["overstride_cm"] > rows["alice"]["overstride_cm"]
+
+    page = tmp_path / "team.html"
+    text = _team(stack, "--html", str(page))
+    assert text.returncode == 0, text.stderr
+    assert "squad median" in text.stdout and "bob" in text.stdout
+    tags = _Tags()
+    tags.feed(page.read_text())
+    assert tags.rows[:3] == ["alice", "bob", "carol"]
+    assert tags.images == 2 + 3  # squad and strike plots, one trend plot per runner
