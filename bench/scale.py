@@ -57,6 +57,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def templates(minutes: float) -> list[Path]:
     """One store per profile holding one session analysed by the gait engine (cached)."""
     from firmware_sim.recording import record
+    from gaitcoach.coach import RunnerProfile
+    from gaitcoach.service.config import ServiceConfig
     from gaitcoach.session.replay import import_recording
 
     out = []
@@ -67,7 +69,8 @@ def templates(minutes: float) -> list[Path]:
             t0 = time.perf_counter()
             rec_dir = Path(tempfile.mkdtemp(prefix="scale-rec-"))
             record(profile, minutes, seed=k).save(rec_dir)
-            import_recording(rec_dir, d, runner="template")
+            template_cfg = ServiceConfig(runner=RunnerProfile(id="template"))
+            import_recording(rec_dir, d, config=template_cfg)
             shutil.rmtree(rec_dir, ignore_errors=True)
             print(f"  template {profile}: {time.perf_counter() - t0:.0f} s", flush=True)
         out.append(d)

@@ -187,7 +187,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ingest", help="team hub: MQTT -> PostgreSQL workers on a shared subscription"
     )
-    p.add_argument("--config", metavar="TOML", help="[mqtt] and [hub] settings (gaitcoach/data/examples/hub.toml)")
+    p.add_argument(
+        "--config",
+        metavar="TOML",
+        help="[mqtt] and [hub] settings (example: gaitcoach/data/examples/hub.toml)",
+    )
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--slot", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--host")

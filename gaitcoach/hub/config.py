@@ -1,5 +1,6 @@
-"""The hub's config file (example: ``gaitcoach/data/examples/hub.toml``): ``[mqtt]`` (the broker, as for the service:
-:class:`~gaitcoach.mqtt.config.MqttSettings`) and ``[hub]`` (database and ingest tuning).
+"""The hub's config file (example: ``gaitcoach/data/examples/hub.toml``): ``[mqtt]`` (the
+broker, as for the service: :class:`~gaitcoach.mqtt.config.MqttSettings`) and ``[hub]``
+(database and ingest tuning).
 
 Secrets stay out of the file: the MQTT password comes from ``GAITCOACH_MQTT_PASSWORD``, the
 database password from libpq's own ``PGPASSWORD`` (or ``~/.pgpass``).

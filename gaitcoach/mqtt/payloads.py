@@ -156,6 +156,11 @@ class CuePayload:
         return self.expires_unix_s - self.created_unix_s
 
 
+LIVE_FIELDS = ("session_id", "elapsed_s", "distance_m", "targets", "muted_until_unix_s", "link")
+"""Fields of the metrics payload that are not :class:`~gaitcoach.types.GaitMetrics` but the
+service's live state (:func:`gaitcoach.service.progress.live_fields`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class MetricsPayload:
     """``<prefix>/<runner>/metrics`` (QoS 0, about 1 Hz): rolling medians."""

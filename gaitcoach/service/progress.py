@@ -61,7 +61,8 @@ def live_fields(
     unix_offset_s: float,
     session_id: str | None,
 ) -> dict[str, Any]:
-    """The optional fields of the metrics payload (names as in metrics.schema.json)."""
+    """The metrics payload's :data:`~gaitcoach.mqtt.payloads.LIVE_FIELDS` (null between
+    sessions)."""
     elapsed = progress.elapsed_s(now_s)
     muted = coach.muted_until_s
     return {

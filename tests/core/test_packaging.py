@@ -18,6 +18,11 @@ EXTRAS = {
     "gaitcoach/demo.py": {"firmware_sim"},
     "gaitcoach/mqtt/embedded.py": {"amqtt"},
     "gaitcoach/session/export.py": {"pyarrow"},
+    # The team hub (extra "hub"): its commands check for psycopg first and say what to install.
+    "gaitcoach/hub/commands.py": {"psycopg"},
+    "gaitcoach/hub/ingest.py": {"psycopg"},
+    "gaitcoach/hub/schema.py": {"psycopg"},
+    "gaitcoach/hub/db.py": {"psycopg"},
 }
 
 

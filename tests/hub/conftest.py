@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gaitcoach.hub.pgserver import postgres_available
 from gaitcoach.mqtt.mosquitto import mosquitto_available
 from tests.hub.harness import HubStack, hub_stack
+from tests.hub.pgserver import postgres_available
 from tests.support import require
 
 RUNNERS = ("alice", "bob", "carol", "dave", "erin")

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gaitcoach.hub.broker import INGEST_USER, hub_broker
-from gaitcoach.hub.pgserver import PostgresServer
 from gaitcoach.hub.records import Digest, SessionDigest
 from gaitcoach.hub.schema import INGEST_ROLE, VIEW_ROLE, setup
 from gaitcoach.mqtt.config import MqttSettings
@@ -29,6 +27,8 @@ from gaitcoach.proc import die_with_parent
 from gaitcoach.session.recorder import Recorder
 from gaitcoach.session.store import SessionStore
 from gaitcoach.types import Cue, CueKind, StrideRecord
+from tests.hub.broker import INGEST_USER, hub_broker
+from tests.hub.pgserver import PostgresServer
 
 PASSWORD_BYTES = 12
 

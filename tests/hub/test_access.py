@@ -18,9 +18,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gaitcoach.hub.broker import INGEST_USER
 from gaitcoach.hub.schema import INGEST_ROLE, VIEW_ROLE
 from gaitcoach.mqtt.payloads import StridePayload, encode
+from tests.hub.broker import INGEST_USER
 from tests.hub.harness import HubStack, IngestProcess, count_strides, edge_user, wait_for
 from tests.session import factory
 

@@ -1,5 +1,5 @@
-"""The hub's Mosquitto: accounts, ACL and settings (``gaitcoach/data/examples/mosquitto/hub.conf`` and
-``gaitcoach/data/examples/mosquitto/hub-acl`` are the production examples of the same).
+"""The hub's Mosquitto: accounts, ACL and settings (``hub.conf`` and ``hub-acl`` in
+``gaitcoach/data/examples/mosquitto/`` are the production examples of the same).
 
 Two listeners: the edges' listener with ``use_username_as_clientid`` (no account can take
 another's client id, docs/mqtt/topics.md), and an internal one for the ingest workers, whose

@@ -4,7 +4,8 @@ the licences and a manifest. No bundler: the libraries ship ready browser builds
 (``mqtt.min.js``, ``uPlot.iife.min.js``), and Mosquitto serves files without a Content-Type,
 so the page uses classic scripts (a module script would need ``text/javascript``).
 
-``python -m gaitcoach.dashboard.build`` (``./run`` calls it).
+``python web/build.py`` (``./run`` calls it). A tool of the checkout, not of the package:
+the wheel carries the built page, not its sources.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 
 from gaitcoach.dashboard.server import MANIFEST, WWW
 
-ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
+WEB = Path(__file__).resolve().parent
+ROOT = WEB.parent
 
 VENDORED = {
     # package -> (file in the package, name in www)
