@@ -128,6 +128,12 @@ class StrideColumn:
     optional: bool
     """The field may be None (the column may be NULL)."""
 
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values of an enum column (empty for numbers)."""
+        kind: type = self.kind
+        return tuple(e.value for e in kind) if issubclass(kind, StrEnum) else ()
+
 
 _COLUMN_NAMES = {"index": "idx"}
 """Column names that differ from their StrideRecord field's name."""
