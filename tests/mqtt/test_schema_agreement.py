@@ -107,8 +107,11 @@ def test_command_schema_is_what_parse_command_accepts() -> None:
 
 
 def test_metrics_payload_is_gait_metrics_on_the_wire() -> None:
-    """The metrics payload carries every GaitMetrics field (its time as Unix seconds)."""
+    """The metrics payload carries every published GaitMetrics field (its time as Unix
+    seconds) and, beside them, only the envelope and the display extras."""
+    from gaitcoach.mqtt.payloads import METRICS_NOT_PUBLISHED
     from gaitcoach.types import GaitMetrics
 
-    wire = _fields(MetricsPayload) - {"runner", "v", "type"}
-    assert wire == (_fields(GaitMetrics) - {"t_s"}) | {"t_unix_s"}
+    published = (_fields(GaitMetrics) - METRICS_NOT_PUBLISHED - {"t_s"}) | {"t_unix_s"}
+    extras = {"session_id", "elapsed_s", "distance_m", "targets", "muted_until_unix_s", "link"}
+    assert _fields(MetricsPayload) - {"runner", "v", "type"} == published | extras
