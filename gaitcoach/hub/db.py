@@ -29,7 +29,7 @@ from gaitcoach.hub.records import (
     SessionRow,
     StrideRow,
 )
-from gaitcoach.hub.schema import STRIDE_VALUE_COLUMNS
+from gaitcoach.hub.schema import STRIDE_TEXT_COLUMNS, STRIDE_VALUE_COLUMNS
 from gaitcoach.session.store import STRIDE_COLUMNS
 
 _KEY = ("runner", "session_id", "foot", "idx")
@@ -120,7 +120,7 @@ def _txt(c: str) -> str:
 
 _ROW_BYTES = " || ".join(
     [_txt("foot"), "int8send(idx::bigint)"]
-    + [_txt(c) if c in ("activity", "strike_pattern") else _num(c) for c in STRIDE_VALUE_COLUMNS]
+    + [_txt(c) if c in STRIDE_TEXT_COLUMNS else _num(c) for c in STRIDE_VALUE_COLUMNS]
 )
 STRIDE_DIGEST_SQL = (
     f"SELECT foot, idx / {SYNC_BATCH} AS batch, count(*), "

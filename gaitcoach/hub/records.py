@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gaitcoach.coach.config import RUNNER_ID
-from gaitcoach.hub.schema import STRIDE_VALUE_COLUMNS
+from gaitcoach.hub.schema import STRIDE_TEXT_COLUMNS, STRIDE_VALUE_COLUMNS, STRIDE_VALUES
 from gaitcoach.mqtt.payloads import PayloadError, decode_object
 from gaitcoach.safepath import SESSION_ID, is_session_id
-from gaitcoach.session.store import STRIDE_COLUMNS
+from gaitcoach.session.store import STRIDE_COLUMNS, STRIDE_SCHEMA
 from gaitcoach.types import Activity, CueKind, Foot, StrikePattern
 
 PROTOCOL_VERSION = 1
@@ -255,21 +255,23 @@ class CheckRequest:
 def stride_values(record: Mapping[str, Any]) -> tuple[Any, ...]:
     """The checked value columns of one stride (a mapping by ``STRIDE_COLUMNS`` name)."""
     out: list[Any] = []
-    for name in STRIDE_VALUE_COLUMNS:
-        v = record.get(name)
-        if name == "activity":
-            out.append(_choice(v, name, ACTIVITIES))
-        elif name == "strike_pattern":
-            out.append(_choice(v, name, PATTERNS, optional=True))
+    for c in STRIDE_VALUES:
+        v = record.get(c.name)
+        if c.name in STRIDE_TEXT_COLUMNS:
+            out.append(_choice(v, c.name, _STRIDE_CHOICES[c.name], optional=c.optional))
         else:
-            out.append(_number(v, name))
+            out.append(_number(v, c.name))
     return tuple(out)
+
+
+_STRIDE_CHOICES = {c.name: frozenset(c.choices) for c in STRIDE_VALUES if c.choices}
+"""The values each enum column of a stride takes (activities, strike patterns)."""
 
 
 def _stride_fields(record: Any) -> tuple[str, int, tuple[Any, ...]]:
     if not isinstance(record, dict):
         raise RecordError("bad_value", "stride: an object")
-    expected = {"index" if c == "idx" else c for c in STRIDE_COLUMNS}
+    expected = {c.field for c in STRIDE_SCHEMA}
     if set(record) != expected:
         extra = sorted(set(record) ^ expected)[:4]
         raise RecordError("bad_value", f"stride fields differ from the schema: {extra}")
@@ -501,7 +503,7 @@ def _text_bytes(s: str | None) -> bytes:
 def stride_row_bytes(foot: str, idx: int, values: Sequence[Any]) -> bytes:
     parts = [_text_bytes(foot), struct.pack(">q", idx)]
     for name, v in zip(STRIDE_VALUE_COLUMNS, values, strict=True):
-        parts.append(_text_bytes(v) if name in ("activity", "strike_pattern") else _num_bytes(v))
+        parts.append(_text_bytes(v) if name in STRIDE_TEXT_COLUMNS else _num_bytes(v))
     return b"".join(parts)
 
 

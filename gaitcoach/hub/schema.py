@@ -16,26 +16,31 @@ Roles, one per purpose (no role may delete, truncate or change the schema):
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-from gaitcoach.session.store import STRIDE_COLUMNS
+from gaitcoach.session.store import STRIDE_SCHEMA, StrideColumn
+from gaitcoach.types import Foot
 
 INGEST_ROLE = "gaitcoach_ingest"
 VIEW_ROLE = "gaitcoach_view"
 OWNER_ROLE = "gaitcoach_owner"
 SCHEMA_VERSION = 1
 
-STRIDE_VALUE_COLUMNS = tuple(c for c in STRIDE_COLUMNS if c not in ("foot", "idx"))
+STRIDE_VALUES = tuple(c for c in STRIDE_SCHEMA if c.name not in ("foot", "idx"))
+"""The stride columns beside the key, from the edge store's (derived from StrideRecord)."""
+STRIDE_VALUE_COLUMNS = tuple(c.name for c in STRIDE_VALUES)
 """Stride fields beside the key (the edge store's column names; ``index`` is ``idx``)."""
+STRIDE_TEXT_COLUMNS = frozenset(c.name for c in STRIDE_VALUES if issubclass(c.kind, StrEnum))
+"""Value columns holding an enum's value (text); the others are numbers (double precision)."""
+for _c in STRIDE_VALUES:
+    if _c.kind is not float and _c.name not in STRIDE_TEXT_COLUMNS:
+        raise TypeError(f"stride column {_c.name}: the hub stores only numbers and enum values")
 
-_TYPES = {"activity": "text NOT NULL", "strike_pattern": "text"}
-_NOT_NULL = {"ic_s", "to_s", "end_ic_s", "contact_time_s", "swing_time_s", "stride_time_s"}
-_NOT_NULL |= {"cadence_spm"}
 
-
-def _stride_column(name: str) -> str:
-    kind = _TYPES.get(name, "double precision" + (" NOT NULL" if name in _NOT_NULL else ""))
-    return f"{name} {kind}"
+def _stride_column(c: StrideColumn) -> str:
+    kind = "text" if c.name in STRIDE_TEXT_COLUMNS else "double precision"
+    return f"{c.name} {kind}" + ("" if c.optional else " NOT NULL")
 
 
 RUNNER_CHECK = r"runner ~ '^[A-Za-z0-9_-]{1,64}$'"
@@ -80,9 +85,9 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS strides (
     runner text NOT NULL,
     session_id text NOT NULL,
-    foot text NOT NULL CHECK (foot IN ('left', 'right', 'unknown')),
+    foot text NOT NULL CHECK (foot IN ({", ".join(f"'{f.value}'" for f in Foot)})),
     idx integer NOT NULL CHECK (idx >= 0),
-    {", ".join(_stride_column(c) for c in STRIDE_VALUE_COLUMNS)},
+    {", ".join(_stride_column(c) for c in STRIDE_VALUES)},
     t_unix_s double precision,
     ingested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (runner, session_id, foot, idx)

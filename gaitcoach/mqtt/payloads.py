@@ -8,11 +8,13 @@ Every payload carries ``v`` (schema version) and ``type``. Times on the wire are
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, get_args, get_type_hints
 
 from gaitcoach.jsonenc import dumps
 from gaitcoach.types import Cue, GaitMetrics, LinkEvent, StrideRecord
@@ -32,6 +34,19 @@ def _round(value: float | None, digits: int) -> float | None:
     """A finite value rounded for the wire (None stays None, NaN becomes None)."""
     v = _finite(value)
     return None if v is None else round(v, digits)
+
+
+WIRE_DIGITS = {"s": 3, "m": 2, "mps": 2, "spm": 1, "deg": 1, "g": 1, "pct": 1, "rel_leg": 3}
+"""Decimals on the wire per unit (the suffix of a field's name): what the pods can tell (1 ms,
+1 cm, 0.1 deg, 0.1 step/min); more digits are noise a display would show."""
+
+
+def wire_digits(name: str) -> int:
+    """Decimals on the wire of a number named with its unit (``contact_time_s``: 3)."""
+    for unit in sorted(WIRE_DIGITS, key=len, reverse=True):
+        if name.endswith("_" + unit):
+            return WIRE_DIGITS[unit]
+    raise KeyError(f"{name}: no unit with a wire precision in WIRE_DIGITS")
 
 
 def _numbers(values: Mapping[str, float]) -> dict[str, float]:
@@ -196,29 +211,47 @@ class MetricsPayload:
     def from_metrics(
         cls, m: GaitMetrics, runner: str, unix_offset_s: float = 0.0
     ) -> MetricsPayload:
-        # Rounded to what the pods can tell (1 ms, 1 cm, 0.1 deg, 0.1 step/min): more digits
-        # on the wire are noise a display would show.
+        """The GaitMetrics fields on the wire (:data:`METRICS_WIRE`): numbers rounded as
+        :data:`WIRE_DIGITS` says for their unit, enums as their value, the time as Unix s."""
+        values: dict[str, Any] = {}
+        for name, digits in METRICS_WIRE.items():
+            v = getattr(m, name)
+            if digits is not None:
+                v = _round(v, digits)
+            elif isinstance(v, StrEnum):
+                v = v.value
+            values[name] = v
         return cls(
             runner=runner,
-            t_unix_s=round(m.t_s + unix_offset_s, 3),
-            activity=m.activity.value,
-            n_strides=m.n_strides,
-            cadence_spm=_round(m.cadence_spm, 1),
-            contact_time_s=_round(m.contact_time_s, 3),
-            flight_time_s=_round(m.flight_time_s, 3),
-            stride_length_m=_round(m.stride_length_m, 2),
-            speed_mps=_round(m.speed_mps, 2),
-            foot_strike_angle_deg=_round(m.foot_strike_angle_deg, 1),
-            strike_pattern=m.strike_pattern.value if m.strike_pattern else None,
-            overstride_m=_round(m.overstride_m, 2),
-            peak_impact_g=_round(m.peak_impact_g, 1),
-            step_length_rel_leg=_round(m.step_length_rel_leg, 3),
-            balance_contact_left_pct=_round(m.balance_contact_left_pct, 1),
+            t_unix_s=round(m.t_s + unix_offset_s, wire_digits("t_unix_s")),
             per_foot={
                 foot.value: {k: round(v, 3) for k, v in _numbers(values).items()}
                 for foot, values in m.per_foot.items()
             },
+            **values,
         )
+
+
+METRICS_NOT_PUBLISHED: frozenset[str] = frozenset()
+"""GaitMetrics fields the metrics payload leaves out (none: a new field is published unless
+listed here; the payload, metrics.schema.json and the hub's LIVE_METRICS then need it)."""
+_METRICS_SPECIAL = frozenset({"t_s", "per_foot"})
+"""GaitMetrics fields :meth:`MetricsPayload.from_metrics` converts itself (time, per foot)."""
+
+
+def _metrics_wire() -> dict[str, int | None]:
+    hints = get_type_hints(GaitMetrics)
+    out: dict[str, int | None] = {}
+    for f in dataclasses.fields(GaitMetrics):
+        if f.name in METRICS_NOT_PUBLISHED or f.name in _METRICS_SPECIAL:
+            continue
+        kinds = set(get_args(hints[f.name]) or (hints[f.name],)) - {type(None)}
+        out[f.name] = wire_digits(f.name) if kinds == {float} else None
+    return out
+
+
+METRICS_WIRE = _metrics_wire()
+"""GaitMetrics field -> decimals on the wire (None: copied as is, enums as their value)."""
 
 
 @dataclass(frozen=True, slots=True)

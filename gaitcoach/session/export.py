@@ -7,13 +7,12 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from gaitcoach.session.store import STRIDE_COLUMNS, stride_to_row
+from gaitcoach.session.store import STRIDE_SCHEMA, stride_to_row
 from gaitcoach.types import StrideRecord
 
 FORMATS = ("csv", "parquet")
-# Export names: the StrideRecord attribute for the stored ``idx`` column.
-COLUMNS = tuple("index" if c == "idx" else c for c in STRIDE_COLUMNS)
-_TEXT_COLUMNS = ("foot", "activity", "strike_pattern")
+COLUMNS = tuple(c.field for c in STRIDE_SCHEMA)
+"""Export column names: the StrideRecord attributes (``index``, not the stored ``idx``)."""
 
 
 def export_strides(strides: Sequence[StrideRecord], path: Path, fmt: str) -> int:
@@ -33,8 +32,8 @@ def export_strides(strides: Sequence[StrideRecord], path: Path, fmt: str) -> int
             raise ValueError(
                 "Parquet export needs pyarrow: pip install 'gaitcoach[parquet]'"
             ) from None
-        types = {c: pa.string() for c in _TEXT_COLUMNS} | {"index": pa.int64()}
-        schema = pa.schema([(c, types.get(c, pa.float64())) for c in COLUMNS])
+        types = {float: pa.float64(), int: pa.int64()}
+        schema = pa.schema([(c.field, types.get(c.kind, pa.string())) for c in STRIDE_SCHEMA])
         cols = {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)}
         pq.write_table(pa.table(cols, schema=schema), path)
     else:

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from gaitcoach.session.codec import (
     PARTS_DTYPE,
@@ -31,7 +32,6 @@ from gaitcoach.session.codec import (
     unpack_parts,
 )
 from gaitcoach.types import (
-    Activity,
     Cue,
     CueKind,
     DiscomfortReport,
@@ -41,7 +41,6 @@ from gaitcoach.types import (
     LinkEvent,
     LinkState,
     StrideRecord,
-    StrikePattern,
 )
 
 FORMAT_VERSION = 1
@@ -116,28 +115,60 @@ class SessionData:
     delivered; the live view showed them)."""
 
 
-STRIDE_COLUMNS = (
-    "foot",
-    "idx",
-    "ic_s",
-    "to_s",
-    "end_ic_s",
-    "contact_time_s",
-    "swing_time_s",
-    "stride_time_s",
-    "cadence_spm",
-    "activity",
-    "flight_time_s",
-    "step_time_s",
-    "stride_length_m",
-    "speed_mps",
-    "clearance_m",
-    "foot_strike_angle_deg",
-    "strike_pattern",
-    "peak_impact_g",
-    "loading_rate_gps",
-    "overstride_m",
-)
+@dataclass(frozen=True, slots=True)
+class StrideColumn:
+    """One stored stride column, derived from a :class:`StrideRecord` field."""
+
+    field: str
+    """The StrideRecord attribute."""
+    name: str
+    """The column name (the field's name, except ``idx`` for ``index``, an SQL keyword)."""
+    kind: type
+    """``float``, ``int`` or a :class:`~enum.StrEnum` (stored as its ``.value``)."""
+    optional: bool
+    """The field may be None (the column may be NULL)."""
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values of an enum column (empty for numbers)."""
+        kind: type = self.kind
+        return tuple(e.value for e in kind) if issubclass(kind, StrEnum) else ()
+
+
+_COLUMN_NAMES = {"index": "idx"}
+"""Column names that differ from their StrideRecord field's name."""
+
+
+def _stride_columns() -> tuple[StrideColumn, ...]:
+    """The stride columns: one per StrideRecord field, in field order, typed by its hint."""
+    hints = get_type_hints(StrideRecord)
+    out = []
+    for f in dataclasses.fields(StrideRecord):
+        hint = hints[f.name]
+        args = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
+        kinds = [a for a in args if a is not type(None)]
+        kind = kinds[0] if len(kinds) == 1 else None
+        if not (kind in (float, int) or (isinstance(kind, type) and issubclass(kind, StrEnum))):
+            raise TypeError(
+                f"StrideRecord.{f.name}: {hint} has no stored column kind "
+                "(gaitcoach.session.store knows float, int and StrEnum, each optional)"
+            )
+        assert kind is not None
+        name = _COLUMN_NAMES.get(f.name, f.name)
+        out.append(StrideColumn(f.name, name, kind, len(kinds) < len(args)))
+    return tuple(out)
+
+
+STRIDE_SCHEMA = _stride_columns()
+"""The stride columns, derived from the StrideRecord fields (docs/sessions.md): the store's
+``strides`` table, the hub's ``hub.strides`` and sync rows, the exports."""
+STRIDE_COLUMNS = tuple(c.name for c in STRIDE_SCHEMA)
+"""Stride column names in order."""
+STRIDE_TEXT_COLUMNS = tuple(c.name for c in STRIDE_SCHEMA if issubclass(c.kind, StrEnum))
+"""Stride columns holding an enum's value (text)."""
+STRIDE_REQUIRED_FLOATS = tuple(c.name for c in STRIDE_SCHEMA if c.kind is float and not c.optional)
+"""Stride columns that must hold a number (the rest of the float columns may be NULL)."""
+STRIDE_OPTIONAL_FLOATS = tuple(c.name for c in STRIDE_SCHEMA if c.kind is float and c.optional)
 
 CUE_OUTCOMES_TABLE = """CREATE TABLE IF NOT EXISTS cue_outcomes (
     session_id TEXT NOT NULL, seq INTEGER NOT NULL, cue_id TEXT NOT NULL,
@@ -325,56 +356,33 @@ def _json_object(v: Any, name: str) -> dict[str, Any]:
     return out
 
 
+def _column_value(c: StrideColumn, v: Any) -> Any:
+    """A stored value checked and converted to its field's type (:class:`BadValue` if not)."""
+    if v is None and c.optional:
+        return None
+    if c.kind is float:
+        return _num(v, c.name)
+    if c.kind is int:
+        return _int(v, c.name)
+    return _enum(c.kind, v, c.name)
+
+
 def stride_from_row(row: sqlite3.Row | tuple[Any, ...]) -> StrideRecord:
-    """A stride from its row; :class:`BadValue` names the first column that is not valid."""
-    d = dict(zip(STRIDE_COLUMNS, row, strict=True))
-    req: dict[str, Any] = {k: _num(d[k], k) for k in STRIDE_REQUIRED_FLOATS}
-    opt: dict[str, Any] = {k: _opt_num(d[k], k) for k in STRIDE_OPTIONAL_FLOATS}
+    """A stride from its row (``STRIDE_COLUMNS`` order); :class:`BadValue` names the first
+    column that is not valid."""
+    values = tuple(row)
+    if len(values) != len(STRIDE_SCHEMA):
+        raise BadValue(f"a stride row of {len(values)} values, not {len(STRIDE_SCHEMA)}")
     return StrideRecord(
-        foot=_enum(Foot, d["foot"], "foot"),
-        index=_int(d["idx"], "idx"),
-        activity=_enum(Activity, d["activity"], "activity"),
-        strike_pattern=(
-            None
-            if d["strike_pattern"] is None
-            else _enum(StrikePattern, d["strike_pattern"], "strike_pattern")
-        ),
-        **req,
-        **opt,
+        **{c.field: _column_value(c, v) for c, v in zip(STRIDE_SCHEMA, values, strict=True)}
     )
 
 
-_NOT_FLOATS = ("foot", "idx", "activity", "strike_pattern")
-_REQUIRED = {f.name for f in dataclasses.fields(StrideRecord) if f.default is dataclasses.MISSING}
-STRIDE_REQUIRED_FLOATS = tuple(c for c in STRIDE_COLUMNS if c in _REQUIRED and c not in _NOT_FLOATS)
-"""Stride columns that must hold a number (the rest of the float columns may be NULL)."""
-STRIDE_OPTIONAL_FLOATS = tuple(
-    c for c in STRIDE_COLUMNS if c not in _REQUIRED and c not in _NOT_FLOATS
-)
-
-
 def stride_to_row(s: StrideRecord) -> tuple[Any, ...]:
-    return (
-        s.foot.value,
-        s.index,
-        s.ic_s,
-        s.to_s,
-        s.end_ic_s,
-        s.contact_time_s,
-        s.swing_time_s,
-        s.stride_time_s,
-        s.cadence_spm,
-        s.activity.value,
-        s.flight_time_s,
-        s.step_time_s,
-        s.stride_length_m,
-        s.speed_mps,
-        s.clearance_m,
-        s.foot_strike_angle_deg,
-        None if s.strike_pattern is None else s.strike_pattern.value,
-        s.peak_impact_g,
-        s.loading_rate_gps,
-        s.overstride_m,
+    """A stride as its row in ``STRIDE_COLUMNS`` order (enums as their value)."""
+    return tuple(
+        v.value if isinstance(v, StrEnum) else v
+        for v in (getattr(s, c.field) for c in STRIDE_SCHEMA)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from hypothesis import strategies as st
 
 from gaitcoach.hub import records
 from gaitcoach.hub.records import RecordError
+from gaitcoach.hub.schema import DDL
 from gaitcoach.mqtt.payloads import CuePayload, StridePayload, encode
-from gaitcoach.session.store import STRIDE_COLUMNS, stride_to_row
+from gaitcoach.session.store import STRIDE_COLUMNS, STRIDE_SCHEMA, stride_to_row
 from tests.hub.harness import make_cues
 from tests.session import factory
 
@@ -136,3 +138,17 @@ def test_digests_change_with_any_field_and_not_with_order() -> None:
     ]
     assert records.cue_digest(cues) == records.cue_digest(list(reversed(cues)))
     assert records.cue_digest(cues[:2]) != records.cue_digest(cues)
+
+
+def test_hub_strides_table_is_the_store_columns() -> None:
+    """``hub.strides`` declares every stride column of the edge store (derived from
+    StrideRecord) in order, enums as text, required fields NOT NULL."""
+    table = DDL.split("CREATE TABLE IF NOT EXISTS strides (", 1)[1].split(");", 1)[0]
+    declared = re.findall(r"(\w+) (text|integer|double precision)( NOT NULL)?", table)
+    columns = {name: (kind, bool(nn)) for name, kind, nn in declared}
+    assert [n for n, _, _ in declared][2 : 2 + len(STRIDE_SCHEMA)] == list(STRIDE_COLUMNS)
+    for c in STRIDE_SCHEMA:
+        kind = "text" if c.choices else "integer" if c.kind is int else "double precision"
+        assert columns[c.name] == (kind, not c.optional), c.name
+    # The live stride payload carries the record's field names (index, not idx).
+    assert set(_valid_stride()["stride"]) == {c.field for c in STRIDE_SCHEMA}

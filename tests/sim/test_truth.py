@@ -12,7 +12,7 @@ from firmware_sim.params import GaitParams, Mode, Profile, Segment
 from firmware_sim.profiles import EFFICIENT, PROFILES
 from firmware_sim.simulation import Simulation
 from firmware_sim.trajectory import TruthStride
-from gaitcoach.types import Activity, Foot, StrikePattern, classify_strike
+from gaitcoach.types import Activity, Foot, StrideRecord, StrikePattern, classify_strike
 
 
 def _steady(params: GaitParams, minutes: float = 1.0) -> Profile:
@@ -164,3 +164,26 @@ def test_truth_records_are_stride_records() -> None:
     assert all(r.strike_pattern is StrikePattern.REARFOOT for r in recs[4:])
     ends = [r.end_ic_s for r in recs]
     assert ends == sorted(ends)
+
+
+TRUTH_NOT_MODELLED = {"peak_impact_g", "loading_rate_gps"}
+"""StrideRecord fields the simulator's truth does not know (left None by ``to_record``)."""
+TRUTH_NAMES = {"overstride_m": "landing_distance_m"}
+"""StrideRecord field -> TruthStride attribute where the names differ."""
+
+
+def test_truth_records_carry_every_stride_field() -> None:
+    """``TruthStride.to_record`` names StrideRecord's fields one by one: a field added to
+    StrideRecord must be given from the truth or listed in TRUTH_NOT_MODELLED."""
+    sim = Simulation("heel-overstrider", seed=0)
+    sim.run_until(15.0)
+    truth = sim.truth_strides()[3]
+    rec = truth.to_record()
+    for f in dataclasses.fields(StrideRecord):
+        value = getattr(rec, f.name)
+        if f.name in TRUTH_NOT_MODELLED:
+            assert value is None, f.name
+        elif f.name == "strike_pattern":
+            assert value is classify_strike(truth.foot_strike_angle_deg)
+        else:
+            assert value == getattr(truth, TRUTH_NAMES.get(f.name, f.name)), f.name
