@@ -22,15 +22,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from gaitcoach.session.history import (
-    History,
-    RunRow,
-    baseline,
-    run_row,
-    trends,
-    weekly_load,
-)
-from gaitcoach.session.history_report import plot_trends
+from gaitcoach.session.history import History, RunRow, history_of, run_row
+from gaitcoach.session.history_report import plot_trends, trend_note_html
 from gaitcoach.session.report import CSS, DISPLAY, _png
 from gaitcoach.session.store import (
     STRIDE_COLUMNS,
@@ -164,8 +157,7 @@ def team_view(conn: Any, runner: str | None = None, runs_per_runner: int = 10) -
             summary = summarize(data)
             runs.append(run_row(data, summary))
             latest = summary
-        runs.sort(key=lambda x: x.started)
-        h = History(name, runs, weekly_load(runs), trends(runs), baseline(runs))
+        h = history_of(name, runs)
         views.append(RunnerView(name, h, latest, live.get(name)))
     return TeamView(datetime.now(UTC), views)
 
@@ -336,6 +328,7 @@ def render_team_html(view: TeamView) -> str:
         out.append(f"<h2 id='runner-{e(r.runner)}'>{e(r.runner)}</h2>")
         out.append(_runs_table(r.history.runs))
         if len(r.history.runs) >= 1:
+            out.append(trend_note_html(r.history))
             out.append(
                 f"<img class='plot' alt='trends of {e(r.runner)}' "
                 f"src='data:image/png;base64,{_png(plot_trends(r.history))}'>"

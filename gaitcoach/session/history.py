@@ -173,8 +173,13 @@ def baseline(runs: list[RunRow]) -> list[BaselineComparison]:
 
 
 def history(store: SessionStore, runner: str | None = None) -> History:
-    runs = [run_row(store.load_info(info)) for info in store.list_sessions(runner)]
-    runs.sort(key=lambda r: r.started)
+    return history_of(runner, [run_row(store.load_info(i)) for i in store.list_sessions(runner)])
+
+
+def history_of(runner: str | None, runs: list[RunRow]) -> History:
+    """The history of these runs (any order): one place for the rules on weekly load, trends
+    and the usual range, shared by the history page and the team hub's views."""
+    runs = sorted(runs, key=lambda r: r.started)
     return History(runner, runs, weekly_load(runs), trends(runs), baseline(runs), trend_note(runs))
 
 

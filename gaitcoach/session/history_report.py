@@ -42,6 +42,16 @@ def plot_trends(h: History) -> Figure:
     return fig
 
 
+def trend_note_html(h: History) -> str:
+    """Why the plots have no trend line, as a paragraph (empty when they have one)."""
+    if not h.trend_note:
+        return ""
+    return (
+        f"<p class='small'>{html.escape(h.trend_note.capitalize())}: the plots show the runs "
+        "without a trend line.</p>"
+    )
+
+
 def plot_weeks(h: History) -> Figure:
     fig = Figure(figsize=(8, 2.5))
     ax = fig.add_subplot()
@@ -87,12 +97,7 @@ def render_history_html(h: History, reports_dir: Path | None = None) -> str:
             f"<tr><td>{e(label)} ({e(unit)})</td><td>{metric_value(b.latest, b.metric)}</td>"
             f"<td>{metric_value(b.previous, b.metric)}</td><td>{usual}</td></tr>"
         )
-    trend = (
-        f"<p class='small'>{e(h.trend_note.capitalize())}: the plots show the runs without a "
-        "trend line.</p>"
-        if h.trend_note
-        else ""
-    )
+    trend = trend_note_html(h)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

@@ -96,3 +96,5 @@ def test_team_views_show_each_runners_runs_and_the_squad_from_the_database(
     tags.feed(page.read_text())
     assert tags.rows[:3] == ["alice", "bob", "carol"]
     assert tags.images == 2 + 3  # squad and strike plots, one trend plot per runner
+    # The history page's rule: 3 runs are too few for a trend line, and the page says so.
+    assert page.read_text().count("Trends need 4 runs (so far 3)") == 3
