@@ -239,14 +239,14 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous=NORMAL")
             if version == 0:
                 conn.executescript(SCHEMA)
-            else:
-                conn.executescript(CUE_OUTCOMES_TABLE)
                 conn.execute(f"PRAGMA user_version={FORMAT_VERSION}")
                 conn.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('format_version', ?)",
                     (str(FORMAT_VERSION),),
                 )
                 conn.commit()
+            else:  # a format-1 store written before cue outcomes were recorded
+                conn.executescript(CUE_OUTCOMES_TABLE)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise SessionError(f"session store {path} is corrupt or unwritable ({exc})") from exc

@@ -117,6 +117,13 @@ def test_recorder_round_trip(tmp_path: Path) -> None:
 
 def test_unknown_session_and_newer_version(tmp_path: Path) -> None:
     _record_everything(tmp_path)
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    # A new store carries its format version, so a later format can tell it apart.
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == FORMAT_VERSION
+    assert conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchall() == [
+        (str(FORMAT_VERSION),)
+    ]
+    conn.close()
     store = SessionStore(tmp_path)
     with pytest.raises(SessionError, match="unknown session 'nope'"):
         store.load("nope")
