@@ -17,7 +17,9 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import tomllib
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
@@ -305,3 +307,22 @@ def toml_problem(source: str, exc: Exception) -> Problem:
     where = f"{source} line {line}, column {col}" if line else source
     msg = getattr(exc, "msg", msg)
     return Problem(source, "TOML", "valid TOML", f"{where}: not valid TOML: {msg}")
+
+
+def read_toml(path: Path, what: str = "--config") -> dict[str, Any]:
+    """A TOML file as a table; :class:`ConfigError` naming the file, with the line and column
+    of a syntax error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(what, str(path), "an existing TOML file") from None
+    except IsADirectoryError:
+        raise ConfigError(what, str(path), "a TOML file, not a directory") from None
+    except OSError as exc:
+        raise ConfigError(what, str(path), f"a readable TOML file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(what, str(path), "a UTF-8 TOML file") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError.of([toml_problem(str(path), exc)]) from None

@@ -282,8 +282,8 @@ def _status_line(payload: bytes) -> str | None:
 def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:
     """The [mqtt] section and runner id of the config ``run`` uses (``--config``, else
     ``$GAITCOACH_CONFIG``, else the user's file), overridden by the flags."""
+    from gaitcoach.configmodel import read_toml
     from gaitcoach.paths import find_config
-    from gaitcoach.service.config import read_toml
 
     data: dict[str, Any] = {}
     where = find_config(args.config)

@@ -9,7 +9,6 @@ database password from libpq's own ``PGPASSWORD`` (or ``~/.pgpass``).
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,9 +20,9 @@ from gaitcoach.configmodel import (
     Str,
     must,
     ranged,
+    read_toml,
     section_from_dict,
     text_pattern,
-    toml_problem,
     unknown_key,
     validate_section,
 )
@@ -80,15 +79,7 @@ class HubConfig:
 
 def load_hub_config(path: str | Path | None) -> HubConfig:
     """Read ``[mqtt]`` and ``[hub]`` (both optional; every problem at once, one line each)."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            raw = tomllib.loads(p.read_text())
-        except FileNotFoundError:
-            raise ConfigError("--config", str(p), "an existing TOML file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError.of([toml_problem(str(p), exc)]) from None
+    raw = {} if path is None else read_toml(Path(path))
     problems = [
         unknown_key("", name, "...", ["mqtt", "hub"]) for name in raw if name not in ("mqtt", "hub")
     ]

@@ -11,7 +11,6 @@ TOML syntax error its line and column. The file is found by :func:`gaitcoach.pat
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,6 +26,7 @@ from gaitcoach.configmodel import (
     Bool,
     problems_of,
     ranged,
+    read_toml,
     unknown_key,
     validate_section,
 )
@@ -153,12 +153,15 @@ def config_from_dict(
     runner_raw = sec("runner")
     session_raw = sec("session")
     service_raw = sec("service")
+    dashboard_raw = sec("dashboard")
     if isinstance(runner_raw, Mapping):
         runner_raw = _resolve(runner_raw, ("cue_templates_dir",), base)
     if isinstance(session_raw, Mapping):
         session_raw = _resolve(session_raw, ("data_dir", "advice_path"), base)
     if isinstance(service_raw, Mapping):
         service_raw = _resolve(service_raw, ("log_file",), base)
+    if isinstance(dashboard_raw, Mapping):
+        dashboard_raw = _resolve(dashboard_raw, ("cert_file", "key_file"), base)
     mqtt_raw = sec("mqtt")
     if isinstance(mqtt_raw, Mapping):
         mqtt_raw = with_password_env(mqtt_raw)
@@ -170,9 +173,6 @@ def config_from_dict(
     problems.extend(found)
     session = section(SessionSettings, "session", session_raw) if "session" in d else None
     service = section(ServiceSettings, "service", service_raw)
-    dashboard_raw = sec("dashboard")
-    if isinstance(dashboard_raw, Mapping):
-        dashboard_raw = _resolve(dashboard_raw, ("cert_file", "key_file"), base)
     dashboard = section(DashboardSettings, "dashboard", dashboard_raw)
     if dashboard is not None and mqtt is not None:
         dashboard, found = dashboard.resolved(mqtt.host, mqtt.tls)
@@ -250,27 +250,6 @@ def _public(mqtt: Any) -> Any:
     if not isinstance(mqtt, Mapping):
         return mqtt
     return {k: v for k, v in mqtt.items() if k not in ("password", "username")}
-
-
-def read_toml(path: Path, what: str = "--config") -> dict[str, Any]:
-    """A TOML file as a table; :class:`ConfigError` naming the file, with the line and column
-    of a syntax error."""
-    from gaitcoach.configmodel import toml_problem
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(what, str(path), "an existing TOML file") from None
-    except IsADirectoryError:
-        raise ConfigError(what, str(path), "a TOML file, not a directory") from None
-    except OSError as exc:
-        raise ConfigError(what, str(path), f"a readable TOML file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(what, str(path), "a UTF-8 TOML file") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError.of([toml_problem(str(path), exc)]) from None
 
 
 def load_config(path: str | Path | None = None) -> ServiceConfig:
