@@ -196,8 +196,8 @@ class MetricsPayload:
     step_length_rel_leg: float | None = None
     balance_contact_left_pct: float | None = None
     per_foot: dict[str, dict[str, float]] = field(default_factory=dict)
-    # Optional (null when unknown; for displays such as the dashboard): the session, the
-    # targets in force, the mute and the pods' loss counters (gaitcoach.service.progress).
+    # LIVE_FIELDS (always sent, null when unknown; for displays such as the dashboard): the
+    # session, the targets in force, the mute and the pods' loss counters.
     session_id: str | None = None
     elapsed_s: float | None = None
     distance_m: float | None = None
