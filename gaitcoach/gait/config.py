@@ -27,6 +27,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "swing_bridge_s": (0.0, 0.2),
     "swing_min_rotation_deg": (5.0, 180.0),
     "step_min_displacement_m": (0.02, 2.0),
+    "step_rest_energy": (0.05, 1.0),
     "landing_window_s": (0.0, 0.5),
     "settle_window_s": (0.05, 2.0),
     "stance_search_s": (0.1, 2.0),
@@ -94,6 +95,10 @@ class GaitConfig:
     step_min_displacement_m: float = 0.15
     """A step between two rests moves the foot at least this far (steps that barely pitch the
     foot: pivot and turning steps, short first and last steps)."""
+    step_rest_energy: float = 1.0
+    """... and rests there have a stance energy below this (1: the anchors' rest). A slow
+    first step stays under 2.5 rad/s and so is "rest" at 1; 0.6 finds it, but also breaks
+    the rest of a stance foot swivelling in a turn (docs/validation.md, trade-off table)."""
     landing_window_s: float = 0.15
     """After a swing's rotation the landing is the first sample reaching half the largest
     ||acc| - g| within this time (before it the foot may hang still)."""

@@ -560,6 +560,7 @@ def _measure_segment(
     heel_off_fraction: float,
     win: int,
     walking_window_s: float,
+    onset: int,
     out: FloatArray,
     work: FloatArray,
 ) -> None:
@@ -623,6 +624,10 @@ def _measure_segment(
             out[8] = (peak_g - a_ic / G_MPS2) / (t[j_abs] - ic_t)
     to_pos = _pivot_toe_off(t, gyr, quat, vel, ms, levels, heel_off_fraction, vf, toe_speed)
     out[2] = _NAN
+    if not math.isfinite(to_pos) and 0 <= onset < ms:
+        # A step that does not roll over its toes (a pivot, a shuffle) leaves the ground when
+        # its rest ends: the zero-velocity definition of toe-off.
+        to_pos = float(onset)
     if math.isfinite(to_pos):
         kq = min(max(int(to_pos), 0), n - 1)
         k1 = min(kq + 1, n - 1)
@@ -664,7 +669,10 @@ def _measure_all(
         icf = spans[k, 4]
         # A step between rests lands before its second rest begins (its last sample of
         # motion, plus the running maximum's half window).
-        until = spans[k, 3] - a + h + 1 if spans[k, 5] == KIND_STEP else b - a
+        step = spans[k, 5] == KIND_STEP
+        until = spans[k, 3] - a + h + 1 if step else b - a
+        # Its rest ends where the stance energy's running maximum (half window h) rises.
+        onset = spans[k, 2] - a + h if step else -1
         _mean_acc_into(acc, a - h, a + h + 1, rest)
         _mean_acc_into(acc, b - 1 - h, b + h, rest_end)
         _measure_segment(
@@ -685,6 +693,7 @@ def _measure_all(
             heel_off_fraction,
             win,
             walking_window_s,
+            onset,
             out[k],
             work,
         )

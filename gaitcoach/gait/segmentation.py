@@ -87,6 +87,7 @@ def _next_swing(
     max_stride_s: float,
     min_rest_s: float,
     min_step_m: float,
+    step_rest: float,
 ) -> tuple[int, int, int, int, float, int]:
     """The next swing of either detector at or after ``pos``: (status, start, end, kind,
     middle time, resolved); no swing starts before ``resolved`` unless returned."""
@@ -109,6 +110,7 @@ def _next_swing(
         min_step_m,
         min_stride_s,
         max_stride_s,
+        step_rest,
     )
     if b_status == COMPLETE:
         return COMPLETE, b_s, b_e, KIND_STEP, b_mid, b_s
@@ -138,6 +140,7 @@ def _scan(
     max_stride_s: float,
     min_rest_s: float,
     min_step_m: float,
+    step_rest: float,
     land_s: float,
     settle_s: float,
     stance_s: float,
@@ -172,6 +175,7 @@ def _scan(
             max_stride_s,
             min_rest_s,
             min_step_m,
+            step_rest,
         )
         if have:
             # End anchor: the stillest sample from the landing on, before the next swing and
@@ -301,6 +305,7 @@ def scan_segments(
         p.max_stride_s,
         p.rest_min_s,
         p.step_min_displacement_m,
+        p.step_rest_energy,
         p.landing_window_s,
         p.settle_window_s,
         p.stance_search_s,
@@ -320,6 +325,7 @@ class SegmentationParams:
     max_stride_s: float
     rest_min_s: float
     step_min_displacement_m: float
+    step_rest_energy: float
     landing_window_s: float
     settle_window_s: float
     stance_search_s: float

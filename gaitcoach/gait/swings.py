@@ -122,20 +122,21 @@ def _next_step(
     min_disp_m: float,
     min_stride_s: float,
     max_stride_s: float,
+    rest_level: float,
 ) -> tuple[int, int, int, float, int]:
     """The next step between two rests inside ``[pos, region_end)``: a stretch of motion
-    between two rest runs (``energy < 1`` for ``min_rest_s``) over which the foot moves at
-    least ``min_disp_m`` horizontally (strapdown with ZUPT at both rests), lasting at most
+    between two rest runs (``energy < rest_level`` for ``min_rest_s``) over which the foot
+    moves at least ``min_disp_m`` horizontally (strapdown with ZUPT at both rests), lasting at most
     ``max_stride_s``, its middle at least ``min_stride_s`` after the previous swing's.
     Returns (status, start, end, middle time, resolved)."""
     i = pos
     moved_from = -1  # first sample of motion after a long enough rest
     while i < region_end:
-        if not energy[i] < 1.0:
+        if not energy[i] < rest_level:
             i += 1
             continue
         ra = i
-        while i < region_end and energy[i] < 1.0:
+        while i < region_end and energy[i] < rest_level:
             i += 1
         rb = i
         long_enough = t[rb - 1] - t[ra] >= min_rest_s
@@ -251,6 +252,8 @@ class ZuptStepDetector(BaseSwingDetector):
     ----------
     min_displacement_m
         Shortest step (m).
+    rest_energy
+        A rest bounding a step has a stance energy below this.
     max_duration_s
         Longest step (s).
     min_stride_s
@@ -274,8 +277,10 @@ class ZuptStepDetector(BaseSwingDetector):
         min_displacement_m: float = 0.15,
         max_duration_s: float = 2.5,
         min_stride_s: float = 0.4,
+        rest_energy: float = 1.0,
     ) -> None:
         self.min_displacement_m = min_displacement_m
+        self.rest_energy = rest_energy
         self.max_duration_s = max_duration_s
         self.min_stride_s = min_stride_s
 
@@ -315,6 +320,7 @@ class ZuptStepDetector(BaseSwingDetector):
                 self.min_displacement_m,
                 self.min_stride_s,
                 self.max_duration_s,
+                self.rest_energy,
             )
             if status != COMPLETE:
                 break

@@ -3,6 +3,7 @@ swings, anchors between them, steps between rests, and the resumable scan."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -16,7 +17,8 @@ from gaitcoach.gait import (
     SwingSegmenter,
     ZuptStepDetector,
 )
-from gaitcoach.gait.kernels import KIND_PITCH, KIND_STEP
+from gaitcoach.gait.config import GaitConfig
+from gaitcoach.gait.kernels import KIND_PITCH, KIND_STEP, measure_segments
 from gaitcoach.gait.segmentation import RunSignals, ScanState, SegmentationParams, scan_segments
 from gaitcoach.types import FloatArray, Foot
 from tests.gait.simdata import recording
@@ -31,6 +33,7 @@ PARAMS = SegmentationParams(
     max_stride_s=2.5,
     rest_min_s=0.25,
     step_min_displacement_m=0.15,
+    step_rest_energy=1.0,
     landing_window_s=0.15,
     settle_window_s=0.5,
     stance_search_s=0.5,
@@ -99,6 +102,54 @@ def test_a_lull_after_toe_off_is_no_anchor() -> None:
     spans = _segment(_signals(gml, impacts=(1.75,)))
     assert len(spans) == 1
     assert t[spans[0]["a0"]] < 1.0  # before the push-off, not at 1.30-1.36
+
+
+def _slow_step(n: int = 400) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A slow first step from standing: 0.3 m forward in 0.6 s from t = 1 s, the foot
+    turning at 1.8 rad/s, so that the anchors' stance energy stays below 1 throughout."""
+    t = np.arange(n) / RATE_HZ
+    acc = np.tile([0.0, 0.0, G_MPS2], (n, 1))
+    gyr = np.zeros((n, 3))
+    move = (t >= 1.0) & (t < 1.6)
+    acc[move, 0] = (0.3 * 2 * np.pi / 0.6**2 * np.sin(2 * np.pi * (t - 1.0) / 0.6))[move]
+    gyr[move, 2] = 1.8
+    return t, acc, gyr
+
+
+def test_a_slow_step_under_the_anchor_rest_level_is_found() -> None:
+    # Its whole swing is "rest" for the anchors (energy < 1); a stricter rest level for the
+    # step detector (0.6) still sees the motion, and the step's toe-off is where its rest
+    # ends (no roll over the toes to time it by).
+    t, acc, gyr = _slow_step()
+    energy = StanceEnergyRest().detect(t, acc, gyr, RATE_HZ).energy_
+    assert energy.max() < 1.0
+    assert len(ZuptStepDetector().detect(t, acc, gyr, energy, 0.25, 2).swings_) == 0
+    steps = ZuptStepDetector(rest_energy=0.6).detect(t, acc, gyr, energy, 0.25, 2).swings_
+    assert len(steps) == 1
+    ad = np.abs(np.linalg.norm(acc, axis=1) - G_MPS2)
+    strict = dataclasses.replace(PARAMS, step_rest_energy=0.6)
+    sig = RunSignals(t, gyr[:, 1].copy(), acc, gyr, energy, ad)
+    assert len(_segment(sig)) == 0
+    spans = SwingSegmenter(strict).segment(sig).spans_
+    assert [int(s["kind"]) for s in spans] == [KIND_STEP]
+    cfg = GaitConfig()
+    seg = measure_segments(
+        t,
+        acc,
+        gyr,
+        spans,
+        np.eye(3),
+        h=PARAMS.h,
+        flat_max_tilt_deg=cfg.flat_max_tilt_deg,
+        impact_onset_fraction=cfg.impact_onset_fraction,
+        impact_rise_s=cfg.impact_rise_s,
+        toe_speed_levels_mps=cfg.toe_speed_levels_mps,
+        heel_off_fraction=cfg.heel_off_fraction,
+        impact_window_samples=3,
+        walking_ic_window_s=cfg.walking_ic_window_s,
+    )
+    assert seg["to_s"][0] == pytest.approx(1.0, abs=0.03)
+    assert seg["length_m"][0] == pytest.approx(0.3, abs=0.03)
 
 
 def test_a_step_between_two_rests_is_found_when_the_foot_moves() -> None:
