@@ -126,8 +126,8 @@ def _next_step(
 ) -> tuple[int, int, int, float, int]:
     """The next step between two rests inside ``[pos, region_end)``: a stretch of motion
     between two rest runs (``energy < rest_level`` for ``min_rest_s``) over which the foot
-    moves at least ``min_disp_m`` horizontally (strapdown with ZUPT at both rests), lasting at most
-    ``max_stride_s``, its middle at least ``min_stride_s`` after the previous swing's.
+    moves at least ``min_disp_m`` horizontally (strapdown with ZUPT at both rests), lasting at
+    most ``max_stride_s``, its middle at least ``min_stride_s`` after the previous swing's.
     Returns (status, start, end, middle time, resolved)."""
     i = pos
     moved_from = -1  # first sample of motion after a long enough rest
