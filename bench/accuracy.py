@@ -1,15 +1,21 @@
 """Gait engine accuracy: against firmware_sim truth (every profile x rate x noise) and against
-the real recordings in ../shared/data (``./run bench accuracy [--minutes M] [--quick]``)."""
+the real recordings in ../shared/data (``./run bench accuracy [--minutes M] [--quick]``).
+``--set NAME=VALUE`` (repeatable; a line of the config file's ``[gait]`` table) runs every
+table with that :class:`GaitConfig` parameter changed, so a trade-off is measured the same
+way as the defaults."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
 
 from gaitcoach.gait import GaitConfig, analyze
+from gaitcoach.service.config import gait_from_dict
 from validation.reference import (
     IPOL_CATEGORIES,
     WALKING_PROFILES,
@@ -40,7 +46,7 @@ def _fmt(x: float, spec: str = ".2f") -> str:
     return "-" if not np.isfinite(x) else format(x, spec)
 
 
-def simulated(minutes: float, rates: list[float], seeds: list[int]) -> int:
+def simulated(minutes: float, rates: list[float], seeds: list[int], config: GaitConfig) -> int:
     from firmware_sim.recording import record
 
     header = (
@@ -63,7 +69,7 @@ def simulated(minutes: float, rates: list[float], seeds: list[int]) -> int:
                 scores: list[Score] = []
                 for seed in seeds:
                     rec = record(profile, minutes, rate, seed, noise=noise)
-                    scores.append(score(rec.truth, analyze(rec.imu), rate))
+                    scores.append(score(rec.truth, analyze(rec.imu, config=config), rate))
                 sc = _pool(scores)
                 ct_ms = 1000 * float(np.mean(np.abs(sc.contact_err_s)))
                 cad = float(np.max(np.abs(sc.cadence_window_err_spm), initial=0.0))
@@ -101,7 +107,7 @@ def simulated(minutes: float, rates: list[float], seeds: list[int]) -> int:
                     + ("" if ok else "  <- misses a target")
                 )
     rec = record("standing", 1.0, 208.0, 0)
-    n_standing = len(analyze(rec.imu))
+    n_standing = len(analyze(rec.imu, config=config))
     print(f"\nstanding 60 s at 208 Hz: {n_standing} strides detected (target 0)")
     print("\nOverstride (m, mean per profile at the middle rate, noise on): estimate vs truth")
     ranked_true = sorted(overstride, key=lambda p: overstride[p][1])
@@ -119,7 +125,7 @@ def simulated(minutes: float, rates: list[float], seeds: list[int]) -> int:
     return 0 if worst_ok and n_standing == 0 and agree == len(pairs) else 1
 
 
-def walking(minutes: float, rates: list[float], seeds: list[int]) -> None:
+def walking(minutes: float, rates: list[float], seeds: list[int], config: GaitConfig) -> None:
     """The simulator's walking conditions, per swing (random mounting per foot and seed)."""
     print(
         f"\nSimulated walking conditions, {minutes:g} min per run, seeds {seeds}, a random "
@@ -134,7 +140,7 @@ def walking(minutes: float, rates: list[float], seeds: list[int]) -> None:
     print("  " + "-" * (len(head) - 2))
     for profile in WALKING_PROFILES:
         for rate in rates:
-            runs = [simulated_walking(profile, minutes, rate, seed) for seed in seeds]
+            runs = [simulated_walking(profile, minutes, rate, seed, config) for seed in seeds]
             n = sum(r.all.ic.truth for r in runs)
             ic = np.abs(np.concatenate([r.all.ic.errors_s for r in runs])) * 1000
             to = np.abs(np.concatenate([r.all.to.errors_s for r in runs])) * 1000
@@ -181,11 +187,11 @@ def _pool(scores: list[Score]) -> Score:
     )
 
 
-def real() -> int:
+def real(config: GaitConfig) -> int:
     if not DATA.is_dir():
         print(f"\nreal recordings: {DATA} not found (skipped)")
         return 0
-    w = walking_reference(DATA / "gaitmap-walking")
+    w = walking_reference(DATA / "gaitmap-walking", config)
     print(
         "\ngaitmap-walking (timing truth: motion capture; target IC/TO median <= 10 ms, "
         "length <= 4 %)"
@@ -205,18 +211,18 @@ def real() -> int:
     )
     ok = w["ic_abs_median_ms"] <= 10 and w["to_abs_median_ms"] <= 10
     ok &= w["length_abs_median_pct"] <= 4
-    ok &= ipol()
-    fuzzy()
+    ok &= ipol(config)
+    fuzzy(config)
     return 0 if ok else 1
 
 
-def ipol() -> bool:
+def ipol(config: GaitConfig) -> bool:
     """ipol-walking-dev: recall and false detections per category (development data)."""
     folder = DATA / "ipol-walking-dev"
     if not folder.is_dir():
         print(f"\nipol-walking-dev: {folder} not found (skipped)")
         return True
-    r = ipol_reference(folder)
+    r = ipol_reference(folder, config)
     print(
         "\nipol-walking-dev (9 people, 52 trials, 104 feet; annotated events, matched one to "
         "one within 150 ms;\n  targets: recall >= 98 % over all swings, >= 99.5 % steady, "
@@ -257,7 +263,7 @@ def ipol() -> bool:
     )
 
 
-def fuzzy() -> None:
+def fuzzy(config: GaitConfig) -> None:
     print(
         "\nfuzzy-run (no lab truth; target: every stride from start to stop, stride cadence vs "
         "spectral cadence within 1 spm)\n  cad-spec: |Hann-weighted stride cadence - spectral "
@@ -273,10 +279,10 @@ def fuzzy() -> None:
         f"{'FSA p10/50/90 deg':>18}"
     )
     runs = [
-        ("matt", GaitConfig()),
-        ("misha", GaitConfig()),
-        ("tom", GaitConfig()),
-        ("misha-", GaitConfig(max_dt_factor=3.5)),
+        ("matt", config),
+        ("misha", config),
+        ("tom", config),
+        ("misha-", dataclasses.replace(config, max_dt_factor=3.5)),
     ]
     for name, config in runs:
         r = running_reference(DATA / "fuzzy-run" / f"{name.rstrip('-')}.csv", config)
@@ -301,6 +307,19 @@ def fuzzy() -> None:
     print("  missing samples; misha- = holes over 3.5 periods end the run (see docs/validation.md)")
 
 
+def _config(settings: list[str]) -> GaitConfig:
+    """The default :class:`GaitConfig` with ``NAME=VALUE`` settings applied: each one a line
+    of the config file's ``[gait]`` table, checked the same way."""
+    try:
+        raw = tomllib.loads("\n".join(settings))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"--set: not NAME=VALUE in TOML ({exc})") from None
+    config, problems = gait_from_dict(raw, "--set")
+    if config is None:
+        raise ValueError("; ".join(p.line() for p in problems))
+    return config
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench accuracy", description=__doc__)
     parser.add_argument("--minutes", type=float, default=3.0, help="minutes per simulated run")
@@ -308,14 +327,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", default="0,1,2,3,4,5", help="pooled per row")
     parser.add_argument("--quick", action="store_true", help="1 min, 208 Hz only")
     parser.add_argument("--real-only", action="store_true")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="run with this [gait] parameter changed (TOML value; repeatable)",
+    )
     args = parser.parse_args(argv)
+    try:
+        config = _config(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.set:
+        print(f"GaitConfig changed: {', '.join(args.set)}")
     t0 = time.perf_counter()
     status = 0
     if not args.real_only:
         rates = [208.0] if args.quick else [float(r) for r in args.rates.split(",")]
         minutes = 1.0 if args.quick else args.minutes
-        status = simulated(minutes, rates, [int(s) for s in args.seeds.split(",")])
-        walking(minutes, [rates[0], rates[-1]] if len(rates) > 1 else rates, [0, 1])
-    status |= real()
+        status = simulated(minutes, rates, [int(s) for s in args.seeds.split(",")], config)
+        walking(minutes, [rates[0], rates[-1]] if len(rates) > 1 else rates, [0, 1], config)
+    status |= real(config)
     print(f"\n(bench accuracy took {time.perf_counter() - t0:.0f} s)")
     return status

@@ -176,3 +176,20 @@ def test_rolling_cadence_over_30_s_windows_from_both_feet() -> None:
         assert est.activity == true.activity
         checked += 1
     assert checked == 5
+
+
+def test_the_accuracy_bench_runs_with_a_parameter_changed_as_the_config_file_would() -> None:
+    # `./run bench accuracy --set NAME=VALUE` measures a trade-off (docs/validation.md): the
+    # value is checked like the [gait] table's, so a typo or an out-of-range value is refused.
+    from bench.accuracy import _config
+
+    assert _config([]) == GaitConfig()
+    changed = _config(["step_rest_energy = 0.6", "toe_speed_levels_mps = [0.2, 0.4, 0.8]"])
+    assert changed.step_rest_energy == 0.6
+    assert changed.toe_speed_levels_mps == (0.2, 0.4, 0.8)
+    with pytest.raises(ValueError, match=r"step_rest_enrgy.*unknown key"):
+        _config(["step_rest_enrgy=0.6"])
+    with pytest.raises(ValueError, match=r"step_rest_energy = 3 .*\[0.05, 1\]"):
+        _config(["step_rest_energy=3"])
+    with pytest.raises(ValueError, match="not NAME=VALUE"):
+        _config(["step_rest_energy"])
