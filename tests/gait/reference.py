@@ -167,8 +167,11 @@ def measure_segment(
     heel_off_fraction: float,
     win: int,
     walking_window_s: float,
+    onset: int = -1,
 ) -> dict[str, float]:
-    """Every field of :data:`~gaitcoach.gait.kernels.SEGMENT_FIELDS` for one segment."""
+    """Every field of :data:`~gaitcoach.gait.kernels.SEGMENT_FIELDS` for one segment.
+    ``onset``: a step's first sample of motion (-1: not a step), its toe-off when the pivot
+    model finds none."""
     acc = acc_s @ r.T
     gyr = gyr_s @ r.T
     rest, rest_end = r @ rest_s, r @ rest_end_s
@@ -202,6 +205,8 @@ def measure_segment(
         if j > ic - 1:
             out["loading_rate_gps"] = (a_g[j] - a_g[ic - 1]) / (t[j] - ic_t)
     to = toe_off(t, gyr, quat, vel, ms, levels, heel_off_fraction)
+    if not math.isfinite(to) and 0 <= onset < ms:
+        to = float(onset)
     if math.isfinite(to):
         k = min(max(int(to), 0), len(t) - 1)
         k1 = min(k + 1, len(t) - 1)

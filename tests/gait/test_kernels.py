@@ -21,12 +21,12 @@ from gaitcoach.types import Foot, ImuChunk
 from tests.gait import reference
 from tests.gait.simdata import SHARED_DATA, recording
 from tests.support import require
-from validation.datasets import load_fuzzy_run
+from validation.datasets import load_fuzzy_run, load_ipol_trial
 
 
-def _compare(chunk: ImuChunk) -> tuple[int, int]:
+def _compare(chunk: ImuChunk) -> tuple[int, int, int]:
     """Segments of one foot measured by the kernel and by the reference: equal to rounding.
-    Returns (segments, values found)."""
+    Returns (segments, values found, steps timed from their motion onset)."""
     cfg = GaitConfig()
     fa = FootAnalyzer(chunk.foot, cfg)
     fa.push(chunk)
@@ -57,10 +57,13 @@ def _compare(chunk: ImuChunk) -> tuple[int, int]:
         impact_window_samples=win,
         walking_ic_window_s=cfg.walking_ic_window_s,
     )
-    found = 0
+    found = onsets = 0
     for sp, row in zip(spans, fast, strict=True):
         a, b, icf = int(sp["a0"]), int(sp["a1"]) + 1, int(sp["ic_from"])
-        until = int(sp["swing_end"]) - a + params.h + 1 if sp["kind"] == KIND_STEP else b - a
+        step = sp["kind"] == KIND_STEP
+        until = int(sp["swing_end"]) - a + params.h + 1 if step else b - a
+        onset = int(sp["swing_start"]) - a + params.h if step else -1
+        onsets += step and float(row["to_s"]) == t[a + onset]
         ref = reference.measure_segment(
             t[a:b],
             acc[a:b],
@@ -78,6 +81,7 @@ def _compare(chunk: ImuChunk) -> tuple[int, int]:
             heel_off_fraction=cfg.heel_off_fraction,
             win=win,
             walking_window_s=cfg.walking_ic_window_s,
+            onset=onset,
         )
         for name in SEGMENT_FIELDS:
             x, y = float(row[name]), ref[name]
@@ -87,14 +91,14 @@ def _compare(chunk: ImuChunk) -> tuple[int, int]:
                 # the last bits only.
                 assert math.isclose(x, y, rel_tol=1e-8, abs_tol=1e-8), (name, x, y)
                 found += 1
-    return len(spans), found
+    return len(spans), found, onsets
 
 
 @pytest.mark.parametrize(
     ("profile", "rate_hz"), [("heel-overstrider", 104.0), ("forefoot", 416.0), ("walk-run", 208.0)]
 )
 def test_kernel_measures_like_the_numpy_reference(profile: str, rate_hz: float) -> None:
-    n, found = _compare(recording(profile, 0.5, rate_hz, seed=3).imu[Foot.LEFT])
+    n, found, _ = _compare(recording(profile, 0.5, rate_hz, seed=3).imu[Foot.LEFT])
     assert n > 20
     assert found >= 12 * n  # most values are found (not NaN on both sides)
 
@@ -105,8 +109,18 @@ def test_kernel_measures_like_the_numpy_reference_on_a_foot_that_never_rests() -
     chunk = load_fuzzy_run(path, Foot.LEFT)
     keep = np.concatenate(([True], np.diff(chunk.t_s) > 0))
     clean = ImuChunk(Foot.LEFT, chunk.t_s[keep], chunk.acc_mps2[keep], chunk.gyr_radps[keep])
-    n, _ = _compare(clean)
+    n, _, _ = _compare(clean)
     assert n > 150
+
+
+def test_kernel_measures_like_the_numpy_reference_on_turn_and_pivot_steps() -> None:
+    # Real U-turns: step-kind swings, some timed from their motion onset (no roll over the
+    # toes for the pivot model to time).
+    folder = SHARED_DATA / "ipol-walking-dev"
+    require(folder.is_dir(), f"annotated walking data not found at {folder}")
+    n, _, onsets = _compare(load_ipol_trial(folder, "1-2").imu[Foot.RIGHT])
+    assert n > 15
+    assert onsets >= 1
 
 
 def test_caller_arrays_are_neither_kept_nor_written() -> None:
