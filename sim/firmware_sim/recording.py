@@ -20,6 +20,7 @@ from gaitcoach.recording import (
     FORMAT,
     FORMAT_VERSION,
     IMU_COLUMNS,
+    ImuRecording,
     RecordingError,
     write_recording,
 )
@@ -43,20 +44,13 @@ SWING_COLUMNS = tuple(f.name for f in dataclasses.fields(TruthSwing))
 
 
 @dataclass
-class Recording:
-    """Both feet's IMU data (true time, sensor frame, SI), the truth of every stride
-    (``truth``) and of every swing (``swings``; empty when read from a recording written
-    before swing truth)."""
+class Recording(ImuRecording):
+    """A gaitcoach recording (both feet's IMU data, true time, sensor frame, SI) with the
+    truth of every stride (``truth``) and of every swing (``swings``; empty when read from a
+    recording written before swing truth)."""
 
-    imu: dict[Foot, ImuChunk]
-    sensor_time_s: dict[Foot, np.ndarray]
     truth: list[TruthStride]
-    meta: dict[str, Any]
     swings: list[TruthSwing] = field(default_factory=list)
-
-    @property
-    def rate_hz(self) -> float:
-        return float(self.meta["rate_hz"])
 
     def mounting(self, foot: Foot) -> Mounting:
         """The pod's mounting on ``foot``."""
@@ -151,7 +145,7 @@ def record(
             f.value: dataclasses.asdict(m) for f, m in cfg.mountings.items()
         }
         meta["r_fs_by_foot"] = {f.value: sim.r_fs_of(f).tolist() for f in FEET}
-    return Recording(imu_out, sensor_t, truth, meta, swings)
+    return Recording(imu_out, sensor_t, meta, truth, swings)
 
 
 _ENUM_FIELDS: dict[str, type[Foot] | type[Activity] | type[SwingKind]] = {
@@ -182,7 +176,7 @@ def load_recording(path: str | Path) -> Recording:
     base = load_imu_recording(d)
     truth = _read_truth(d / "truth_strides.csv", TruthStride, "truth")
     swings = _read_truth(d / "truth_swings.csv", TruthSwing, "swing truth")
-    return Recording(base.imu, base.sensor_time_s, truth, base.meta, swings)
+    return Recording(base.imu, base.sensor_time_s, base.meta, truth, swings)
 
 
 def _read_truth(path: Path, cls: type[Any], what: str) -> list[Any]:
