@@ -371,7 +371,7 @@ def session_digest(conn: psycopg.Connection[Any], runner: str, session_id: str) 
 def stride_rows_from_db(
     conn: psycopg.Connection[Any], runner: str, session_id: str
 ) -> list[tuple[Any, ...]]:
-    """A session's strides in ``STRIDE_COLUMNS`` order, by foot then index."""
+    """A session's strides in ``STRIDE_COLUMNS`` order, by initial contact, foot, then index."""
     return conn.execute(
         f"SELECT {', '.join(STRIDE_COLUMNS)} FROM hub.strides WHERE runner = %s AND "
         "session_id = %s ORDER BY ic_s, foot, idx",
