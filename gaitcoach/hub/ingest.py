@@ -79,22 +79,19 @@ class IngestStats:
     """Messages by kind."""
     rejected: Counter[str] = field(default_factory=Counter)
     """Refused messages by reason (acknowledged and dropped)."""
-    strides_inserted: int = 0
     strides_live: int = 0
+    strides_inserted_live: int = 0
     strides_synced: int = 0
     strides_updated: int = 0
     transactions: int = 0
     db_errors: int = 0
     connects: int = 0
     checks_answered: int = 0
-    cpu_s: float = 0.0
 
     @property
     def duplicates(self) -> int:
         """Live strides that were already stored (redeliveries absorbed by the upsert)."""
         return self.strides_live - self.strides_inserted_live
-
-    strides_inserted_live: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
