@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from gaitcoach.hub.records import Digest, SessionDigest
 from gaitcoach.hub.schema import INGEST_ROLE, VIEW_ROLE, setup
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.mosquitto import MosquittoBroker
-from gaitcoach.proc import die_with_parent
+from gaitcoach.proc import die_with_parent, stop_process
 from gaitcoach.session.recorder import Recorder
 from gaitcoach.session.store import SessionStore
 from gaitcoach.types import Cue, CueKind, StrideRecord
@@ -81,13 +80,7 @@ class IngestProcess:
             time.sleep(0.05)
 
     def stop(self, timeout_s: float = 90.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout_s)
         return int(self.proc.returncode)
 
     def log_tail(self, chars: int = 3000) -> str:
