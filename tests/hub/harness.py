@@ -36,6 +36,14 @@ def edge_user(runner: str) -> str:
     return f"gaitcoach-{runner}"
 
 
+def child_pids(pid: int) -> list[int]:
+    """A process's current children, from /proc ([] once it is gone)."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 @dataclass
 class IngestProcess:
     """``gaitcoach ingest --workers N`` (a supervisor and its N worker processes)."""
@@ -45,12 +53,8 @@ class IngestProcess:
     log_path: Path
 
     def worker_pids(self) -> list[int]:
-        """The supervisor's current children (the workers), from /proc."""
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        try:
-            return [int(p) for p in path.read_text().split()]
-        except OSError:
-            return []
+        """The supervisor's current children (the workers)."""
+        return child_pids(self.proc.pid)
 
     def wait_workers(self, n: int, timeout_s: float = 20.0) -> list[int]:
         deadline = time.monotonic() + timeout_s
@@ -315,6 +319,7 @@ __all__ = [
     "HubStack",
     "IngestProcess",
     "centre_digest",
+    "child_pids",
     "count_strides",
     "edge_digest",
     "edge_user",
