@@ -155,7 +155,7 @@ class CpuMeter:
         self.groups = groups  # name -> callable returning pids
         self.seen: dict[int, float] = {}
         self.first: dict[int, float] = {}
-        self.used: dict[str, float] = {}
+        self._owner: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -167,11 +167,9 @@ class CpuMeter:
                     continue
                 self.first.setdefault(pid, c)
                 self.seen[pid] = c
-                self.used.setdefault(name, 0.0)
                 self._owner[pid] = name
 
     def start(self) -> None:
-        self._owner: dict[int, str] = {}
         self._sample()
         self.t0 = time.monotonic()
         self._thread.start()
