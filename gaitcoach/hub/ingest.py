@@ -276,7 +276,7 @@ class IngestWorker:
                 stop.wait(delay)
                 delay = min(2 * delay, 5.0)
 
-    def _collect(self, stop: threading.Event, idle_s: float) -> list[Message]:
+    def _collect(self, idle_s: float) -> list[Message]:
         """Up to ``batch_rows`` messages, waiting at most ``batch_max_s`` after the first."""
         out: list[Message] = []
         try:
@@ -295,7 +295,7 @@ class IngestWorker:
         return out
 
     def _step(self, stop: threading.Event, idle_s: float = 0.2) -> int:
-        messages = self._collect(stop, idle_s)
+        messages = self._collect(idle_s)
         if messages:
             self._handle(messages, stop)
         return len(messages)
