@@ -43,7 +43,14 @@ from gaitcoach.hub.sync import Syncer
 from gaitcoach.proc import die_with_parent
 from gaitcoach.session.store import DB_NAME, SessionStore
 from tests.hub.edges import EdgeRun, settings_dict
-from tests.hub.harness import HubStack, IngestProcess, centre_digest, edge_digest, same_rows
+from tests.hub.harness import (
+    HubStack,
+    IngestProcess,
+    centre_digest,
+    child_pids,
+    edge_digest,
+    same_rows,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "bench" / "results" / "scale-templates"
@@ -132,21 +139,6 @@ def prepare(base: Path, n: int, tmpl: list[Path], tag: str) -> tuple[Fleet, Path
 # -- process CPU -------------------------------------------------------------------------------
 
 
-def cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / TICKS
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def own_cpu_s(pid: int) -> float:
     """utime + stime of the process only (no children)."""
     try:
@@ -163,7 +155,7 @@ class CpuMeter:
         self.groups = groups  # name -> callable returning pids
         self.seen: dict[int, float] = {}
         self.first: dict[int, float] = {}
-        self.used: dict[str, float] = {}
+        self._owner: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -175,11 +167,9 @@ class CpuMeter:
                     continue
                 self.first.setdefault(pid, c)
                 self.seen[pid] = c
-                self.used.setdefault(name, 0.0)
                 self._owner[pid] = name
 
     def start(self) -> None:
-        self._owner: dict[int, str] = {}
         self._sample()
         self.t0 = time.monotonic()
         self._thread.start()
@@ -338,7 +328,7 @@ def run_once(
             "workers": lambda: ing.worker_pids(),
             "broker": lambda: [stack.broker._proc.pid] if stack.broker._proc else [],
             "postgres": lambda: (
-                [stack.pg._proc.pid, *children(stack.pg._proc.pid)] if stack.pg._proc else []
+                [stack.pg._proc.pid, *child_pids(stack.pg._proc.pid)] if stack.pg._proc else []
             ),
             "edges": lambda: [p.pid for p, _ in edges],
         }

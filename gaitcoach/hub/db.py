@@ -35,7 +35,6 @@ from gaitcoach.session.store import STRIDE_COLUMNS
 _KEY = ("runner", "session_id", "foot", "idx")
 _STRIDE_COLS = (*_KEY, *STRIDE_VALUE_COLUMNS, "t_unix_s")
 _COLS = ", ".join(_STRIDE_COLS)
-_VALUES = ", ".join(STRIDE_VALUE_COLUMNS)
 
 STAGE_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS stage_strides "
@@ -190,7 +189,6 @@ class WriteResult:
     strides_inserted: int = 0
     strides_updated: int = 0
     """Synced strides that differed from the stored row (0 when live delivery was exact)."""
-    cues_written: int = 0
 
 
 def _cue_params(c: CueRow) -> tuple[Any, ...]:
@@ -255,7 +253,6 @@ class Writer:
                     cur.executemany(INSERT_LIVE_CUE, [_cue_params(c) for c in batch.live_cues])
                 if batch.sync_cues:
                     cur.executemany(UPSERT_SYNC_CUE, [_cue_params(c) for c in batch.sync_cues])
-                result.cues_written = len(batch.live_cues) + len(batch.sync_cues)
                 if batch.live:
                     cur.executemany(
                         UPSERT_LIVE,
@@ -371,7 +368,7 @@ def session_digest(conn: psycopg.Connection[Any], runner: str, session_id: str) 
 def stride_rows_from_db(
     conn: psycopg.Connection[Any], runner: str, session_id: str
 ) -> list[tuple[Any, ...]]:
-    """A session's strides in ``STRIDE_COLUMNS`` order, by foot then index."""
+    """A session's strides in ``STRIDE_COLUMNS`` order, by initial contact, foot, then index."""
     return conn.execute(
         f"SELECT {', '.join(STRIDE_COLUMNS)} FROM hub.strides WHERE runner = %s AND "
         "session_id = %s ORDER BY ic_s, foot, idx",

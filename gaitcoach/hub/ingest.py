@@ -79,22 +79,19 @@ class IngestStats:
     """Messages by kind."""
     rejected: Counter[str] = field(default_factory=Counter)
     """Refused messages by reason (acknowledged and dropped)."""
-    strides_inserted: int = 0
     strides_live: int = 0
+    strides_inserted_live: int = 0
     strides_synced: int = 0
     strides_updated: int = 0
     transactions: int = 0
     db_errors: int = 0
     connects: int = 0
     checks_answered: int = 0
-    cpu_s: float = 0.0
 
     @property
     def duplicates(self) -> int:
         """Live strides that were already stored (redeliveries absorbed by the upsert)."""
         return self.strides_live - self.strides_inserted_live
-
-    strides_inserted_live: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -279,7 +276,7 @@ class IngestWorker:
                 stop.wait(delay)
                 delay = min(2 * delay, 5.0)
 
-    def _collect(self, stop: threading.Event, idle_s: float) -> list[Message]:
+    def _collect(self, idle_s: float) -> list[Message]:
         """Up to ``batch_rows`` messages, waiting at most ``batch_max_s`` after the first."""
         out: list[Message] = []
         try:
@@ -298,7 +295,7 @@ class IngestWorker:
         return out
 
     def _step(self, stop: threading.Event, idle_s: float = 0.2) -> int:
-        messages = self._collect(stop, idle_s)
+        messages = self._collect(idle_s)
         if messages:
             self._handle(messages, stop)
         return len(messages)

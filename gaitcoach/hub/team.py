@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from gaitcoach.hub.db import stride_rows_from_db
 from gaitcoach.session.history import History, RunRow, history_of, run_row
 from gaitcoach.session.history_report import plot_trends, trend_note_html
 from gaitcoach.session.report import CSS, DISPLAY, _png
 from gaitcoach.session.store import (
-    STRIDE_COLUMNS,
     SessionData,
     SessionInfo,
     SessionStatus,
@@ -98,14 +98,7 @@ def load_sessions(
     ).fetchall()
     out: dict[str, list[SessionData]] = {}
     for r, sid, status, started, ended, leg, first, last in rows:
-        strides = [
-            stride_from_row(x)
-            for x in conn.execute(
-                f"SELECT {', '.join(STRIDE_COLUMNS)} FROM strides WHERE runner = %s "
-                "AND session_id = %s ORDER BY ic_s, foot, idx",
-                (r, sid),
-            ).fetchall()
-        ]
+        strides = [stride_from_row(x) for x in stride_rows_from_db(conn, r, sid)]
         cues = [
             Cue(
                 id=c[0],

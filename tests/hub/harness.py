@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from gaitcoach.hub.records import Digest, SessionDigest
 from gaitcoach.hub.schema import INGEST_ROLE, VIEW_ROLE, setup
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.mosquitto import MosquittoBroker
-from gaitcoach.proc import die_with_parent
+from gaitcoach.proc import die_with_parent, stop_process
 from gaitcoach.session.recorder import Recorder
 from gaitcoach.session.store import SessionStore
 from gaitcoach.types import Cue, CueKind, StrideRecord
@@ -37,6 +36,14 @@ def edge_user(runner: str) -> str:
     return f"gaitcoach-{runner}"
 
 
+def child_pids(pid: int) -> list[int]:
+    """A process's current children, from /proc ([] once it is gone)."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 @dataclass
 class IngestProcess:
     """``gaitcoach ingest --workers N`` (a supervisor and its N worker processes)."""
@@ -46,12 +53,8 @@ class IngestProcess:
     log_path: Path
 
     def worker_pids(self) -> list[int]:
-        """The supervisor's current children (the workers), from /proc."""
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        try:
-            return [int(p) for p in path.read_text().split()]
-        except OSError:
-            return []
+        """The supervisor's current children (the workers)."""
+        return child_pids(self.proc.pid)
 
     def wait_workers(self, n: int, timeout_s: float = 20.0) -> list[int]:
         deadline = time.monotonic() + timeout_s
@@ -81,13 +84,7 @@ class IngestProcess:
             time.sleep(0.05)
 
     def stop(self, timeout_s: float = 90.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout_s)
         return int(self.proc.returncode)
 
     def log_tail(self, chars: int = 3000) -> str:
@@ -322,6 +319,7 @@ __all__ = [
     "HubStack",
     "IngestProcess",
     "centre_digest",
+    "child_pids",
     "count_strides",
     "edge_digest",
     "edge_user",
