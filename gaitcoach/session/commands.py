@@ -312,7 +312,7 @@ def export_format(output: str | None, given: str | None) -> str:
 @_guard
 def cmd_export(args: argparse.Namespace) -> int:
     from gaitcoach.session.export import export_strides
-    from gaitcoach.session.fit_export import FitExportError
+    from gaitcoach.session.fit_export import FitExportError, export_fit
 
     fmt = export_format(args.output, args.format)
     with SessionStore(_data_dir(args)) as store:
@@ -321,10 +321,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else _default_output(data.info.id, suffix)
     try:
         if fmt == "fit":
-            from gaitcoach.session.fit_export import fit_bytes
-
-            out.write_bytes(fit_bytes(data))
-            n = len(data.strides)
+            n = export_fit(data, out)
             print(f"wrote {n} strides of session {data.info.id} to {out} (FIT activity)")
         else:
             n = export_strides(data.strides, out, fmt)
