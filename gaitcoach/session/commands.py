@@ -240,15 +240,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     print(f"{'date':<17} {'km':>6} {'pace':>9} {'cadence':>8} {'contact ms':>10}  session")
     for r in h.runs:
         m = r.metrics
-
-        def f(v: float | None, scale: float = 1.0, d: int = 0) -> str:
-            return "-" if v is None else f"{v * scale:.{d}f}"
-
         note = "" if r.counted else "  (not counted)"
         print(
             f"{r.started.astimezone():%Y-%m-%d %H:%M} {r.distance_m / 1000:6.2f} "
-            f"{_pace(r.pace_s_per_km):>9} {f(m['cadence_spm']):>8} "
-            f"{f(m['contact_time_s'], 1000):>10}  {r.session_id}{note}"
+            f"{_pace(r.pace_s_per_km):>9} {metric_value(m['cadence_spm'], 'cadence_spm'):>8} "
+            f"{metric_value(m['contact_time_s'], 'contact_time_s'):>10}  {r.session_id}{note}"
         )
     print(
         "weekly load: "
