@@ -14,9 +14,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, get_args, get_type_hints
+from typing import Any, get_type_hints
 
 from gaitcoach.jsonenc import dumps
+from gaitcoach.typehints import without_none
 from gaitcoach.types import Cue, GaitMetrics, LinkEvent, StrideRecord
 
 SCHEMA_VERSION = 1
@@ -245,8 +246,8 @@ def _metrics_wire() -> dict[str, int | None]:
     for f in dataclasses.fields(GaitMetrics):
         if f.name in METRICS_NOT_PUBLISHED or f.name in _METRICS_SPECIAL:
             continue
-        kinds = set(get_args(hints[f.name]) or (hints[f.name],)) - {type(None)}
-        out[f.name] = wire_digits(f.name) if kinds == {float} else None
+        kinds, _ = without_none(hints[f.name])
+        out[f.name] = wire_digits(f.name) if kinds == (float,) else None
     return out
 
 

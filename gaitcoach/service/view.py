@@ -61,7 +61,7 @@ def metrics_table(service: Service) -> Table:
         table.add_column(col)
     target = coach.cadence_target_spm_
     cad = m.cadence_spm if m else None
-    low = None if target is None else target * (1 - service.config.coach.cadence_enter_pct / 100)
+    low = coach.targets_()["cadence_enter_below_spm"]
     _row(
         table,
         "cadence",

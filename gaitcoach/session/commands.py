@@ -240,15 +240,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     print(f"{'date':<17} {'km':>6} {'pace':>9} {'cadence':>8} {'contact ms':>10}  session")
     for r in h.runs:
         m = r.metrics
-
-        def f(v: float | None, scale: float = 1.0, d: int = 0) -> str:
-            return "-" if v is None else f"{v * scale:.{d}f}"
-
         note = "" if r.counted else "  (not counted)"
         print(
             f"{r.started.astimezone():%Y-%m-%d %H:%M} {r.distance_m / 1000:6.2f} "
-            f"{_pace(r.pace_s_per_km):>9} {f(m['cadence_spm']):>8} "
-            f"{f(m['contact_time_s'], 1000):>10}  {r.session_id}{note}"
+            f"{_pace(r.pace_s_per_km):>9} {metric_value(m['cadence_spm'], 'cadence_spm'):>8} "
+            f"{metric_value(m['contact_time_s'], 'contact_time_s'):>10}  {r.session_id}{note}"
         )
     print(
         "weekly load: "
@@ -312,7 +308,7 @@ def export_format(output: str | None, given: str | None) -> str:
 @_guard
 def cmd_export(args: argparse.Namespace) -> int:
     from gaitcoach.session.export import export_strides
-    from gaitcoach.session.fit_export import FitExportError
+    from gaitcoach.session.fit_export import FitExportError, export_fit
 
     fmt = export_format(args.output, args.format)
     with SessionStore(_data_dir(args)) as store:
@@ -321,10 +317,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else _default_output(data.info.id, suffix)
     try:
         if fmt == "fit":
-            from gaitcoach.session.fit_export import fit_bytes
-
-            out.write_bytes(fit_bytes(data))
-            n = len(data.strides)
+            n = export_fit(data, out)
             print(f"wrote {n} strides of session {data.info.id} to {out} (FIT activity)")
         else:
             n = export_strides(data.strides, out, fmt)

@@ -58,10 +58,6 @@ def _blocks(strides: Sequence[StrideRecord], gaps: Sequence[tuple[float, float]]
     return out
 
 
-def _avg(strides: Sequence[StrideRecord], attr: str) -> float | None:
-    return median_of(strides, attr)
-
-
 def fit_bytes(data: SessionData) -> bytes:
     """The session as a FIT activity file; :class:`FitExportError` when it has no strides."""
     from fit_tool.fit_file_builder import FitFileBuilder
@@ -141,14 +137,14 @@ def fit_bytes(data: SessionData) -> bytes:
             r = RecordMessage()
             r.timestamp = ms(t0 + sec)
             r.distance = distance_at(max(s.end_ic_s for s in group))
-            speed = _avg(group, "speed_mps")
+            speed = median_of(group, "speed_mps")
             if speed is not None:
                 r.speed = speed
             strides_pm = float(statistics.median(s.cadence_spm for s in group)) / 2.0
             r.cadence = int(strides_pm)
             r.fractional_cadence = strides_pm - int(strides_pm)
             r.stance_time = 1000.0 * statistics.median(s.contact_time_s for s in group)
-            length = _avg(group, "stride_length_m")
+            length = median_of(group, "stride_length_m")
             if length is not None:
                 r.step_length = 1000.0 * length / 2.0
             balance = _balance(group)

@@ -244,10 +244,7 @@ th:first-child,td:first-child{text-align:left}img{max-width:100%;height:auto}
 
 
 def _pace(s_per_km: float | None) -> str:
-    if s_per_km is None:
-        return "-"
-    m, s = divmod(round(s_per_km), 60)
-    return f"{m}:{s:02d} /km"
+    return "-" if s_per_km is None else f"{_clock(s_per_km)} /km"
 
 
 def local_time(utc_iso: str) -> str:

@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from types import UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from gaitcoach.session.codec import (
     PARTS_DTYPE,
@@ -31,6 +30,7 @@ from gaitcoach.session.codec import (
     unpack_blocks,
     unpack_parts,
 )
+from gaitcoach.typehints import without_none
 from gaitcoach.types import (
     Cue,
     CueKind,
@@ -145,8 +145,7 @@ def _stride_columns() -> tuple[StrideColumn, ...]:
     out = []
     for f in dataclasses.fields(StrideRecord):
         hint = hints[f.name]
-        args = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
-        kinds = [a for a in args if a is not type(None)]
+        kinds, optional = without_none(hint)
         kind = kinds[0] if len(kinds) == 1 else None
         if not (kind in (float, int) or (isinstance(kind, type) and issubclass(kind, StrEnum))):
             raise TypeError(
@@ -155,7 +154,7 @@ def _stride_columns() -> tuple[StrideColumn, ...]:
             )
         assert kind is not None
         name = _COLUMN_NAMES.get(f.name, f.name)
-        out.append(StrideColumn(f.name, name, kind, len(kinds) < len(args)))
+        out.append(StrideColumn(f.name, name, kind, optional))
     return tuple(out)
 
 

@@ -306,22 +306,21 @@ def _bridged(
 
 def _moving_and_estimated(
     strides: Sequence[StrideRecord], gaps: Sequence[Gap]
-) -> tuple[float, float, float]:
-    """(moving time s, of which estimated across gaps, estimated distance m), per foot and
-    averaged over the feet present."""
+) -> tuple[float, float]:
+    """(moving time s, distance m estimated across gaps), per foot and averaged over the
+    feet present."""
     feet = {s.foot for s in strides}
     if not feet:
-        return 0.0, 0.0, 0.0
-    moving = est_t = est_d = 0.0
+        return 0.0, 0.0
+    moving = est_d = 0.0
     last: dict[Foot, StrideRecord] = {}
     for s in sorted(strides, key=lambda x: x.ic_s):
         t, d = _bridged(s, last, gaps)
         moving += s.stride_time_s + t
-        est_t += t
         est_d += d
         last[s.foot] = s
     n = len(feet)
-    return moving / n, est_t / n, est_d / n
+    return moving / n, est_d / n
 
 
 def distance_track(
@@ -493,7 +492,7 @@ def summarize(
         t0 = info.first_t_s or 0.0
         t1 = info.last_t_s or t0
         r0, r1 = t0, t1
-    moving, _, estimated_m = _moving_and_estimated(running, data.gaps)
+    moving, estimated_m = _moving_and_estimated(running, data.gaps)
     track = distance_track(running, data.gaps)
     dist = track[1]
     distance = float(dist[-1]) if dist.size else 0.0
