@@ -341,20 +341,22 @@ class Coach:
         """The targets and thresholds in force (for displays: the dashboard colours a value
         green at or past ``exit``, red past ``enter``, amber in the hysteresis band)."""
         target = self.cadence_target_spm_
-        s = self.settings
-
-        def below(pct: float) -> float | None:
-            return None if target is None else target * (1 - pct / 100)
-
+        enter, leave = (None, None) if target is None else self._cadence_band(target)
         return {
             "cadence_spm": target,
-            "cadence_enter_below_spm": below(s.cadence_enter_pct),
-            "cadence_exit_at_spm": below(s.cadence_exit_pct),
+            "cadence_enter_below_spm": enter,
+            "cadence_exit_at_spm": leave,
             "strike_angle_enter_deg": self._strike_enter_deg,
             "strike_angle_exit_deg": self._strike_exit_deg,
             "overstride_enter_m": self._overstride_enter_m,
             "overstride_exit_m": self._overstride_exit_m,
         }
+
+    def _cadence_band(self, target: float) -> tuple[float, float]:
+        """The cadences under ``target`` below which the cadence cue starts and at which it
+        stops (the hysteresis band of :meth:`targets_` and :meth:`_measure`)."""
+        s = self.settings
+        return target * (1 - s.cadence_enter_pct / 100), target * (1 - s.cadence_exit_pct / 100)
 
     def _warmed_up(self, now_s: float) -> bool:
         return self._run_start_s is not None and now_s - self._run_start_s >= self.settings.warmup_s
@@ -385,8 +387,7 @@ class Coach:
             target = self.cadence_target_spm_
             if snap.cadence_spm is None or target is None:
                 return None, {}
-            enter = target * (1 - s.cadence_enter_pct / 100)
-            leave = target * (1 - s.cadence_exit_pct / 100)
+            enter, leave = self._cadence_band(target)
             values = {
                 "cadence_spm": snap.cadence_spm,
                 "target_spm": target,
