@@ -138,15 +138,15 @@ def shown(value: float, other: float, decimals: int = 0) -> tuple[str, str]:
 
 def _trend(drift: Drift, decimals: int, scale: float) -> dict[str, Any]:
     """Reason values of a fatigue trend: start and end as text (distinct after rounding), the
-    change in percent and in the metric's display unit (``scale``; negative: a drop)."""
+    change in percent and in the metric's display unit (``scale`` SI to it), both as sizes:
+    the advice's wording says the direction."""
     assert drift.start is not None and drift.end is not None and drift.change is not None
-    unit = abs(scale)
-    start, end = shown(drift.start * unit, drift.end * unit, decimals)
+    start, end = shown(drift.start * scale, drift.end * scale, decimals)
     return {
         "start": start,
         "end": end,
         "change_pct": abs(drift.change_pct or 0.0),
-        "change": abs(drift.change * unit),
+        "change": abs(drift.change * scale),
         "minutes": drift.minutes,
     }
 
@@ -206,7 +206,7 @@ def advise(
     fat = summary.fatigue
     drop = fat.cadence_spm.change_pct
     if drop is not None and -drop >= th["fatigue_cadence_drop_pct"]:
-        found["strength"].append(("fatigue_cadence", _trend(fat.cadence_spm, 0, -1)))
+        found["strength"].append(("fatigue_cadence", _trend(fat.cadence_spm, 0, 1)))
     rise = fat.contact_time_s.change_pct
     if rise is not None and rise >= th["fatigue_contact_rise_pct"]:
         found["strength"].append(("fatigue_contact", _trend(fat.contact_time_s, 0, 1000)))
