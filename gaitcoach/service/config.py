@@ -34,6 +34,7 @@ from gaitcoach.dashboard.config import DashboardSettings
 from gaitcoach.errors import ConfigError, Problem
 from gaitcoach.gait import GaitConfig
 from gaitcoach.gait.config import _RANGES as GAIT_RANGES
+from gaitcoach.jsonenc import jsonable
 from gaitcoach.link import LinkConfig
 from gaitcoach.mqtt import MqttSettings
 from gaitcoach.mqtt.config import secret_file_warning, with_password_env
@@ -212,22 +213,10 @@ ANALYSIS_SECTIONS = ("runner", "coach", "gait")
 def config_record(config: ServiceConfig) -> dict[str, Any]:
     """The effective configuration as plain JSON, stored with each session (never secrets),
     so that a replay rebuilds exactly what ran (:func:`config_from_record`)."""
-
-    def plain(v: Any) -> Any:
-        if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, tuple | list):
-            return [plain(x) for x in v]
-        if isinstance(v, Mapping):
-            return {str(k): plain(x) for k, x in v.items()}
-        if isinstance(v, Path):
-            return str(v)
-        return getattr(v, "value", v)  # enums
-
     out = {
-        name: plain(getattr(config, name)) for name in (*SECTIONS, "source") if name != "session"
+        name: jsonable(getattr(config, name)) for name in (*SECTIONS, "source") if name != "session"
     }
-    out["session"] = plain(config.session_settings())
+    out["session"] = jsonable(config.session_settings())
     for key in ("password", "username"):
         out["mqtt"].pop(key, None)  # never store secrets with the session
     return out
