@@ -75,9 +75,6 @@ class ServiceConfig:
     source: str = "<defaults>"
     warnings: tuple[str, ...] = ()
     """Not errors, but worth saying (a password in a file others can read)."""
-    raw: Mapping[str, Any] = field(default_factory=dict)
-    """The validated tables as read (recorded with each session, so that a replay rebuilds
-    the same configuration)."""
 
     def session_settings(self) -> SessionSettings:
         base = self.session or SessionSettings.from_dict({})
@@ -202,7 +199,6 @@ def config_from_dict(
         service=service,
         dashboard=dashboard or DashboardSettings(),
         source=source or "<dict>",
-        raw={k: v for k, v in d.items() if k != "mqtt"} | {"mqtt": _public(sec("mqtt"))},
     )
 
 
@@ -232,13 +228,6 @@ def config_from_record(
     if "runner" not in raw and leg_length_m is not None:
         raw["runner"] = {"leg_length_m": leg_length_m}
     return config_from_dict(raw, source="<recorded>")
-
-
-def _public(mqtt: Any) -> Any:
-    """The ``[mqtt]`` table without its secrets (what may be stored with a session)."""
-    if not isinstance(mqtt, Mapping):
-        return mqtt
-    return {k: v for k, v in mqtt.items() if k not in ("password", "username")}
 
 
 def load_config(path: str | Path | None = None) -> ServiceConfig:
