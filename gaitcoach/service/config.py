@@ -24,7 +24,6 @@ from gaitcoach.coach.templates import CueTemplates
 from gaitcoach.configmodel import (
     SECTION_CONFIG,
     Bool,
-    problems_of,
     ranged,
     read_toml,
     unknown_key,
@@ -102,17 +101,11 @@ def gait_section() -> type[Any]:
 
 
 def gait_from_dict(raw: Any, prefix: str = "gait") -> tuple[GaitConfig | None, list[Problem]]:
-    if not isinstance(raw, Mapping):
-        return None, [Problem(prefix, raw, f"a table ([{prefix}])")]
-    model = gait_section()
-    from pydantic import ValidationError
-
+    section, found = validate_section(gait_section(), raw, prefix)
+    if section is None:
+        return None, found
     try:
-        values = model.model_validate(dict(raw)).model_dump()
-    except ValidationError as exc:
-        return None, problems_of(model, raw, prefix, exc)
-    try:
-        return GaitConfig(**values), []
+        return GaitConfig(**section.model_dump()), []
     except ValueError as exc:  # checks between fields (min below max ...)
         text = str(exc).replace("GaitConfig.", f"{prefix}.")
         return None, [Problem(prefix, dict(raw), str(exc), text)]
