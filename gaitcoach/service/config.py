@@ -111,8 +111,11 @@ def gait_from_dict(raw: Any, prefix: str = "gait") -> tuple[GaitConfig | None, l
         return None, [Problem(prefix, dict(raw), str(exc), text)]
 
 
-def _resolve(raw: Mapping[str, Any], keys: tuple[str, ...], base: Path) -> dict[str, Any]:
-    """The table with the path values among ``keys`` taken from ``base`` when relative."""
+def _resolve(raw: Any, keys: tuple[str, ...], base: Path) -> Any:
+    """The table with the path values among ``keys`` taken from ``base`` when relative (not
+    a table: unchanged, for validation to report)."""
+    if not isinstance(raw, Mapping):
+        return raw
     out = dict(raw)
     for key in keys:
         value = out.get(key)
@@ -141,18 +144,10 @@ def config_from_dict(
         problems.extend(found)
         return obj
 
-    runner_raw = sec("runner")
-    session_raw = sec("session")
-    service_raw = sec("service")
-    dashboard_raw = sec("dashboard")
-    if isinstance(runner_raw, Mapping):
-        runner_raw = _resolve(runner_raw, ("cue_templates_dir",), base)
-    if isinstance(session_raw, Mapping):
-        session_raw = _resolve(session_raw, ("data_dir", "advice_path"), base)
-    if isinstance(service_raw, Mapping):
-        service_raw = _resolve(service_raw, ("log_file",), base)
-    if isinstance(dashboard_raw, Mapping):
-        dashboard_raw = _resolve(dashboard_raw, ("cert_file", "key_file"), base)
+    runner_raw = _resolve(sec("runner"), ("cue_templates_dir",), base)
+    session_raw = _resolve(sec("session"), ("data_dir", "advice_path"), base)
+    service_raw = _resolve(sec("service"), ("log_file",), base)
+    dashboard_raw = _resolve(sec("dashboard"), ("cert_file", "key_file"), base)
     mqtt_raw = sec("mqtt")
     if isinstance(mqtt_raw, Mapping):
         mqtt_raw = with_password_env(mqtt_raw)
