@@ -225,7 +225,7 @@ def load_config(path: str | Path | None = None) -> ServiceConfig:
     if where.path is None:
         return config_from_dict({}, source="<defaults>")
     p = where.path
-    raw = read_toml(p, "--config" if where.how == "--config" else where.how)
+    raw = read_toml(p, where.how)
     cfg = config_from_dict(raw, p.parent.resolve(), str(p))
     mqtt = raw.get("mqtt")
     warning = secret_file_warning(p, mqtt) if isinstance(mqtt, Mapping) else None
