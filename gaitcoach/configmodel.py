@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
@@ -38,8 +38,6 @@ def text_pattern(regex: str, describe: str) -> Any:
 
 
 # Scalars are strict (no "5" for 5, no true for 1); the range is the field's one range.
-Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
@@ -58,10 +56,6 @@ OverstrideLimitM = Annotated[float, Strict(), Field(ge=0.05, le=1.0)]
 def ranged(lo: float | None, hi: float | None) -> Any:
     """Field metadata: a number in ``[lo, hi]`` (either end open when None)."""
     return Field(ge=lo, le=hi)
-
-
-class HasProblems(Protocol):
-    def problems(self, prefix: str) -> list[Problem]: ...
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
