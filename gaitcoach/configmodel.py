@@ -286,6 +286,17 @@ def must(ok: bool, prefix: str, key: str, value: Any, allowed: str) -> list[Prob
     return [] if ok else [Problem(f"{prefix}.{key}", value, allowed)]
 
 
+def existing_files(section: Any, prefix: str, keys: tuple[str, ...]) -> list[Problem]:
+    """A problem for each path field among ``keys`` that is set but names no file."""
+    found: list[Problem] = []
+    for key in keys:
+        value = getattr(section, key)
+        found += must(
+            value is None or Path(value).is_file(), prefix, key, value, "an existing file"
+        )
+    return found
+
+
 def toml_problem(source: str, exc: Exception) -> Problem:
     """A TOML syntax error with its line and column (``(at line L, column C)`` in the
     message of Python 3.11/3.12; attributes from 3.13)."""
