@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
@@ -38,8 +38,6 @@ def text_pattern(regex: str, describe: str) -> Any:
 
 
 # Scalars are strict (no "5" for 5, no true for 1); the range is the field's one range.
-Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
@@ -58,10 +56,6 @@ OverstrideLimitM = Annotated[float, Strict(), Field(ge=0.05, le=1.0)]
 def ranged(lo: float | None, hi: float | None) -> Any:
     """Field metadata: a number in ``[lo, hi]`` (either end open when None)."""
     return Field(ge=lo, le=hi)
-
-
-class HasProblems(Protocol):
-    def problems(self, prefix: str) -> list[Problem]: ...
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
@@ -290,6 +284,17 @@ def section_from_dict(cls: type[T], raw: Any, prefix: str) -> T:
 def must(ok: bool, prefix: str, key: str, value: Any, allowed: str) -> list[Problem]:
     """A cross-field check as a list of zero or one problem."""
     return [] if ok else [Problem(f"{prefix}.{key}", value, allowed)]
+
+
+def existing_files(section: Any, prefix: str, keys: tuple[str, ...]) -> list[Problem]:
+    """A problem for each path field among ``keys`` that is set but names no file."""
+    found: list[Problem] = []
+    for key in keys:
+        value = getattr(section, key)
+        found += must(
+            value is None or Path(value).is_file(), prefix, key, value, "an existing file"
+        )
+    return found
 
 
 def toml_problem(source: str, exc: Exception) -> Problem:

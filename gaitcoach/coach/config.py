@@ -42,10 +42,6 @@ RUNNER_ID = r"[A-Za-z0-9_-]{1,64}"
 RunnerId = Annotated[str, Strict(), text_pattern(RUNNER_ID, "1-64 of A-Z a-z 0-9 _ -")]
 
 
-def _f(lo: float, hi: float) -> Any:
-    return ranged(lo, hi)
-
-
 @dataclass(frozen=True, slots=True)
 class RunnerProfile:
     """The runner: body size, cadence baseline and targets, which cues, which words."""
@@ -53,15 +49,15 @@ class RunnerProfile:
     __pydantic_config__ = SECTION_CONFIG
 
     id: RunnerId = "runner"
-    height_m: Annotated[float, Strict(), _f(1.0, 2.5)] | None = None
+    height_m: Annotated[float, Strict(), ranged(1.0, 2.5)] | None = None
     leg_length_m: LegLengthM | None = None
-    baseline_cadence_spm: Annotated[float, Strict(), _f(120.0, 220.0)] | None = None
+    baseline_cadence_spm: Annotated[float, Strict(), ranged(120.0, 220.0)] | None = None
     """Usual running cadence; measured during the warm-up when left out."""
     cadence_target_spm: CadenceSpm | None = None
     """Absolute cadence target; when left out the target is baseline + cadence_raise_pct."""
     cadence_raise_pct: CadenceRaisePct = 7.5
     """Heiderscheit et al. (2011): +5-10 % step rate reduces overstride and loading."""
-    cadence_target_max_spm: Annotated[float, Strict(), _f(150.0, 220.0)] = 180.0
+    cadence_target_max_spm: Annotated[float, Strict(), ranged(150.0, 220.0)] = 180.0
     """A relative target is capped here: quick runners are not pushed further."""
     enabled_cues: tuple[CueName, ...] = ALL_KINDS
     language: Annotated[str, Strict(), text_pattern(r"[a-z]{2}(-[A-Z]{2})?", "like en")] = "en"
@@ -103,47 +99,47 @@ class CoachSettings:
 
     __pydantic_config__ = SECTION_CONFIG
 
-    window_steps: Annotated[int, Strict(), _f(4, 200)] = 20
-    window_s: Annotated[float, Strict(), _f(3.0, 120.0)] = 15.0
-    min_strides: Annotated[int, Strict(), _f(2, 200)] = 8
+    window_steps: Annotated[int, Strict(), ranged(4, 200)] = 20
+    window_s: Annotated[float, Strict(), ranged(3.0, 120.0)] = 15.0
+    min_strides: Annotated[int, Strict(), ranged(2, 200)] = 8
     """Decide only with at least this many strides in the window."""
-    warmup_s: Annotated[float, Strict(), _f(0.0, 1800.0)] = 60.0
+    warmup_s: Annotated[float, Strict(), ranged(0.0, 1800.0)] = 60.0
     """No technique cues during the first seconds of running in a session."""
-    settle_s: Annotated[float, Strict(), _f(0.0, 300.0)] = 15.0
+    settle_s: Annotated[float, Strict(), ranged(0.0, 300.0)] = 15.0
     """No technique cues until running has lasted this long again after a walk or a stop."""
-    cue_ttl_s: Annotated[float, Strict(), _f(1.0, 120.0)] = 8.0
+    cue_ttl_s: Annotated[float, Strict(), ranged(1.0, 120.0)] = 8.0
     """A cue not delivered within this time is stale and dropped."""
-    min_interval_same_s: Annotated[float, Strict(), _f(0.0, 3600.0)] = 60.0
-    min_interval_any_s: Annotated[float, Strict(), _f(0.0, 3600.0)] = 20.0
-    max_cues_per_10min: Annotated[int, Strict(), _f(1, 100)] = 8
-    max_level: Annotated[int, Strict(), _f(0, 5)] = 2
+    min_interval_same_s: Annotated[float, Strict(), ranged(0.0, 3600.0)] = 60.0
+    min_interval_any_s: Annotated[float, Strict(), ranged(0.0, 3600.0)] = 20.0
+    max_cues_per_10min: Annotated[int, Strict(), ranged(1, 100)] = 8
+    max_level: Annotated[int, Strict(), ranged(0, 5)] = 2
     """Escalation stops at this level (a cue repeated while the fault persists escalates)."""
-    cadence_enter_pct: Annotated[float, Strict(), _f(0.0, 20.0)] = 4.0
+    cadence_enter_pct: Annotated[float, Strict(), ranged(0.0, 20.0)] = 4.0
     """Cadence fault when the cadence is this far (%) below the target (more than the
     stride-to-stride noise of a median, about 1 %) ..."""
-    cadence_exit_pct: Annotated[float, Strict(), _f(0.0, 20.0)] = 1.5
+    cadence_exit_pct: Annotated[float, Strict(), ranged(0.0, 20.0)] = 1.5
     """... and corrected when it is within this much of it."""
     overstride_enter_m: OverstrideLimitM = 0.30
     """Overstride: the foot lands this far ahead of the centre of mass (efficient runners land
     about 0.15-0.25 m ahead at 3-4 m/s)."""
     overstride_exit_m: OverstrideLimitM = 0.26
-    step_rel_leg_enter: Annotated[float, Strict(), _f(0.5, 3.0)] = 1.45
-    step_rel_leg_exit: Annotated[float, Strict(), _f(0.5, 3.0)] = 1.35
+    step_rel_leg_enter: Annotated[float, Strict(), ranged(0.5, 3.0)] = 1.45
+    step_rel_leg_exit: Annotated[float, Strict(), ranged(0.5, 3.0)] = 1.35
     strike_angle_enter_deg: StrikeAngleLimitDeg = 18.0
     """Excessive heel strike: above this strike angle (a rearfoot strike is > 8 deg)."""
     strike_angle_exit_deg: StrikeAngleLimitDeg = 14.0
-    reinforce_hold_s: Annotated[float, Strict(), _f(0.0, 600.0)] = 20.0
+    reinforce_hold_s: Annotated[float, Strict(), ranged(0.0, 600.0)] = 20.0
     """A corrected fault earns praise once it has held this long."""
-    discomfort_walk_from: Annotated[int, Strict(), _f(1, 10)] = 4
-    discomfort_stop_from: Annotated[int, Strict(), _f(1, 10)] = 7
-    discomfort_pause_s: Annotated[float, Strict(), _f(0.0, 7200.0)] = 300.0
+    discomfort_walk_from: Annotated[int, Strict(), ranged(1, 10)] = 4
+    discomfort_stop_from: Annotated[int, Strict(), ranged(1, 10)] = 7
+    discomfort_pause_s: Annotated[float, Strict(), ranged(0.0, 7200.0)] = 300.0
     """Technique cues pause this long after a discomfort report (for the rest of the session
     from the stop score)."""
-    priority_discomfort: Annotated[int, Strict(), _f(0, 1000)] = 100
-    priority_cadence: Annotated[int, Strict(), _f(0, 1000)] = 40
-    priority_stride: Annotated[int, Strict(), _f(0, 1000)] = 30
-    priority_softer: Annotated[int, Strict(), _f(0, 1000)] = 20
-    priority_reinforce: Annotated[int, Strict(), _f(0, 1000)] = 10
+    priority_discomfort: Annotated[int, Strict(), ranged(0, 1000)] = 100
+    priority_cadence: Annotated[int, Strict(), ranged(0, 1000)] = 40
+    priority_stride: Annotated[int, Strict(), ranged(0, 1000)] = 30
+    priority_softer: Annotated[int, Strict(), ranged(0, 1000)] = 20
+    priority_reinforce: Annotated[int, Strict(), ranged(0, 1000)] = 10
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], prefix: str = "coach") -> CoachSettings:

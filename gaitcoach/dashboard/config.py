@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Strict
 
-from gaitcoach.configmodel import SECTION_CONFIG, Bool, Str, must, ranged, text_pattern
+from gaitcoach.configmodel import (
+    SECTION_CONFIG,
+    Bool,
+    Str,
+    existing_files,
+    must,
+    ranged,
+    text_pattern,
+)
 from gaitcoach.errors import Problem
 
 WS_PORT = 9001
@@ -49,19 +56,13 @@ class DashboardSettings:
     key_file: Str | None = None
 
     def problems(self, prefix: str) -> list[Problem]:
-        out = must(
+        return must(
             (self.cert_file is None) == (self.key_file is None),
             prefix,
             "key_file",
             self.key_file,
             "cert_file and key_file together",
-        )
-        for key in ("cert_file", "key_file"):
-            value = getattr(self, key)
-            out += must(
-                value is None or Path(value).is_file(), prefix, key, value, "an existing file"
-            )
-        return out
+        ) + existing_files(self, prefix, ("cert_file", "key_file"))
 
     def resolved(
         self, mqtt_host: str, mqtt_tls: bool, prefix: str = "dashboard"

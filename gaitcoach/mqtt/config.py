@@ -15,6 +15,7 @@ from gaitcoach.configmodel import (
     SECTION_CONFIG,
     Bool,
     Str,
+    existing_files,
     must,
     ranged,
     section_from_dict,
@@ -112,12 +113,7 @@ class MqttSettings:
                 "true when ca_file or cert_file is set",
             ),
         ]
-        for key in ("ca_file", "cert_file", "key_file"):
-            value = getattr(self, key)
-            out += must(
-                value is None or Path(value).is_file(), prefix, key, value, "an existing file"
-            )
-        return out
+        return out + existing_files(self, prefix, ("ca_file", "cert_file", "key_file"))
 
     @property
     def configured(self) -> bool:

@@ -24,7 +24,6 @@ from gaitcoach.coach.templates import CueTemplates
 from gaitcoach.configmodel import (
     SECTION_CONFIG,
     Bool,
-    problems_of,
     ranged,
     read_toml,
     unknown_key,
@@ -34,6 +33,7 @@ from gaitcoach.dashboard.config import DashboardSettings
 from gaitcoach.errors import ConfigError, Problem
 from gaitcoach.gait import GaitConfig
 from gaitcoach.gait.config import _RANGES as GAIT_RANGES
+from gaitcoach.jsonenc import jsonable
 from gaitcoach.link import LinkConfig
 from gaitcoach.mqtt import MqttSettings
 from gaitcoach.mqtt.config import secret_file_warning, with_password_env
@@ -74,9 +74,6 @@ class ServiceConfig:
     source: str = "<defaults>"
     warnings: tuple[str, ...] = ()
     """Not errors, but worth saying (a password in a file others can read)."""
-    raw: Mapping[str, Any] = field(default_factory=dict)
-    """The validated tables as read (recorded with each session, so that a replay rebuilds
-    the same configuration)."""
 
     def session_settings(self) -> SessionSettings:
         base = self.session or SessionSettings.from_dict({})
@@ -104,24 +101,21 @@ def gait_section() -> type[Any]:
 
 
 def gait_from_dict(raw: Any, prefix: str = "gait") -> tuple[GaitConfig | None, list[Problem]]:
-    if not isinstance(raw, Mapping):
-        return None, [Problem(prefix, raw, f"a table ([{prefix}])")]
-    model = gait_section()
-    from pydantic import ValidationError
-
+    section, found = validate_section(gait_section(), raw, prefix)
+    if section is None:
+        return None, found
     try:
-        values = model.model_validate(dict(raw)).model_dump()
-    except ValidationError as exc:
-        return None, problems_of(model, raw, prefix, exc)
-    try:
-        return GaitConfig(**values), []
+        return GaitConfig(**section.model_dump()), []
     except ValueError as exc:  # checks between fields (min below max ...)
         text = str(exc).replace("GaitConfig.", f"{prefix}.")
         return None, [Problem(prefix, dict(raw), str(exc), text)]
 
 
-def _resolve(raw: Mapping[str, Any], keys: tuple[str, ...], base: Path) -> dict[str, Any]:
-    """The table with the path values among ``keys`` taken from ``base`` when relative."""
+def _resolve(raw: Any, keys: tuple[str, ...], base: Path) -> Any:
+    """The table with the path values among ``keys`` taken from ``base`` when relative (not
+    a table: unchanged, for validation to report)."""
+    if not isinstance(raw, Mapping):
+        return raw
     out = dict(raw)
     for key in keys:
         value = out.get(key)
@@ -150,18 +144,10 @@ def config_from_dict(
         problems.extend(found)
         return obj
 
-    runner_raw = sec("runner")
-    session_raw = sec("session")
-    service_raw = sec("service")
-    dashboard_raw = sec("dashboard")
-    if isinstance(runner_raw, Mapping):
-        runner_raw = _resolve(runner_raw, ("cue_templates_dir",), base)
-    if isinstance(session_raw, Mapping):
-        session_raw = _resolve(session_raw, ("data_dir", "advice_path"), base)
-    if isinstance(service_raw, Mapping):
-        service_raw = _resolve(service_raw, ("log_file",), base)
-    if isinstance(dashboard_raw, Mapping):
-        dashboard_raw = _resolve(dashboard_raw, ("cert_file", "key_file"), base)
+    runner_raw = _resolve(sec("runner"), ("cue_templates_dir",), base)
+    session_raw = _resolve(sec("session"), ("data_dir", "advice_path"), base)
+    service_raw = _resolve(sec("service"), ("log_file",), base)
+    dashboard_raw = _resolve(sec("dashboard"), ("cert_file", "key_file"), base)
     mqtt_raw = sec("mqtt")
     if isinstance(mqtt_raw, Mapping):
         mqtt_raw = with_password_env(mqtt_raw)
@@ -201,7 +187,6 @@ def config_from_dict(
         service=service,
         dashboard=dashboard or DashboardSettings(),
         source=source or "<dict>",
-        raw={k: v for k, v in d.items() if k != "mqtt"} | {"mqtt": _public(sec("mqtt"))},
     )
 
 
@@ -212,22 +197,10 @@ ANALYSIS_SECTIONS = ("runner", "coach", "gait")
 def config_record(config: ServiceConfig) -> dict[str, Any]:
     """The effective configuration as plain JSON, stored with each session (never secrets),
     so that a replay rebuilds exactly what ran (:func:`config_from_record`)."""
-
-    def plain(v: Any) -> Any:
-        if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, tuple | list):
-            return [plain(x) for x in v]
-        if isinstance(v, Mapping):
-            return {str(k): plain(x) for k, x in v.items()}
-        if isinstance(v, Path):
-            return str(v)
-        return getattr(v, "value", v)  # enums
-
     out = {
-        name: plain(getattr(config, name)) for name in (*SECTIONS, "source") if name != "session"
+        name: jsonable(getattr(config, name)) for name in (*SECTIONS, "source") if name != "session"
     }
-    out["session"] = plain(config.session_settings())
+    out["session"] = jsonable(config.session_settings())
     for key in ("password", "username"):
         out["mqtt"].pop(key, None)  # never store secrets with the session
     return out
@@ -245,13 +218,6 @@ def config_from_record(
     return config_from_dict(raw, source="<recorded>")
 
 
-def _public(mqtt: Any) -> Any:
-    """The ``[mqtt]`` table without its secrets (what may be stored with a session)."""
-    if not isinstance(mqtt, Mapping):
-        return mqtt
-    return {k: v for k, v in mqtt.items() if k not in ("password", "username")}
-
-
 def load_config(path: str | Path | None = None) -> ServiceConfig:
     """Read and validate the config: ``path`` (``--config``), else ``$GAITCOACH_CONFIG``,
     else the user's ``gaitcoach.toml``, else the built-in defaults."""
@@ -259,7 +225,7 @@ def load_config(path: str | Path | None = None) -> ServiceConfig:
     if where.path is None:
         return config_from_dict({}, source="<defaults>")
     p = where.path
-    raw = read_toml(p, "--config" if where.how == "--config" else where.how)
+    raw = read_toml(p, where.how)
     cfg = config_from_dict(raw, p.parent.resolve(), str(p))
     mqtt = raw.get("mqtt")
     warning = secret_file_warning(p, mqtt) if isinstance(mqtt, Mapping) else None

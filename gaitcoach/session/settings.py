@@ -16,16 +16,11 @@ from gaitcoach.paths import user_data_dir
 from gaitcoach.session.recorder import DEFAULT_MIN_FREE_BYTES
 
 
-def default_data_dir() -> Path:
-    """The user data directory, shared by every sub-command (:mod:`gaitcoach.paths`)."""
-    return user_data_dir()
-
-
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
     __pydantic_config__ = SECTION_CONFIG
 
-    data_dir: Annotated[Path, Field(default_factory=default_data_dir)]
+    data_dir: Annotated[Path, Field(default_factory=user_data_dir)]
     """sessions.sqlite and raw sample chunks; the user data directory by default."""
     runner: RunnerId = "default"
     """Set from ``[runner] id`` by the service."""
