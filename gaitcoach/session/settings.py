@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, Strict
+from pydantic import Field, Strict, field_validator
 
 from gaitcoach.coach.config import RunnerId
-from gaitcoach.configmodel import SECTION_CONFIG, LegLengthM, must, ranged, section_from_dict
-from gaitcoach.errors import Problem
+from gaitcoach.configmodel import SECTION_CONFIG, LegLengthM, ranged, section_from_dict
+from gaitcoach.errors import ConfigError
 from gaitcoach.paths import user_data_dir
 from gaitcoach.session.recorder import DEFAULT_MIN_FREE_BYTES
 
@@ -37,5 +37,10 @@ class SessionSettings:
         """Settings from ``d`` (keys as in docs/sessions.md); errors name ``prefix.key``."""
         return section_from_dict(cls, d, prefix)
 
-    def problems(self, prefix: str) -> list[Problem]:
-        return must(bool(str(self.data_dir)), prefix, "data_dir", str(self.data_dir), "a directory")
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _a_directory(cls, value: Any) -> Any:
+        # Path("") is "." (wherever the service was started): an empty value is a mistake.
+        if isinstance(value, str) and not value:
+            raise ConfigError("data_dir", value, "a directory")
+        return value

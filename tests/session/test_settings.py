@@ -40,6 +40,8 @@ def test_defaults_follow_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
         ({"runner": ""}, "session.runner"),
         ({"min_free_bytes": -1}, "session.min_free_bytes"),
         ({"colour": "red"}, "session.colour"),
+        # Path("") would be "." (wherever the service was started), not a choice.
+        ({"data_dir": ""}, "session.data_dir"),
     ],
 )
 def test_bad_values_name_the_key(d: dict[str, Any], key: str) -> None:
