@@ -125,5 +125,7 @@ class LinkConfig:
     def imu_format(self) -> ImuFormat:
         try:
             return ImuFormat(self.rate_hz, self.acc_range_g, self.gyr_range_dps)
-        except PacketError as exc:  # pragma: no cover - validated in __post_init__
+        except PacketError as exc:
+            # The [link] table's types allow only formats the pods have; a LinkConfig built
+            # in code is not validated, so it fails here, when its format is first needed.
             raise ConfigError("link", self, str(exc)) from exc
