@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gaitcoach.cli import CliError
-from gaitcoach.errors import ConfigError
+from gaitcoach.errors import CliError, ConfigError
 
 
 def _need_psycopg() -> None:
