@@ -297,6 +297,20 @@ def existing_files(section: Any, prefix: str, keys: tuple[str, ...]) -> list[Pro
     return found
 
 
+def resolve_paths(raw: Any, keys: tuple[str, ...], base: Path) -> Any:
+    """The table with the path values among ``keys`` taken from ``base`` when relative (not
+    a table: unchanged, for validation to report)."""
+    if not isinstance(raw, Mapping):
+        return raw
+    out = dict(raw)
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, str) and value:
+            p = Path(value).expanduser()
+            out[key] = str(p if p.is_absolute() else (base / p).resolve())
+    return out
+
+
 def toml_problem(source: str, exc: Exception) -> Problem:
     """A TOML syntax error with its line and column (``(at line L, column C)`` in the
     message of Python 3.11/3.12; attributes from 3.13)."""

@@ -282,7 +282,8 @@ def _status_line(payload: bytes) -> str | None:
 def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:
     """The [mqtt] section and runner id of the config ``run`` uses (``--config``, else
     ``$GAITCOACH_CONFIG``, else the user's file), overridden by the flags."""
-    from gaitcoach.configmodel import read_toml
+    from gaitcoach.configmodel import read_toml, resolve_paths
+    from gaitcoach.mqtt.config import PATH_KEYS
     from gaitcoach.paths import find_config
 
     data: dict[str, Any] = {}
@@ -293,6 +294,8 @@ def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str]:
         except ConfigError as exc:
             raise CliError(str(exc)) from None
     mqtt = data.get("mqtt", {})
+    if where.path is not None:
+        mqtt = resolve_paths(mqtt, PATH_KEYS, where.path.parent)
     if where.path is not None and isinstance(mqtt, dict):
         warning = secret_file_warning(where.path, mqtt)
         if warning:

@@ -21,12 +21,14 @@ from gaitcoach.configmodel import (
     must,
     ranged,
     read_toml,
+    resolve_paths,
     section_from_dict,
     text_pattern,
     unknown_key,
     validate_section,
 )
 from gaitcoach.errors import ConfigError, Problem
+from gaitcoach.mqtt.config import PATH_KEYS as MQTT_PATH_KEYS
 from gaitcoach.mqtt.config import MqttSettings, with_password_env
 
 GROUP_RE = r"[A-Za-z0-9_-]{1,48}"
@@ -83,7 +85,8 @@ def load_hub_config(path: str | Path | None) -> HubConfig:
     problems = [
         unknown_key("", name, "...", ["mqtt", "hub"]) for name in raw if name not in ("mqtt", "hub")
     ]
-    mqtt_raw = raw.get("mqtt", {})
+    base = Path.cwd() if path is None else Path(path).parent
+    mqtt_raw = resolve_paths(raw.get("mqtt", {}), MQTT_PATH_KEYS, base)
     mqtt, found = validate_section(
         MqttSettings,
         with_password_env(mqtt_raw) if isinstance(mqtt_raw, dict) else mqtt_raw,

@@ -23,6 +23,10 @@ from gaitcoach.configmodel import (
 )
 from gaitcoach.errors import Problem
 
+PATH_KEYS = ("ca_file", "cert_file", "key_file")
+"""The [mqtt] keys that are files: relative ones are taken from the config file's folder
+(:func:`~gaitcoach.configmodel.resolve_paths`), as in every other section."""
+
 
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
@@ -113,7 +117,7 @@ class MqttSettings:
                 "true when ca_file or cert_file is set",
             ),
         ]
-        return out + existing_files(self, prefix, ("ca_file", "cert_file", "key_file"))
+        return out + existing_files(self, prefix, PATH_KEYS)
 
     @property
     def configured(self) -> bool:

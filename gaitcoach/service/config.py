@@ -26,6 +26,7 @@ from gaitcoach.configmodel import (
     Bool,
     ranged,
     read_toml,
+    resolve_paths,
     unknown_key,
     validate_section,
 )
@@ -36,6 +37,7 @@ from gaitcoach.gait.config import _RANGES as GAIT_RANGES
 from gaitcoach.jsonenc import jsonable
 from gaitcoach.link import LinkConfig
 from gaitcoach.mqtt import MqttSettings
+from gaitcoach.mqtt.config import PATH_KEYS as MQTT_PATH_KEYS
 from gaitcoach.mqtt.config import secret_file_warning, with_password_env
 from gaitcoach.paths import find_config
 from gaitcoach.session.advice import AdviceBook
@@ -111,20 +113,6 @@ def gait_from_dict(raw: Any, prefix: str = "gait") -> tuple[GaitConfig | None, l
         return None, [Problem(prefix, dict(raw), str(exc), text)]
 
 
-def _resolve(raw: Any, keys: tuple[str, ...], base: Path) -> Any:
-    """The table with the path values among ``keys`` taken from ``base`` when relative (not
-    a table: unchanged, for validation to report)."""
-    if not isinstance(raw, Mapping):
-        return raw
-    out = dict(raw)
-    for key in keys:
-        value = out.get(key)
-        if isinstance(value, str) and value:
-            p = Path(value).expanduser()
-            out[key] = str(p if p.is_absolute() else (base / p).resolve())
-    return out
-
-
 def config_from_dict(
     d: Mapping[str, Any], base_dir: Path | None = None, source: str = ""
 ) -> ServiceConfig:
@@ -144,11 +132,11 @@ def config_from_dict(
         problems.extend(found)
         return obj
 
-    runner_raw = _resolve(sec("runner"), ("cue_templates_dir",), base)
-    session_raw = _resolve(sec("session"), ("data_dir", "advice_path"), base)
-    service_raw = _resolve(sec("service"), ("log_file",), base)
-    dashboard_raw = _resolve(sec("dashboard"), ("cert_file", "key_file"), base)
-    mqtt_raw = sec("mqtt")
+    runner_raw = resolve_paths(sec("runner"), ("cue_templates_dir",), base)
+    session_raw = resolve_paths(sec("session"), ("data_dir", "advice_path"), base)
+    service_raw = resolve_paths(sec("service"), ("log_file",), base)
+    dashboard_raw = resolve_paths(sec("dashboard"), ("cert_file", "key_file"), base)
+    mqtt_raw = resolve_paths(sec("mqtt"), MQTT_PATH_KEYS, base)
     if isinstance(mqtt_raw, Mapping):
         mqtt_raw = with_password_env(mqtt_raw)
     runner = section(RunnerProfile, "runner", runner_raw)

@@ -252,3 +252,36 @@ def test_every_sub_command_uses_one_data_dir(
     check = gc("config", "check")
     assert check.returncode == 0 and "(user config)" in check.stdout
     assert str(default) in check.stdout
+
+
+def test_mqtt_certificate_paths_are_taken_from_the_config_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the example config says ("Relative paths are taken from this file's folder") and
+    # as every other section does: the service, `listen` and the hub read [mqtt] alike.
+    from gaitcoach.cli import build_parser
+    from gaitcoach.hub.config import load_hub_config
+    from gaitcoach.listen import settings_from_args
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    for name in ("ca.pem", "me.pem", "me.key"):
+        (conf / name).write_text("-----BEGIN-----\n")
+    path = conf / "gaitcoach.toml"
+    path.write_text(
+        '[mqtt]\nhost = "broker.local"\ntls = true\nca_file = "ca.pem"\n'
+        'cert_file = "me.pem"\nkey_file = "me.key"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    want = (str(conf / "ca.pem"), str(conf / "me.pem"), str(conf / "me.key"))
+    service = load_config(path).mqtt
+    hub = load_hub_config(path).mqtt
+    listen, _ = settings_from_args(build_parser().parse_args(["listen", "--config", str(path)]))
+    for mqtt in (service, hub, listen):
+        assert (mqtt.ca_file, mqtt.cert_file, mqtt.key_file) == want
+    # A missing file is still named, at the place it was looked for.
+    (conf / "ca.pem").unlink()
+    with pytest.raises(ConfigError, match=r"mqtt\.ca_file = '.*conf/ca\.pem'"):
+        load_config(path)
