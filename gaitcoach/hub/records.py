@@ -28,6 +28,7 @@ from typing import Any
 from gaitcoach.coach.config import RUNNER_ID
 from gaitcoach.hub.schema import STRIDE_TEXT_COLUMNS, STRIDE_VALUE_COLUMNS, STRIDE_VALUES
 from gaitcoach.mqtt.payloads import PayloadError, decode_object
+from gaitcoach.mqtt.topics import topic_within
 from gaitcoach.safepath import SESSION_ID, is_session_id
 from gaitcoach.session.store import STRIDE_COLUMNS, STRIDE_SCHEMA
 from gaitcoach.types import Activity, CueKind, Foot, StrikePattern
@@ -461,10 +462,7 @@ def sync_cues(runner: str, data: bytes) -> list[CueRow]:
 def reply_topic_ok(topic: str | None, runner: str, prefix: str = "gaitcoach") -> bool:
     """A sync answer goes only to ``<prefix>/<runner>/sync/reply`` or below it: the ingest
     account may publish into every runner's tree, so a request must not steer it elsewhere."""
-    if topic is None or len(topic) > 256 or "+" in topic or "#" in topic:
-        return False
-    base = f"{prefix}/{runner}/sync/reply"
-    return topic == base or topic.startswith(base + "/")
+    return topic_within(topic, f"{prefix}/{runner}/sync/reply")
 
 
 def sync_check(

@@ -18,7 +18,7 @@ from typing import Any
 from gaitcoach.coach.commands import Command, CommandError, is_utf8, parse_command, show
 from gaitcoach.mqtt.connection import Incoming
 from gaitcoach.mqtt.payloads import SCHEMA_VERSION
-from gaitcoach.mqtt.topics import Topics
+from gaitcoach.mqtt.topics import MAX_RESPONSE_TOPIC_CHARS, Topics, topic_within
 from gaitcoach.safepath import clip
 
 MAX_COMMAND_BYTES = 4096
@@ -27,7 +27,6 @@ discomfort report with a 200-character note) is well under 1 KiB."""
 MAX_JSON_DEPTH = 4
 """Commands are flat objects; deeper nesting is refused (``bad_json``) before anything walks
 it (a 1000-deep array exhausts Python's recursion limit)."""
-MAX_RESPONSE_TOPIC_CHARS = 256
 MAX_REQUEST_ID_CHARS = 128
 MAX_NAME_CHARS = 64
 """The command name as echoed in the reply (longer names are cut)."""
@@ -76,13 +75,7 @@ def reply_route(topics: Topics, response_topic: str | None) -> tuple[str, Comman
     """
     if response_topic is None:
         return topics.reply, None
-    ok = (
-        isinstance(response_topic, str)
-        and 0 < len(response_topic) <= MAX_RESPONSE_TOPIC_CHARS
-        and not any(c in response_topic for c in "+#\x00")
-        and (response_topic == topics.reply or response_topic.startswith(topics.reply + "/"))
-    )
-    if ok:
+    if topic_within(response_topic, topics.reply):
         return response_topic, None
     return topics.reply, CommandError(
         "bad_response_topic",

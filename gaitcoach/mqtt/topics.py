@@ -15,6 +15,21 @@ QOS_SESSION = 1
 QOS_COMMAND = 1
 QOS_REPLY = 1
 
+MAX_RESPONSE_TOPIC_CHARS = 256
+
+
+def topic_within(topic: object, base: str) -> bool:
+    """``topic`` is ``base`` or below it, with no wildcard or NUL and at most
+    :data:`MAX_RESPONSE_TOPIC_CHARS` characters: where an MQTT v5 response topic that a
+    client asks for may be honoured (the answering account may write more widely than the
+    asker, so the asker must not steer it elsewhere)."""
+    return (
+        isinstance(topic, str)
+        and 0 < len(topic) <= MAX_RESPONSE_TOPIC_CHARS
+        and not any(c in topic for c in "+#\x00")
+        and (topic == base or topic.startswith(base + "/"))
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Topics:

@@ -111,6 +111,7 @@ def test_sync_answers_go_only_to_the_runners_own_reply_tree() -> None:
         "gaitcoach/alice/sync/reply/+",
         None,
         "gaitcoach/alice/sync/reply/" + "x" * 300,
+        "gaitcoach/alice/sync/reply/\x00",
     ):
         assert not ok(bad, "alice")
 
