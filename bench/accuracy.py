@@ -18,6 +18,7 @@ from gaitcoach.gait import GaitConfig, analyze
 from gaitcoach.service.config import gait_from_dict
 from validation.reference import (
     IPOL_CATEGORIES,
+    MISS_REASONS,
     WALKING_PROFILES,
     ipol_reference,
     running_reference,
@@ -251,6 +252,9 @@ def ipol(config: GaitConfig) -> bool:
         f"  feet: {r.feet}; flipped frame: {len(r.flipped_feet)} {r.flipped_feet}; "
         f"alignment not confident: {len(r.unconfident_feet)} {r.unconfident_feet}"
     )
+    print(f"  unmatched annotations, by reason: {'IC':>4} {'TO':>4}")
+    for reason in MISS_REASONS:
+        print(f"    {reason:38} {r.misses['IC'][reason]:4d} {r.misses['TO'][reason]:4d}")
     a, s = r.categories["all"], r.categories["steady"]
     return (
         a.ic.recall_pct >= 98

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 
 from gaitcoach.gait import FootAnalyzer, GaitConfig, analyze_all
 from gaitcoach.gait.config import DEFAULT_CONFIG
-from gaitcoach.types import FloatArray, Foot, SwingRecord
+from gaitcoach.types import FloatArray, Foot, ImuChunk, SwingRecord
 from validation.datasets import (
     IpolTrial,
     WalkingReference,
@@ -223,6 +224,53 @@ class IpolReport:
     unconfident_feet: list[str]
     per_foot: list[tuple[str, str, int, int, int, int, int]]
     """(trial, foot, swings, IC found, TO found, IC false, TO false)."""
+    misses: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per event ("IC", "TO"): annotated events not matched, counted by
+    :data:`MISS_REASONS`."""
+
+
+MISS_REASONS = (
+    "no swing, peak rate < 2.5 rad/s",
+    "no swing, peak rate >= 2.5 rad/s",
+    "no swing, samples lost",
+    "swing, event > 150 ms early",
+    "swing, event > 150 ms late",
+    "swing, no event",
+)
+"""Why an annotated event has no match: the engine gives no swing over the annotated one
+(its fastest rotation below the stance energy's 2.5 rad/s scale, faster, or a gap in the
+samples), or a swing whose event is too early, too late or missing."""
+
+
+def _miss_reason(
+    row: FloatArray,
+    event: str,
+    swings: Sequence[SwingRecord],
+    chunk: ImuChunk,
+    max_dt_s: float,
+) -> str:
+    """The :data:`MISS_REASONS` entry of one unmatched annotated event (``row``: toe-off,
+    contact)."""
+    to_a, ic_a = float(row[0]), float(row[1])
+    tol = IPOL_TOLERANCE_S
+    over = [
+        s
+        for s in swings
+        if (s.to_s if s.to_s is not None else s.start_s) < ic_a + tol
+        and (s.ic_s if s.ic_s is not None else s.end_s) > to_a - tol
+    ]
+    if not over:
+        m = (chunk.t_s >= to_a - 0.3) & (chunk.t_s <= ic_a + 0.3)
+        if m.sum() > 1 and float(np.max(np.diff(chunk.t_s[m]))) > max_dt_s:
+            return MISS_REASONS[2]
+        inside = (chunk.t_s >= to_a) & (chunk.t_s <= ic_a)
+        peak = float(np.max(np.linalg.norm(chunk.gyr_radps[inside], axis=1), initial=0.0))
+        return MISS_REASONS[0] if peak < 2.5 else MISS_REASONS[1]
+    near = min(over, key=lambda s: abs(s.ms_s - 0.5 * (to_a + ic_a)))
+    est = near.ic_s if event == "IC" else near.to_s
+    if est is None:
+        return MISS_REASONS[5]
+    return MISS_REASONS[4] if est > (ic_a if event == "IC" else to_a) else MISS_REASONS[3]
 
 
 def _categories(trial: IpolTrial, foot: Foot) -> dict[str, np.ndarray]:
@@ -255,6 +303,7 @@ def ipol_reference(folder: Path, config: GaitConfig = DEFAULT_CONFIG) -> IpolRep
     unconfident: list[str] = []
     per_foot: list[tuple[str, str, int, int, int, int, int]] = []
     feet = 0
+    misses: dict[str, Counter[str]] = {"IC": Counter(), "TO": Counter()}
     for name in ipol_trial_names(folder):
         trial = load_ipol_trial(folder, name)
         res = analyze_all(trial.imu, config=config)
@@ -271,6 +320,14 @@ def ipol_reference(folder: Path, config: GaitConfig = DEFAULT_CONFIG) -> IpolRep
             align = res.analyzer.feet_[foot].alignment_
             if align is None or not align.confident_:
                 unconfident.append(f"{name} {foot}")
+            rate_hz = 1.0 / float(np.median(np.diff(trial.imu[foot].t_s)))
+            for event, err in (("IC", ic_err), ("TO", to_err)):
+                for i in np.flatnonzero(~np.isfinite(err)):
+                    misses[event][
+                        _miss_reason(
+                            ev[i], event, swings, trial.imu[foot], config.max_dt_factor / rate_hz
+                        )
+                    ] += 1
             for cat, rows in _categories(trial, foot).items():
                 whole = cat in ("all", "aged 60+")
                 cats[cat].ic.add(ic_err, ic_false if whole else 0, rows)
@@ -286,7 +343,7 @@ def ipol_reference(folder: Path, config: GaitConfig = DEFAULT_CONFIG) -> IpolRep
                     to_false,
                 )
             )
-    return IpolReport(cats, feet, flipped, unconfident, per_foot)
+    return IpolReport(cats, feet, flipped, unconfident, per_foot, misses)
 
 
 def swings_of(records: Sequence[SwingRecord], foot: Foot) -> list[SwingRecord]:
