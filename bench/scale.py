@@ -528,9 +528,6 @@ def main(argv: list[str]) -> int:
             # From the smallest run: the largest ones are limited by the simulated edges.
             "messages_per_runner_s": runs[0].messages_per_s / (runs[0].runners * args.speed),
         }
-        print("\n## Per-runner rates measured (real time)\n")
-        for k, v in rates.items():
-            print(f"- {k}: {v:.2f}")
         truncate(stack)
         print("\n## Throughput (every stride published live is counted in the database)")
         print_throughput(runs)
