@@ -295,8 +295,7 @@ def lag_and_rate(stack: HubStack, tag: str) -> tuple[float, float, float]:
 
 def worker_stats(ing: IngestProcess) -> dict[str, int]:
     out: dict[str, int] = {}
-    for p in ing.stats_dir.glob("slot-*.json"):
-        d = json.loads(p.read_text())
+    for d in ing.stats():
         for k in ("strides_live", "strides_inserted_live", "duplicates"):
             out[k] = out.get(k, 0) + int(d[k])
         for k, v in d["rejected"].items():
