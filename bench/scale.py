@@ -295,8 +295,7 @@ def lag_and_rate(stack: HubStack, tag: str) -> tuple[float, float, float]:
 
 def worker_stats(ing: IngestProcess) -> dict[str, int]:
     out: dict[str, int] = {}
-    for p in ing.stats_dir.glob("slot-*.json"):
-        d = json.loads(p.read_text())
+    for d in ing.stats():
         for k in ("strides_live", "strides_inserted_live", "duplicates"):
             out[k] = out.get(k, 0) + int(d[k])
         for k, v in d["rejected"].items():
@@ -528,9 +527,6 @@ def main(argv: list[str]) -> int:
             # From the smallest run: the largest ones are limited by the simulated edges.
             "messages_per_runner_s": runs[0].messages_per_s / (runs[0].runners * args.speed),
         }
-        print("\n## Per-runner rates measured (real time)\n")
-        for k, v in rates.items():
-            print(f"- {k}: {v:.2f}")
         truncate(stack)
         print("\n## Throughput (every stride published live is counted in the database)")
         print_throughput(runs)

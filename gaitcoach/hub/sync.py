@@ -390,32 +390,41 @@ class Syncer:
             if sent_at is not None and time.monotonic() - sent_at < 3.0:
                 time.sleep(0.2)
                 continue
-            self._send(client, local, batches, cues)
+            self._send(client, local, batches, cues, record)
             sent_at = time.monotonic()
         raise SyncError(f"session {sid}: the centre did not confirm it within {self.timeout_s:g} s")
 
     def _send(
-        self, client: _Client, local: LocalSession, batches: list[tuple[str, int]], cues: bool
+        self,
+        client: _Client,
+        local: LocalSession,
+        batches: list[tuple[str, int]],
+        cues: bool,
+        record: bool,
     ) -> None:
         info = local.data.info
         base = {"v": PROTOCOL_VERSION, "runner": self.runner, "session_id": info.id}
-        mids = [
-            client.publish(
-                "sync/session",
-                {
-                    **base,
-                    "type": "sync_session",
-                    "status": info.status.value,
-                    "started_utc": info.started_utc or None,
-                    "ended_utc": info.ended_utc,
-                    "leg_length_m": _finite(info.leg_length_m),
-                    "first_t_s": _finite(info.first_t_s),
-                    "last_t_s": _finite(info.last_t_s),
-                    "n_strides": len(local.data.strides),
-                    "n_cues": len(local.cues),
-                },
+        mids: list[int] = []
+        # Only what differs: a record the centre already holds by sync, with this status, is
+        # not sent again (strides and cues need no record first: the centre adds the row).
+        if record:
+            mids.append(
+                client.publish(
+                    "sync/session",
+                    {
+                        **base,
+                        "type": "sync_session",
+                        "status": info.status.value,
+                        "started_utc": info.started_utc or None,
+                        "ended_utc": info.ended_utc,
+                        "leg_length_m": _finite(info.leg_length_m),
+                        "first_t_s": _finite(info.first_t_s),
+                        "last_t_s": _finite(info.last_t_s),
+                        "n_strides": len(local.data.strides),
+                        "n_cues": len(local.cues),
+                    },
+                )
             )
-        ]
         for key in batches:
             rows = local.strides[key]
             mids.append(

@@ -83,6 +83,11 @@ class IngestProcess:
                 raise RuntimeError(f"ingest workers did not subscribe: {self.log_tail()}")
             time.sleep(0.05)
 
+    def stats(self) -> list[dict[str, Any]]:
+        """Each worker process's last counters (slot, pid and ``IngestStats``), one file per
+        process: a restarted slot has one for each process it had."""
+        return [json.loads(p.read_text()) for p in sorted(self.stats_dir.glob("slot-*.json"))]
+
     def stop(self, timeout_s: float = 90.0) -> int:
         stop_process(self.proc, timeout_s)
         return int(self.proc.returncode)

@@ -80,8 +80,8 @@ def _stride(runner: str, session_id: str, idx: int = 0) -> bytes:
 
 def _rejected(ing: IngestProcess) -> dict[str, int]:
     out: dict[str, int] = {}
-    for p in ing.stats_dir.glob("slot-*.json"):
-        for k, v in json.loads(p.read_text())["rejected"].items():
+    for s in ing.stats():
+        for k, v in s["rejected"].items():
             out[k] = out.get(k, 0) + v
     return out
 
