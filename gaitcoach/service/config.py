@@ -27,7 +27,7 @@ from gaitcoach.configmodel import (
     ranged,
     read_toml,
     resolve_paths,
-    unknown_key,
+    unknown_sections,
     validate_section,
 )
 from gaitcoach.dashboard.config import DashboardSettings
@@ -118,10 +118,7 @@ def config_from_dict(
 ) -> ServiceConfig:
     """Validate a parsed config; relative paths are taken from ``base_dir``. Every problem
     of every section is reported in one :class:`ConfigError`."""
-    problems: list[Problem] = []
-    for name in d:
-        if name not in SECTIONS:
-            problems.append(unknown_key("", name, "...", list(SECTIONS)))
+    problems = unknown_sections(d, SECTIONS)
     base = base_dir or Path.cwd()
 
     def sec(name: str) -> Any:
