@@ -227,13 +227,9 @@ def session_cadence_target(
     coach spoke about cadence (exact, ``set_targets`` included), else the coach's rule on the
     recorded runner and coach settings and the warm-up's strides; ``override_spm`` (the
     command line's) wins."""
-    from gaitcoach.errors import ConfigError
-    from gaitcoach.service.config import ServiceConfig, config_from_record
+    from gaitcoach.service.config import recorded_config
 
-    try:
-        config = config_from_record(data.config, data.info.leg_length_m)
-    except ConfigError:
-        config = ServiceConfig()  # an old or foreign record: the defaults
+    config = recorded_config(data.config, data.info.leg_length_m)
     profile, settings = config.runner, config.coach
     live = [
         c.trigger["target_spm"]
