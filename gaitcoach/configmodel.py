@@ -176,6 +176,12 @@ def unknown_key(prefix: str, key: str, value: Any, known: list[str]) -> Problem:
     return Problem(full, value, allowed, f"{full}{shown}: unknown key; allowed: {allowed}")
 
 
+def unknown_sections(raw: Mapping[str, Any], known: tuple[str, ...]) -> list[Problem]:
+    """A problem for each top-level table of a config file that is not one of ``known``
+    (its value is not shown: a whole table)."""
+    return [unknown_key("", name, "...", list(known)) for name in raw if name not in known]
+
+
 def _loc_key(prefix: str, loc: tuple[int | str, ...]) -> str:
     key = prefix
     for part in loc:

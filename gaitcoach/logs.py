@@ -134,19 +134,18 @@ def setup_logging(level: str, log_file: Path | None, live_view: bool) -> Path | 
 
 def log_crash(exc: BaseException) -> Path | None:
     """Append an unexpected error's traceback to the log file (the console gets one line);
-    the file's path, or None when it cannot be written."""
-    import traceback
-
+    the file's path, or None when it cannot be written. The line is formatted like every
+    other (context, ``error=``, indented traceback), but written here: logging may not be set
+    up yet, and its console handler would repeat the line the caller prints."""
+    trace = (type(exc), exc, exc.__traceback__)
+    record = logging.LogRecord("gaitcoach.cli", logging.ERROR, "", 0, "internal error", None, trace)
+    ContextFilter().filter(record)
+    line = KeyValueFormatter(tracebacks=True).format(record)
     path = default_log_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as fh:
-            stamp = KeyValueFormatter(tracebacks=False).formatTime(
-                logging.makeLogRecord({}), "%Y-%m-%dT%H:%M:%S"
-            )
-            what = _quote(f"{type(exc).__name__}: {exc}")
-            fh.write(f"{stamp} level=error logger=gaitcoach.cli msg={what}\n")
-            fh.writelines("    " + line for line in traceback.format_exception(exc))
+            fh.write(line + "\n")
     except OSError:
         return None
     return path

@@ -24,7 +24,7 @@ from gaitcoach.configmodel import (
     resolve_paths,
     section_from_dict,
     text_pattern,
-    unknown_key,
+    unknown_sections,
     validate_section,
 )
 from gaitcoach.errors import ConfigError, Problem
@@ -82,9 +82,7 @@ class HubConfig:
 def load_hub_config(path: str | Path | None) -> HubConfig:
     """Read ``[mqtt]`` and ``[hub]`` (both optional; every problem at once, one line each)."""
     raw = {} if path is None else read_toml(Path(path))
-    problems = [
-        unknown_key("", name, "...", ["mqtt", "hub"]) for name in raw if name not in ("mqtt", "hub")
-    ]
+    problems = unknown_sections(raw, ("mqtt", "hub"))
     base = Path.cwd() if path is None else Path(path).parent
     mqtt_raw = resolve_paths(raw.get("mqtt", {}), MQTT_PATH_KEYS, base)
     mqtt, found = validate_section(

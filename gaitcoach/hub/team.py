@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from gaitcoach.hub.db import stride_rows_from_db
 from gaitcoach.session.history import History, RunRow, history_of, run_row
 from gaitcoach.session.history_report import plot_trends, trend_note_html
-from gaitcoach.session.report import CSS, DISPLAY, _png
+from gaitcoach.session.report import CSS, DISPLAY, _fmt, _png
 from gaitcoach.session.store import (
     SessionData,
     SessionInfo,
@@ -158,10 +158,6 @@ def team_view(conn: Any, runner: str | None = None, runs_per_runner: int = 10) -
 # -- text -------------------------------------------------------------------------------------
 
 
-def _f(v: float | None, scale: float = 1.0, digits: int = 0) -> str:
-    return "-" if v is None else f"{v * scale:.{digits}f}"
-
-
 def squad_rows(view: TeamView) -> list[dict[str, Any]]:
     """One row per runner: the latest run's medians (display units) and the trends."""
     out = []
@@ -203,19 +199,20 @@ def squad_text(view: TeamView) -> str:
     )
     lines = [head]
     for row in squad_rows(view):
-        strike = "/".join(_f(row[k]) for k in ("rearfoot_pct", "midfoot_pct", "forefoot_pct"))
+        strike = "/".join(_fmt(row[k], 0) for k in ("rearfoot_pct", "midfoot_pct", "forefoot_pct"))
         lines.append(
             f"{row['runner']:<16}{row['runs']:>5} {row['latest'] or '-':<11}"
-            f"{_f(row['km'], 1, 2):>6}{_f(row['cadence_spm']):>6}{_f(row['contact_ms']):>8}"
-            f"{strike:>12}{_f(row['overstride_cm'], 1, 1):>8}"
-            f"{_f(row['balance_contact_left_pct'], 1, 1):>6}"
-            f"{_f(row['cadence_trend_spm_per_week'], 1, 1):>8}"
+            f"{_fmt(row['km'], 2):>6}{_fmt(row['cadence_spm'], 0):>6}"
+            f"{_fmt(row['contact_ms'], 0):>8}"
+            f"{strike:>12}{_fmt(row['overstride_cm'], 1):>8}"
+            f"{_fmt(row['balance_contact_left_pct'], 1):>6}"
+            f"{_fmt(row['cadence_trend_spm_per_week'], 1):>8}"
             + ("  running now" if row["running_now"] else "")
         )
     med = [view.squad_median(m) for m in SQUAD_METRICS]
     lines.append(
-        f"{'squad median':<16}{'':>5} {'':<11}{'':>6}{_f(med[0]):>6}{_f(med[1], 1000):>8}"
-        f"{'':>12}{_f(med[3], 100, 1):>8}"
+        f"{'squad median':<16}{'':>5} {'':<11}{'':>6}{_fmt(med[0], 0):>6}{_fmt(med[1], 0, 1000):>8}"
+        f"{'':>12}{_fmt(med[3], 1, 100):>8}"
     )
     return "\n".join(lines)
 
@@ -306,7 +303,7 @@ def render_team_html(view: TeamView) -> str:
                 if key == "runner" and row["running_now"]:
                     text += " <span class='now'>(running now)</span>"
             else:
-                text = _f(v, scale, digits)
+                text = _fmt(v, digits, scale)
             cells.append(f"<td>{text}</td>")
         out.append(f"<tr data-runner='{e(row['runner'])}'>{''.join(cells)}</tr>")
     out.append("</table>")
@@ -343,11 +340,11 @@ def _runs_table(runs: Sequence[RunRow]) -> str:
     body = "".join(
         f"<tr><td>{r.started:%Y-%m-%d}</td><td>{e(r.session_id)}</td>"
         f"<td>{r.distance_m / 1000:.2f}</td><td>{r.duration_s / 60:.1f}</td>"
-        f"<td>{_f(r.metrics['cadence_spm'])}</td>"
-        f"<td>{_f(r.metrics['contact_time_s'], 1000)}</td>"
-        f"<td>{_f(r.metrics['foot_strike_angle_deg'], 1, 1)}</td>"
-        f"<td>{_f(r.metrics['overstride_m'], 100, 1)}</td>"
-        f"<td>{_f(r.left_share_contact_pct, 1, 1)}</td></tr>"
+        f"<td>{_fmt(r.metrics['cadence_spm'], 0)}</td>"
+        f"<td>{_fmt(r.metrics['contact_time_s'], 0, 1000)}</td>"
+        f"<td>{_fmt(r.metrics['foot_strike_angle_deg'], 1)}</td>"
+        f"<td>{_fmt(r.metrics['overstride_m'], 1, 100)}</td>"
+        f"<td>{_fmt(r.left_share_contact_pct, 1)}</td></tr>"
         for r in reversed(runs)
     )
     return head + body + "</table>"

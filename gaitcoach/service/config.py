@@ -27,7 +27,7 @@ from gaitcoach.configmodel import (
     ranged,
     read_toml,
     resolve_paths,
-    unknown_key,
+    unknown_sections,
     validate_section,
 )
 from gaitcoach.dashboard.config import DashboardSettings
@@ -118,10 +118,7 @@ def config_from_dict(
 ) -> ServiceConfig:
     """Validate a parsed config; relative paths are taken from ``base_dir``. Every problem
     of every section is reported in one :class:`ConfigError`."""
-    problems: list[Problem] = []
-    for name in d:
-        if name not in SECTIONS:
-            problems.append(unknown_key("", name, "...", list(SECTIONS)))
+    problems = unknown_sections(d, SECTIONS)
     base = base_dir or Path.cwd()
 
     def sec(name: str) -> Any:
@@ -194,16 +191,31 @@ def config_record(config: ServiceConfig) -> dict[str, Any]:
     return out
 
 
+RECORD_SECTIONS = (*ANALYSIS_SECTIONS, "link")
+"""What :func:`config_from_record` reads back: the analysis, and ``[link]`` for the pods'
+rate (the samples a session should have had)."""
+
+
 def config_from_record(
     record: Mapping[str, Any], leg_length_m: float | None = None
 ) -> ServiceConfig:
-    """The analysis part of a stored configuration (``[runner]``, ``[coach]``, ``[gait]``);
-    sections a session did not record (imported recordings, older sessions) take their
-    defaults, with the session's leg length. :class:`ConfigError` when it cannot be rebuilt."""
-    raw = {k: record[k] for k in ANALYSIS_SECTIONS if isinstance(record.get(k), Mapping)}
+    """The analysis part of a stored configuration (``[runner]``, ``[coach]``, ``[gait]``) and
+    its ``[link]``; sections a session did not record (imported recordings, older sessions)
+    take their defaults, with the session's leg length. :class:`ConfigError` when it cannot
+    be rebuilt."""
+    raw = {k: record[k] for k in RECORD_SECTIONS if isinstance(record.get(k), Mapping)}
     if "runner" not in raw and leg_length_m is not None:
         raw["runner"] = {"leg_length_m": leg_length_m}
     return config_from_dict(raw, source="<recorded>")
+
+
+def recorded_config(record: Mapping[str, Any], leg_length_m: float | None = None) -> ServiceConfig:
+    """:func:`config_from_record`, else the defaults (an old or foreign record): what a
+    session's summary and its cadence target are read with, whatever its record."""
+    try:
+        return config_from_record(record, leg_length_m)
+    except ConfigError:
+        return ServiceConfig()
 
 
 def load_config(path: str | Path | None = None) -> ServiceConfig:

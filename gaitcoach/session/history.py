@@ -136,8 +136,10 @@ def trend_note(runs: list[RunRow]) -> str:
     return ""
 
 
-def trends(runs: list[RunRow]) -> list[Trend]:
-    if trend_note(runs):
+def trends(runs: list[RunRow], note: str) -> list[Trend]:
+    """Slope per week of each key metric over the counted runs; none while ``note`` (the
+    runs' :func:`trend_note`) says why trends mean nothing yet."""
+    if note:
         return [Trend(m, None) for m in KEY_METRICS]
     runs = [r for r in runs if r.counted]
     out = []
@@ -180,7 +182,8 @@ def history_of(runner: str | None, runs: list[RunRow]) -> History:
     """The history of these runs (any order): one place for the rules on weekly load, trends
     and the usual range, shared by the history page and the team hub's views."""
     runs = sorted(runs, key=lambda r: r.started)
-    return History(runner, runs, weekly_load(runs), trends(runs), baseline(runs), trend_note(runs))
+    note = trend_note(runs)
+    return History(runner, runs, weekly_load(runs), trends(runs, note), baseline(runs), note)
 
 
 def advice_context(
@@ -224,13 +227,9 @@ def session_cadence_target(
     coach spoke about cadence (exact, ``set_targets`` included), else the coach's rule on the
     recorded runner and coach settings and the warm-up's strides; ``override_spm`` (the
     command line's) wins."""
-    from gaitcoach.errors import ConfigError
-    from gaitcoach.service.config import ServiceConfig, config_from_record
+    from gaitcoach.service.config import recorded_config
 
-    try:
-        config = config_from_record(data.config, data.info.leg_length_m)
-    except ConfigError:
-        config = ServiceConfig()  # an old or foreign record: the defaults
+    config = recorded_config(data.config, data.info.leg_length_m)
     profile, settings = config.runner, config.coach
     live = [
         c.trigger["target_spm"]

@@ -503,10 +503,11 @@ def summarize(
     for cue in data.cues:
         counts[cue.kind.value] = counts.get(cue.kind.value, 0) + 1
     lost = sum(g.lost_samples for g in data.gaps)
-    # Both pods at the configured rate over the session: what should have arrived.
-    link = data.config.get("link")
-    rate_hz = link.get("rate_hz", 208) if isinstance(link, dict) else 208
-    rate_hz = float(rate_hz) if isinstance(rate_hz, int | float) and rate_hz > 0 else 208.0
+    # Both pods at the recorded rate over the session: what should have arrived. Imported
+    # here: the service package imports the session package.
+    from gaitcoach.service.config import recorded_config
+
+    rate_hz = recorded_config(data.config, info.leg_length_m).link.rate_hz
     expected = 2.0 * rate_hz * max(t1 - t0, 0.0)
     return SessionSummary(
         schema_version=SUMMARY_SCHEMA_VERSION,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from pathlib import Path
 
 import pytest
 
-from gaitcoach.logs import log_context, set_session, setup_logging
+from gaitcoach.logs import log_context, log_crash, set_session, setup_logging
 from gaitcoach.types import Foot
 
 
@@ -65,3 +66,24 @@ def test_live_view_console_shows_errors_only(
     assert console.getvalue().count("\n") == 1 and "pod task failed" in console.getvalue()
     # The file honours log_level (debug).
     assert "detail" in (tmp_path / "g.log").read_text()
+
+
+def test_crash_line_is_formatted_like_every_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    try:
+        raise RuntimeError('bad "value"')
+    except RuntimeError as exc:
+        with log_context(runner="alice"):
+            where = log_crash(exc)
+    log_file = tmp_path / "gaitcoach" / "gaitcoach.log"
+    assert where == log_file
+    first, *trace = log_file.read_text().splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}"
+    assert re.match(stamp + " level=error logger=gaitcoach.cli runner=alice ", first)
+    assert first.endswith(' msg="internal error" error="RuntimeError: bad \\"value\\""')
+    # The traceback follows, every line indented, down to the raising line.
+    assert trace[0] == "    Traceback (most recent call last):"
+    assert all(t.startswith("    ") for t in trace)
+    assert "raise RuntimeError('bad \"value\"')" in "\n".join(trace)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -32,8 +33,9 @@ def record(
     cues: Sequence[Cue] = (),
     discomfort: Sequence[DiscomfortReport] = (),
     gaps: Sequence[Gap] = (),
+    config: Mapping[str, Any] | None = None,
 ) -> SessionData:
-    with Recorder(data_dir) as rec:
+    with Recorder(data_dir, config=config) as rec:
         for g in gaps:
             rec.add_gap(g)
         for s in strides:
@@ -55,6 +57,32 @@ def full(data: SessionData, ctx: AdviceContext | None = None) -> SessionSummary:
 
 def tips(summary: SessionSummary) -> set[str]:
     return {a.tip for a in summary.advice}
+
+
+def test_the_recorded_rate_is_read_like_the_rest_of_the_recorded_config(tmp_path: Path) -> None:
+    """The samples a session should have had come from its recorded [link] rate, read by the
+    one rule for stored configs: a record that cannot be rebuilt (an older version's key)
+    gives the defaults, for the rate as for the cadence target (the rate was read by hand
+    before, and a summary mixed the recorded 104 Hz with the default cadence target)."""
+    strides = factory.strides(factory.EFFICIENT, 10.0, seed=5)
+    t_mid = strides[len(strides) // 2].ic_s
+    # One minute of a ten-minute run lost, at 104 Hz.
+    gaps = [Gap(f, t_mid, t_mid + 60.0, 104 * 60, "pod disconnected") for f in FEET]
+    runner = {"cadence_target_spm": 170.0}
+    ok = record(
+        tmp_path / "ok", strides, gaps=gaps, config={"runner": runner, "link": {"rate_hz": 104}}
+    )
+    old = record(
+        tmp_path / "old",
+        strides,
+        gaps=gaps,
+        config={"runner": {**runner, "voice": "en"}, "link": {"rate_hz": 104}},
+    )
+    target = session_cadence_target(ok)
+    assert target is not None and target.target_spm == 170.0
+    assert full(ok).data_quality.lost_share_pct == pytest.approx(10.0, abs=0.5)
+    assert session_cadence_target(old) == session_cadence_target(record(tmp_path / "d", strides))
+    assert full(old).data_quality.lost_share_pct == pytest.approx(5.0, abs=0.5)  # at 208 Hz
 
 
 def test_numbers_match_the_strides(tmp_path: Path) -> None:
