@@ -27,6 +27,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "swing_bridge_s": (0.0, 0.2),
     "swing_min_rotation_deg": (5.0, 180.0),
     "step_min_displacement_m": (0.02, 2.0),
+    "step_min_turn_deg": (5.0, 180.0),
+    "step_min_lift_m": (0.0, 0.2),
     "step_rest_energy": (0.05, 1.0),
     "landing_window_s": (0.0, 0.5),
     "settle_window_s": (0.05, 2.0),
@@ -95,6 +97,11 @@ class GaitConfig:
     step_min_displacement_m: float = 0.15
     """A step between two rests moves the foot at least this far (steps that barely pitch the
     foot: pivot and turning steps, short first and last steps)."""
+    step_min_turn_deg: float = 30.0
+    """... or turns it by at least this much (deg) ..."""
+    step_min_lift_m: float = 0.007
+    """... after lifting it at least this high (m): a stance foot swivelling on the ground in
+    a turn turns too, but stays lower (docs/metrics.md)."""
     step_rest_energy: float = 1.0
     """... and rests there have a stance energy below this (1: the anchors' rest). A slow
     first step stays under 2.5 rad/s and so is "rest" at 1; 0.6 finds it, but also breaks

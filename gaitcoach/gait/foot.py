@@ -294,6 +294,8 @@ class FootAnalyzer:
             max_stride_s=cfg.max_stride_s,
             rest_min_s=cfg.rest_min_s,
             step_min_displacement_m=cfg.step_min_displacement_m,
+            step_min_turn_deg=cfg.step_min_turn_deg,
+            step_min_lift_m=cfg.step_min_lift_m,
             step_rest_energy=cfg.step_rest_energy,
             landing_window_s=cfg.landing_window_s,
             settle_window_s=cfg.settle_window_s,

@@ -330,9 +330,12 @@ def _mean_acc(acc: FloatArray, start: int, stop: int) -> FloatArray:
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _displacement(t: FloatArray, acc: FloatArray, gyr: FloatArray, a: int, b: int, h: int) -> float:
-    """Horizontal displacement (m) of the sensor from rest at ``a`` to rest at ``b - 1``
-    (ZUPT at both ends); any sensor frame (only the tilt matters)."""
+def _step_motion(
+    t: FloatArray, acc: FloatArray, gyr: FloatArray, a: int, b: int, h: int
+) -> tuple[float, float, float]:
+    """The sensor's motion from rest at ``a`` to rest at ``b - 1`` (ZUPT at both ends), in
+    any sensor frame: horizontal displacement (m), the angle (rad) between its orientations
+    at the two rests, and its greatest height above the line between them (m)."""
     n = b - a
     quat = np.empty((n, 4))
     vel = np.empty((n, 3))
@@ -340,7 +343,14 @@ def _displacement(t: FloatArray, acc: FloatArray, gyr: FloatArray, a: int, b: in
     pos_z = np.empty(n)
     rest = _mean_acc(acc, a - h, a + h + 1)
     px, py, _ = _strapdown(t[a:b], acc[a:b], gyr[a:b], rest, quat, vel, speed, pos_z)
-    return math.hypot(px, py)
+    cos_half = 0.0
+    for j in range(4):
+        cos_half += quat[0, j] * quat[n - 1, j]
+    turn = 2.0 * math.acos(min(1.0, abs(cos_half)))
+    lift = -math.inf
+    for i in range(n):
+        lift = max(lift, pos_z[i])
+    return math.hypot(px, py), turn, lift
 
 
 # --------------------------------------------------------------------------- events

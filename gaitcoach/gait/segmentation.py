@@ -87,6 +87,8 @@ def _next_swing(
     max_stride_s: float,
     min_rest_s: float,
     min_step_m: float,
+    min_turn: float,
+    min_lift_m: float,
     step_rest: float,
 ) -> tuple[int, int, int, int, float, int]:
     """The next swing of either detector at or after ``pos``: (status, start, end, kind,
@@ -108,6 +110,8 @@ def _next_swing(
         h,
         min_rest_s,
         min_step_m,
+        min_turn,
+        min_lift_m,
         min_stride_s,
         max_stride_s,
         step_rest,
@@ -140,6 +144,8 @@ def _scan(
     max_stride_s: float,
     min_rest_s: float,
     min_step_m: float,
+    min_turn: float,
+    min_lift_m: float,
     step_rest: float,
     land_s: float,
     settle_s: float,
@@ -175,6 +181,8 @@ def _scan(
             max_stride_s,
             min_rest_s,
             min_step_m,
+            min_turn,
+            min_lift_m,
             step_rest,
         )
         if have:
@@ -305,6 +313,8 @@ def scan_segments(
         p.max_stride_s,
         p.rest_min_s,
         p.step_min_displacement_m,
+        math.radians(p.step_min_turn_deg),
+        p.step_min_lift_m,
         p.step_rest_energy,
         p.landing_window_s,
         p.settle_window_s,
@@ -325,6 +335,8 @@ class SegmentationParams:
     max_stride_s: float
     rest_min_s: float
     step_min_displacement_m: float
+    step_min_turn_deg: float
+    step_min_lift_m: float
     step_rest_energy: float
     landing_window_s: float
     settle_window_s: float

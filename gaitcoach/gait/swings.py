@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from gaitcoach.gait.base import BaseSwingDetector
-from gaitcoach.gait.kernels import _displacement
+from gaitcoach.gait.kernels import _step_motion
 from gaitcoach.types import FloatArray
 
 NONE = 0
@@ -120,14 +120,17 @@ def _next_step(
     h: int,
     min_rest_s: float,
     min_disp_m: float,
+    min_turn: float,
+    min_lift_m: float,
     min_stride_s: float,
     max_stride_s: float,
     rest_level: float,
 ) -> tuple[int, int, int, float, int]:
     """The next step between two rests inside ``[pos, region_end)``: a stretch of motion
     between two rest runs (``energy < rest_level`` for ``min_rest_s``) over which the foot
-    moves at least ``min_disp_m`` horizontally (strapdown with ZUPT at both rests), lasting at
-    most ``max_stride_s``, its middle at least ``min_stride_s`` after the previous swing's.
+    moves at least ``min_disp_m`` horizontally, or turns by at least ``min_turn`` (rad) after
+    rising at least ``min_lift_m`` (strapdown with ZUPT at both rests), lasting at most
+    ``max_stride_s``, its middle at least ``min_stride_s`` after the previous swing's.
     Returns (status, start, end, middle time, resolved)."""
     i = pos
     moved_from = -1  # first sample of motion after a long enough rest
@@ -151,9 +154,10 @@ def _next_step(
             if (
                 t[ra] - t[moved_from - 1] <= max_stride_s
                 and mid_t - prev_mid_t >= min_stride_s
-                and _displacement(t, acc, gyr, moved_from - 1, ra + 1, h) >= min_disp_m
             ):
-                return COMPLETE, moved_from, ra, mid_t, moved_from
+                disp, turn, lift = _step_motion(t, acc, gyr, moved_from - 1, ra + 1, h)
+                if disp >= min_disp_m or (turn >= min_turn and lift >= min_lift_m):
+                    return COMPLETE, moved_from, ra, mid_t, moved_from
         moved_from = rb
     if moved_from >= 0 and moved_from < region_end and region_end == n and not final:
         return UNRESOLVED, -1, -1, math.nan, moved_from
@@ -236,22 +240,28 @@ class PitchSwingDetector(BaseSwingDetector):
 
 
 class ZuptStepDetector(BaseSwingDetector):
-    """Steps as horizontal foot displacements between two rests (zero-velocity phases).
+    """Steps as changes of the foot's placement between two rests (zero-velocity phases).
 
     Method
     ------
     Between two rest runs (:class:`~gaitcoach.gait.rest.StanceEnergyRest`) the foot's
-    trajectory is integrated with zero-velocity updates at both ends; a displacement of at
-    least ``min_displacement_m`` is a step, whatever the foot's pitch: pivot and turning steps,
-    short first and last steps. This is the step definition of ZUPT-aided foot-mounted
-    navigation (Foxlin 2005; Skog et al. 2010); a stance foot that only turns on the ground
-    moves the sensor less. Only stretches holding no toes-up swing are examined (the
-    segmentation gives it the gaps between :class:`PitchSwingDetector`'s swings).
+    trajectory is integrated with zero-velocity updates at both ends. The foot is put down
+    elsewhere (a displacement of at least ``min_displacement_m``) or, lifted at least
+    ``min_lift_m``, put down turned by at least ``min_turn_deg``: a step, whatever the foot's
+    pitch: pivot and turning steps, short first and last steps. This is the step of ZUPT-aided
+    foot-mounted navigation, where each step between zero-velocity phases changes the foot's
+    position and heading (Foxlin 2005; Skog et al. 2010). A stance foot that only swivels on
+    the ground in a turn changes its heading but moves the sensor less and does not lift it.
+    Only stretches holding no toes-up swing are examined (the segmentation gives it the gaps
+    between :class:`PitchSwingDetector`'s swings).
 
     Parameters
     ----------
     min_displacement_m
         Shortest step (m).
+    min_turn_deg, min_lift_m
+        A shorter step is one if the foot rose at least ``min_lift_m`` (m) and turned at least
+        ``min_turn_deg`` (the angle between its orientations at the two rests, deg).
     rest_energy
         A rest bounding a step has a stance energy below this.
     max_duration_s
@@ -278,8 +288,12 @@ class ZuptStepDetector(BaseSwingDetector):
         max_duration_s: float = 2.5,
         min_stride_s: float = 0.4,
         rest_energy: float = 1.0,
+        min_turn_deg: float = 30.0,
+        min_lift_m: float = 0.007,
     ) -> None:
         self.min_displacement_m = min_displacement_m
+        self.min_turn_deg = min_turn_deg
+        self.min_lift_m = min_lift_m
         self.rest_energy = rest_energy
         self.max_duration_s = max_duration_s
         self.min_stride_s = min_stride_s
@@ -318,6 +332,8 @@ class ZuptStepDetector(BaseSwingDetector):
                 h,
                 min_rest_s,
                 self.min_displacement_m,
+                math.radians(self.min_turn_deg),
+                self.min_lift_m,
                 self.min_stride_s,
                 self.max_duration_s,
                 self.rest_energy,

@@ -66,17 +66,21 @@ def test_ipol_walking_recall_and_false_detections() -> None:
     r = _ipol()
     everything = r.categories["all"]
     assert everything.ic.truth == everything.to.truth >= 1800
-    assert everything.ic.recall_pct >= 96.0 and everything.to.recall_pct >= 96.5
-    assert everything.ic.false_pct <= 2.0 and everything.to.false_pct <= 1.4
+    assert everything.ic.recall_pct >= 96.5 and everything.to.recall_pct >= 97.0
+    assert everything.ic.false_pct <= 2.2 and everything.to.false_pct <= 1.6
     steady = r.categories["steady"]
     assert steady.ic.recall_pct >= 99.3 and steady.to.recall_pct >= 99.4
     # Every first toe-off from standing is an event now (there is no stride before it).
     assert r.categories["first"].to.recall_pct >= 92.0
-    assert r.categories["last"].ic.recall_pct >= 74.0
-    assert r.categories["turn"].ic.recall_pct >= 86.0
+    assert r.categories["last"].ic.recall_pct >= 75.0
+    # A turning step lifts the foot and puts it down turned, maybe not displaced.
+    assert r.categories["turn"].ic.recall_pct >= 89.0
     # A pivot's toe-off is where its rest ends when it does not roll over its toes.
-    assert r.categories["turn"].to.recall_pct >= 90.0
+    assert r.categories["turn"].to.recall_pct >= 93.0
     assert r.categories["aged 60+"].ic.recall_pct >= 95.0
+    # Every unmatched annotation is given one reason (bench accuracy's breakdown).
+    for event, count in (("IC", everything.ic), ("TO", everything.to)):
+        assert sum(r.misses[event].values()) == count.truth - count.found
 
 
 def test_ipol_walking_no_foot_has_a_flipped_frame() -> None:

@@ -33,6 +33,8 @@ PARAMS = SegmentationParams(
     max_stride_s=2.5,
     rest_min_s=0.25,
     step_min_displacement_m=0.15,
+    step_min_turn_deg=30.0,
+    step_min_lift_m=0.007,
     step_rest_energy=1.0,
     landing_window_s=0.15,
     settle_window_s=0.5,
@@ -177,6 +179,27 @@ def test_a_step_between_two_rests_is_found_when_the_foot_moves() -> None:
     e = step_energy
     spans = _segment(RunSignals(t, gyr[:, 1].copy(), acc, gyr, e, ad))
     assert [int(s["kind"]) for s in spans] == [KIND_STEP]
+
+
+@pytest.mark.parametrize(("lift_m", "steps"), [(0.0, 0), (0.003, 0), (0.02, 1)])
+def test_a_turn_in_place_is_a_step_only_if_the_foot_is_lifted(lift_m: float, steps: int) -> None:
+    # A turning step of a U-turn: the foot is lifted, turned 100 deg about the vertical and
+    # put down where it was. A stance foot swivelling on the ground turns alike, unlifted.
+    n = 400
+    t = np.arange(n) / RATE_HZ
+    move = (t >= 1.0) & (t < 1.6)
+    gyr = np.zeros((n, 3))
+    gyr[move, 2] = 3.0
+    acc = np.tile([0.0, 0.0, G_MPS2], (n, 1))
+    # Height lift_m * (1 - cos(2 pi tau / T)) / 2 over the T = 0.6 s of the turn.
+    w = 2 * np.pi / 0.6
+    acc[move, 2] += (lift_m / 2 * w**2 * np.cos(w * (t - 1.0)))[move]
+    energy = StanceEnergyRest().detect(t, acc, gyr, RATE_HZ).energy_
+    found = ZuptStepDetector().detect(t, acc, gyr, energy, 0.25, 2).swings_
+    assert len(found) == steps
+    # A threshold of its own: with a higher minimum turn the lifted turn is no step either.
+    strict = ZuptStepDetector(min_turn_deg=120.0).detect(t, acc, gyr, energy, 0.25, 2)
+    assert len(strict.swings_) == 0
 
 
 @pytest.mark.parametrize(("profile", "seed"), [("walk-run", 2), ("heel-overstrider", 5)])
