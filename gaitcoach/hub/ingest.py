@@ -115,12 +115,15 @@ class _RateLimitedWarning:
 
     def __init__(self) -> None:
         self._last: dict[str, float] = {}
+        self._lock = threading.Lock()  # called from paho's thread and the writer's
 
     def __call__(self, reason: str, msg: str, *args: Any) -> None:
         now = time.monotonic()
-        if now - self._last.get(reason, -1e9) >= 10.0:
+        with self._lock:
+            if now - self._last.get(reason, -1e9) < 10.0:
+                return
             self._last[reason] = now
-            log.warning(msg, *args)
+        log.warning(msg, *args)
 
 
 class IngestWorker:
@@ -158,6 +161,9 @@ class IngestWorker:
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._lock = threading.Lock()
+        self._early_received: Counter[str] = Counter()
+        self._early_rejected: Counter[str] = Counter()
+        """Counted on paho's thread (under ``_lock``); the writer moves them to ``stats``."""
         self._warn = _RateLimitedWarning()
         self._client = self._make_client()
 
@@ -211,6 +217,19 @@ class IngestWorker:
         )
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        # Refused here, before the payload is copied and queued: a runner publishing payloads
+        # up to the broker's size limit (QoS 0 is not bounded by the receive maximum) while
+        # the database is away must not fill this worker's memory.
+        topic = msg.topic
+        parsed = records.parse_topic(topic, self.prefix)
+        if parsed is None:
+            self._refuse_early(msg, None, "bad_topic", "not a hub topic")
+            return
+        kind = parsed[1]
+        size, limit = len(msg.payload), records.MAX_BYTES[kind]
+        if size > limit:
+            self._refuse_early(msg, kind, "too_large", f"{size} bytes > {limit}")
+            return
         props = getattr(msg, "properties", None)
         with self._lock:
             gen = self._generation
@@ -219,12 +238,41 @@ class IngestWorker:
                 gen,
                 msg.mid,
                 msg.qos,
-                msg.topic,
+                topic,
                 bytes(msg.payload),
                 getattr(props, "ResponseTopic", None),
                 getattr(props, "CorrelationData", None),
             )
         )
+
+    def _refuse_early(
+        self, msg: paho.MQTTMessage, kind: str | None, reason: str, detail: str
+    ) -> None:
+        """Count a message refused on receipt and acknowledge it (redelivering it would not
+        make it valid), as :meth:`_parse` does with the messages it refuses."""
+        with self._lock:
+            if kind is not None:
+                self._early_received[kind] += 1
+            self._early_rejected[reason] += 1
+        self._warn(
+            reason,
+            "ingest slot=%d refused %s: %s: %s",
+            self.slot,
+            clip(msg.topic, 100),
+            reason,
+            detail,
+        )
+        if msg.qos > 0:
+            # paho's thread, the connection the message came on: its id is current.
+            self._client.ack(msg.mid, msg.qos)
+
+    def _merge_early_counts(self) -> None:
+        """Move paho's thread's counts into ``stats`` (the writer's thread owns ``stats``)."""
+        with self._lock:
+            received, self._early_received = self._early_received, Counter()
+            rejected, self._early_rejected = self._early_rejected, Counter()
+        self.stats.received.update(received)
+        self.stats.rejected.update(rejected)
 
     # -- the writer loop (main thread) -------------------------------------------------------
 
@@ -295,6 +343,7 @@ class IngestWorker:
         return out
 
     def _step(self, stop: threading.Event, idle_s: float = 0.2) -> int:
+        self._merge_early_counts()
         messages = self._collect(idle_s)
         if messages:
             self._handle(messages, stop)
@@ -454,6 +503,7 @@ class IngestWorker:
                 self._client.disconnect(properties=props)
 
     def _report(self, final: bool = False) -> None:
+        self._merge_early_counts()
         data = {
             "slot": self.slot,
             "pid": os.getpid(),
