@@ -7,6 +7,7 @@ receive maximum does not bound, leaves the worker's peak memory where it was."""
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from gaitcoach.hub.config import HubSettings
-from gaitcoach.hub.ingest import IngestWorker, Message
+from gaitcoach.hub.ingest import QUEUE_MAX, QUEUE_MAX_BYTES, Inbox, IngestWorker, Message
 from gaitcoach.hub.records import MAX_BYTES
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.payloads import StridePayload, encode
@@ -52,7 +53,7 @@ def _msg(topic: str, payload: bytes, qos: int = 0, mid: int = 1) -> paho.MQTTMes
 
 
 def _queued(w: _Worker) -> int:
-    return w.queue.qsize()
+    return len(w.inbox)
 
 
 def _deliver(w: _Worker, *msgs: paho.MQTTMessage) -> None:
@@ -95,6 +96,47 @@ def test_a_topic_that_is_not_a_hub_topic_is_refused_before_it_is_queued() -> Non
     w._merge_early_counts()
     assert w.stats.rejected == {"bad_topic": 1}
     assert not w.stats.received
+
+
+def _m(payload: bytes, qos: int = 0, topic: str = "t") -> Message:
+    return Message(0, 1, qos, topic, payload, None, None)
+
+
+def test_the_inbox_is_bounded_by_bytes_and_count_and_never_blocks_paho() -> None:
+    box = Inbox(max_messages=4, max_bytes=1000)
+    assert box.offer(_m(b"x" * 500)) and box.offer(_m(b"x" * 400))
+    assert box.nbytes == 902
+    assert not box.offer(_m(b"x" * 99))  # QoS 0 over the bytes: refused at once
+    assert box.offer(_m(b"x" * 97))  # fits exactly
+    assert not box.offer(_m(b""))  # 1000 bytes: nothing more of QoS 0
+    # QoS 1 is always taken (the broker's receive maximum bounds it) and counts.
+    assert box.offer(_m(b"x" * 5000, qos=1))
+    assert len(box) == 4 and box.nbytes == 6001
+    assert not box.offer(_m(b""))  # 4 messages
+    assert box.get(0).payload == b"x" * 500  # oldest first; room again
+    assert box.nbytes == 5500 and not box.offer(_m(b""))  # still over the bytes
+    for _ in range(3):
+        box.get_nowait()
+    assert box.empty() and box.nbytes == 0 and box.offer(_m(b"x" * 998))
+    t0 = time.monotonic()
+    box.get_nowait()
+    with pytest.raises(queue.Empty):
+        box.get(timeout=0.05)
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_a_worker_drops_and_counts_qos0_beyond_the_inbox_and_keeps_qos1() -> None:
+    w = _Worker()
+    assert (w.inbox.max_messages, w.inbox.max_bytes) == (QUEUE_MAX, QUEUE_MAX_BYTES)
+    w.inbox = Inbox(max_messages=QUEUE_MAX, max_bytes=3 * MAX_BYTES["metrics"])
+    metrics = b"x" * MAX_BYTES["metrics"]  # at the kind's limit: accepted on its own
+    _deliver(w, *(_msg("gaitcoach/alice/metrics", metrics) for _ in range(5)))
+    _deliver(w, _msg("gaitcoach/alice/stride", b"x" * 10, qos=1, mid=9))
+    assert len(w.inbox) == 3  # 2 of the QoS 0 and the QoS 1 one
+    assert w.acked == []  # the QoS 1 one waits for its commit
+    w._merge_early_counts()
+    assert w.stats.rejected == {"queue_full": 3}
+    assert w.stats.received == {"metrics": 3}  # the queued ones count when parsed
 
 
 # -- on real parts ------------------------------------------------------------------------------
