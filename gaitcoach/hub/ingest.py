@@ -133,6 +133,17 @@ class Inbox:
     def get_nowait(self) -> Message:
         return self.get(timeout=0)
 
+    def discard_redelivered(self, generation: int) -> int:
+        """Drop the QoS 1 messages from connections before ``generation``: the broker sends
+        them again on a resumed session (they were not acknowledged), so QoS 1 messages held
+        here stay within one receive maximum however often the connection drops."""
+        with self._ready:
+            keep = deque(m for m in self._items if m.qos == 0 or m.generation >= generation)
+            gone = len(self._items) - len(keep)
+            self._items = keep
+            self._bytes = sum(_size(m) for m in keep)
+        return gone
+
 
 @dataclass(slots=True)
 class IngestStats:
@@ -252,9 +263,13 @@ class IngestWorker:
             return
         with self._lock:
             self._generation += 1
+            gen = self._generation
         self.stats.connects += 1
         self._connected.set()
         log.info("ingest slot=%d connected session_present=%s", self.slot, flags.session_present)
+        if flags.session_present:
+            # What is still queued from the previous connection unacknowledged comes again.
+            self.inbox.discard_redelivered(gen)
         # Subscribing again is harmless when the session kept the subscriptions.
         topics = [(t, 1) for t in records.subscriptions(self.hub.group, self.prefix)]
         client.subscribe(topics)

@@ -11,12 +11,15 @@ import queue
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import paho.mqtt.client as paho
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from gaitcoach.hub.config import HubSettings
 from gaitcoach.hub.ingest import QUEUE_MAX, QUEUE_MAX_BYTES, Inbox, IngestWorker, Message
@@ -137,6 +140,28 @@ def test_a_worker_drops_and_counts_qos0_beyond_the_inbox_and_keeps_qos1() -> Non
     w._merge_early_counts()
     assert w.stats.rejected == {"queue_full": 3}
     assert w.stats.received == {"metrics": 3}  # the queued ones count when parsed
+
+
+@pytest.mark.parametrize("session_present", [True, False])
+def test_a_resumed_session_drops_what_the_broker_sends_again(session_present: bool) -> None:
+    w = _Worker()
+    w._client.subscribe = lambda *a, **k: (paho.MQTTErrorCode.MQTT_ERR_SUCCESS, 1)  # type: ignore[method-assign]
+    old = w._generation
+    w.inbox.offer(Message(old, 1, 1, "gaitcoach/alice/stride", b"a" * 100, None, None))
+    w.inbox.offer(Message(old, 0, 0, "gaitcoach/alice/metrics", b"b" * 10, None, None))
+    w._on_disconnect(None, None, None, None, None)
+    w._on_connect(
+        w._client,
+        None,
+        SimpleNamespace(session_present=session_present),
+        ReasonCode(PacketTypes.CONNACK, "Success"),
+        None,
+    )
+    # Not acknowledged, the QoS 1 one comes again on the resumed session; QoS 0 never does.
+    held = w.inbox.nbytes
+    kept = [w.inbox.get_nowait() for _ in range(len(w.inbox))]
+    assert [m.qos for m in kept] == ([0] if session_present else [1, 0])
+    assert held == sum(len(m.payload) + len(m.topic) for m in kept)
 
 
 # -- on real parts ------------------------------------------------------------------------------
