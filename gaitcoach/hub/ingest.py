@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +57,10 @@ from gaitcoach.safepath import clip
 log = logging.getLogger(__name__)
 
 QUEUE_MAX = 20_000
-"""Messages between paho's thread and the writer; beyond it paho's thread waits (QoS 0
-metrics are not bounded by the receive maximum)."""
+"""Messages between paho's thread and the writer (:class:`Inbox`)."""
+QUEUE_MAX_BYTES = 64 * 1024 * 1024
+"""Their payload bytes: 20,000 live strides are about 14 MB; QoS 0 payloads up to their
+kind's limit (``records.MAX_BYTES``) would make 20,000 of them up to 10 GB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,76 @@ class Message:
     payload: bytes
     response_topic: str | None
     correlation: bytes | None
+
+
+def _size(m: Message) -> int:
+    return len(m.payload) + len(m.topic) + len(m.correlation or b"") + len(m.response_topic or "")
+
+
+class Inbox:
+    """Messages from paho's thread to the writer, bounded by count and by bytes; paho's
+    thread never waits here (it also keeps the connection alive and must not block).
+
+    A QoS 0 message that does not fit is refused (:meth:`offer` returns False; the worker
+    drops and counts it): QoS 0 is best effort, and nothing else bounds it, since the broker's
+    receive maximum covers QoS 1 only. A QoS 1 message is always taken: the broker sends at
+    most ``receive_max`` of them unacknowledged (nothing is acknowledged before its commit),
+    each at most its kind's limit, and dropping one would lose it (acknowledged) or stall
+    the session (not). QoS 1 messages count towards the bounds, so a flood of QoS 0 cannot
+    crowd them out; they crowd QoS 0 out.
+    """
+
+    def __init__(self, max_messages: int = QUEUE_MAX, max_bytes: int = QUEUE_MAX_BYTES) -> None:
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self._items: deque[Message] = deque()
+        self._bytes = 0
+        self._ready = threading.Condition(threading.Lock())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def offer(self, m: Message) -> bool:
+        """Queue ``m`` unless it is QoS 0 and the bounds are reached; never blocks."""
+        size = _size(m)
+        with self._ready:
+            full = len(self._items) >= self.max_messages or self._bytes + size > self.max_bytes
+            if full and m.qos == 0:
+                return False
+            self._items.append(m)
+            self._bytes += size
+            self._ready.notify()
+        return True
+
+    def get(self, timeout: float | None = None) -> Message:
+        """The oldest message, waiting at most ``timeout`` (``queue.Empty`` after it)."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: bool(self._items), timeout):
+                raise queue.Empty
+            m = self._items.popleft()
+            self._bytes -= _size(m)
+            return m
+
+    def get_nowait(self) -> Message:
+        return self.get(timeout=0)
+
+    def discard_redelivered(self, generation: int) -> int:
+        """Drop the QoS 1 messages from connections before ``generation``: the broker sends
+        them again on a resumed session (they were not acknowledged), so QoS 1 messages held
+        here stay within one receive maximum however often the connection drops."""
+        with self._ready:
+            keep = deque(m for m in self._items if m.qos == 0 or m.generation >= generation)
+            gone = len(self._items) - len(keep)
+            self._items = keep
+            self._bytes = sum(_size(m) for m in keep)
+        return gone
 
 
 @dataclass(slots=True)
@@ -115,12 +187,15 @@ class _RateLimitedWarning:
 
     def __init__(self) -> None:
         self._last: dict[str, float] = {}
+        self._lock = threading.Lock()  # called from paho's thread and the writer's
 
     def __call__(self, reason: str, msg: str, *args: Any) -> None:
         now = time.monotonic()
-        if now - self._last.get(reason, -1e9) >= 10.0:
+        with self._lock:
+            if now - self._last.get(reason, -1e9) < 10.0:
+                return
             self._last[reason] = now
-            log.warning(msg, *args)
+        log.warning(msg, *args)
 
 
 class IngestWorker:
@@ -153,11 +228,14 @@ class IngestWorker:
         self.stats_path = stats_path
         self.stats = IngestStats()
         self.writer = Writer(hub.dsn)
-        self.queue: queue.Queue[Message] = queue.Queue(QUEUE_MAX)
+        self.inbox = Inbox()
         self._generation = 0
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._lock = threading.Lock()
+        self._early_received: Counter[str] = Counter()
+        self._early_rejected: Counter[str] = Counter()
+        """Counted on paho's thread (under ``_lock``); the writer moves them to ``stats``."""
         self._warn = _RateLimitedWarning()
         self._client = self._make_client()
 
@@ -185,9 +263,13 @@ class IngestWorker:
             return
         with self._lock:
             self._generation += 1
+            gen = self._generation
         self.stats.connects += 1
         self._connected.set()
         log.info("ingest slot=%d connected session_present=%s", self.slot, flags.session_present)
+        if flags.session_present:
+            # What is still queued from the previous connection unacknowledged comes again.
+            self.inbox.discard_redelivered(gen)
         # Subscribing again is harmless when the session kept the subscriptions.
         topics = [(t, 1) for t in records.subscriptions(self.hub.group, self.prefix)]
         client.subscribe(topics)
@@ -211,20 +293,69 @@ class IngestWorker:
         )
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        # Refused here, before the payload is copied and queued: a runner publishing payloads
+        # up to the broker's size limit (QoS 0 is not bounded by the receive maximum) while
+        # the database is away must not fill this worker's memory.
+        topic = msg.topic
+        parsed = records.parse_topic(topic, self.prefix)
+        if parsed is None:
+            self._refuse_early(msg, None, "bad_topic", "not a hub topic")
+            return
+        kind = parsed[1]
+        size, limit = len(msg.payload), records.MAX_BYTES[kind]
+        if size > limit:
+            self._refuse_early(msg, kind, "too_large", f"{size} bytes > {limit}")
+            return
         props = getattr(msg, "properties", None)
         with self._lock:
             gen = self._generation
-        self.queue.put(
-            Message(
-                gen,
-                msg.mid,
-                msg.qos,
-                msg.topic,
-                bytes(msg.payload),
-                getattr(props, "ResponseTopic", None),
-                getattr(props, "CorrelationData", None),
-            )
+        m = Message(
+            gen,
+            msg.mid,
+            msg.qos,
+            topic,
+            bytes(msg.payload),
+            getattr(props, "ResponseTopic", None),
+            getattr(props, "CorrelationData", None),
         )
+        if not self.inbox.offer(m):
+            # QoS 0 while the writer is behind (the database away or slow): dropped and
+            # counted, never waited for; nothing to acknowledge.
+            self._refuse_early(
+                msg,
+                kind,
+                "queue_full",
+                f"{len(self.inbox)} messages, {self.inbox.nbytes} bytes waiting",
+            )
+
+    def _refuse_early(
+        self, msg: paho.MQTTMessage, kind: str | None, reason: str, detail: str
+    ) -> None:
+        """Count a message refused on receipt and acknowledge it if QoS 1 (redelivering it
+        would not make it valid), as :meth:`_parse` does with the messages it refuses."""
+        with self._lock:
+            if kind is not None:
+                self._early_received[kind] += 1
+            self._early_rejected[reason] += 1
+        self._warn(
+            reason,
+            "ingest slot=%d refused %s: %s: %s",
+            self.slot,
+            clip(msg.topic, 100),
+            reason,
+            detail,
+        )
+        if msg.qos > 0:
+            # paho's thread, the connection the message came on: its id is current.
+            self._client.ack(msg.mid, msg.qos)
+
+    def _merge_early_counts(self) -> None:
+        """Move paho's thread's counts into ``stats`` (the writer's thread owns ``stats``)."""
+        with self._lock:
+            received, self._early_received = self._early_received, Counter()
+            rejected, self._early_rejected = self._early_rejected, Counter()
+        self.stats.received.update(received)
+        self.stats.rejected.update(rejected)
 
     # -- the writer loop (main thread) -------------------------------------------------------
 
@@ -280,21 +411,22 @@ class IngestWorker:
         """Up to ``batch_rows`` messages, waiting at most ``batch_max_s`` after the first."""
         out: list[Message] = []
         try:
-            out.append(self.queue.get(timeout=idle_s))
+            out.append(self.inbox.get(timeout=idle_s))
         except queue.Empty:
             return out
         deadline = time.monotonic() + self.hub.batch_max_s
         while len(out) < self.hub.batch_rows:
             left = deadline - time.monotonic()
             try:
-                out.append(self.queue.get_nowait() if left <= 0 else self.queue.get(timeout=left))
+                out.append(self.inbox.get_nowait() if left <= 0 else self.inbox.get(timeout=left))
             except queue.Empty:
                 break
-            if left <= 0 and self.queue.empty():
+            if left <= 0 and self.inbox.empty():
                 break
         return out
 
     def _step(self, stop: threading.Event, idle_s: float = 0.2) -> int:
+        self._merge_early_counts()
         messages = self._collect(idle_s)
         if messages:
             self._handle(messages, stop)
@@ -454,6 +586,7 @@ class IngestWorker:
                 self._client.disconnect(properties=props)
 
     def _report(self, final: bool = False) -> None:
+        self._merge_early_counts()
         data = {
             "slot": self.slot,
             "pid": os.getpid(),
