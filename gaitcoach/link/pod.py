@@ -328,10 +328,10 @@ class PodLink:
         return True
 
     def _check_gsp_results(self, ms: MovesenseTracker, path: str, lost: asyncio.Event) -> None:
-        results = ms.gsp.stats.results
+        # The results of this connection's tracker: a refusal on any connection is seen
+        # (the status counter below counts over all connections and cannot index them).
         counters = self.status.receiver("gsp_result")
-        while len(results) > counters.values:
-            result = results[counters.values]
+        for result in ms.new_results():
             counters.accept(result.ignored)
             if result.ref == GSP_REF and not result.ok:
                 # Nothing will come: end the session (the link backs off and tries again).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gaitcoach.footpod.codec import U32_SPAN, PacketError, decode_imu_packet
-from gaitcoach.footpod.movesense import GspReassembler
+from gaitcoach.footpod.movesense import GspReassembler, GspResult
 from gaitcoach.link.clock import SensorClock
 from gaitcoach.types import FloatArray, Foot, Gap, ImuChunk
 
@@ -272,8 +272,10 @@ def _lost_packets(seq: int | None, last_seq: int | None, lost_samples: int, n: i
 class MovesenseTracker:
     """:class:`ImuTracker` behind a Movesense GSP reassembler (``/Meas/IMU6/<rate>``).
 
-    ``capacity`` gives the largest notification (ATT MTU - 3) when known, so that data split
-    into parts is joined where the sender split it (see :class:`GspReassembler`).
+    One per connection (the reassembler and its results are the connection's; the
+    :class:`ImuTracker` outlives it). ``capacity`` gives the largest notification (ATT MTU - 3)
+    when known, so that data split into parts is joined where the sender split it (see
+    :class:`GspReassembler`).
     """
 
     def __init__(
@@ -286,6 +288,14 @@ class MovesenseTracker:
         self.tracker = tracker
         self.rate_hz = rate_hz
         self.gsp = GspReassembler(ref, capacity)
+        self._results_taken = 0
+
+    def new_results(self) -> list[GspResult]:
+        """The COMMAND_RESULTs of this connection not returned by an earlier call."""
+        results = self.gsp.stats.results
+        fresh = results[self._results_taken :]
+        self._results_taken = len(results)
+        return fresh
 
     @property
     def counters(self) -> StreamCounters:
