@@ -266,6 +266,7 @@ class PodLink:
             info = decode_format(await client.read_gatt_char(P.FORMAT_CHAR_UUID))
             if info.fmt != self.config.imu_format:
                 raise PacketError(f"pod kept format {info.fmt}, asked {self.config.imu_format}")
+            tracker.fmt = info.fmt  # a notification in another format is malformed
 
             def on_data(_c: BleakGATTCharacteristic, data: bytearray) -> None:
                 self._deliver(tracker.push(data, self.now()))
