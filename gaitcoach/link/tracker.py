@@ -308,11 +308,12 @@ class MovesenseTracker:
         self._results_taken = 0
 
     def new_results(self) -> list[GspResult]:
-        """The COMMAND_RESULTs of this connection not returned by an earlier call."""
-        results = self.gsp.stats.results
-        fresh = results[self._results_taken :]
-        self._results_taken = len(results)
-        return fresh
+        """The COMMAND_RESULTs of this connection not returned by an earlier call (of those
+        still kept: call it after every :meth:`push`, which adds at most one)."""
+        stats = self.gsp.stats
+        fresh = min(stats.result_count - self._results_taken, len(stats.results))
+        self._results_taken = stats.result_count
+        return list(stats.results)[len(stats.results) - fresh :]
 
     @property
     def counters(self) -> StreamCounters:
