@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -61,6 +62,8 @@ _IMU6_PATH = re.compile(r"^/Meas/IMU6/(\d+)$")
 
 SAMPLE_PAIR_BYTES = 24
 """One acc sample (3 x float32) plus one gyro sample (3 x float32)."""
+RESULTS_KEPT = 32
+"""COMMAND_RESULTs a connection's :class:`GspStats` keeps (the latest; all are counted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,10 @@ def _complete_length(n_octets: int) -> bool:
 class GspStats:
     """What the reassembler saw besides data (for the pod's status)."""
 
-    results: list[GspResult] = field(default_factory=list)
+    results: deque[GspResult] = field(default_factory=lambda: deque(maxlen=RESULTS_KEPT))
+    """The latest :data:`RESULTS_KEPT` COMMAND_RESULTs (a sensor may send any number)."""
+    result_count: int = 0
+    """COMMAND_RESULTs decoded in all, those no longer kept included."""
     other_refs: int = 0
     """DATA for a reference we did not subscribe with (ignored)."""
     unknown_types: int = 0
@@ -190,6 +196,7 @@ class GspReassembler:
                 self.stats.results.append(decode_result(raw))
             except PacketError as exc:
                 return [exc]
+            self.stats.result_count += 1
             return []
         part = PART_NUMBER.get(kind)
         if part is None:

@@ -266,6 +266,7 @@ class PodLink:
             info = decode_format(await client.read_gatt_char(P.FORMAT_CHAR_UUID))
             if info.fmt != self.config.imu_format:
                 raise PacketError(f"pod kept format {info.fmt}, asked {self.config.imu_format}")
+            tracker.fmt = info.fmt  # a notification in another format is malformed
 
             def on_data(_c: BleakGATTCharacteristic, data: bytearray) -> None:
                 self._deliver(tracker.push(data, self.now()))
@@ -328,10 +329,10 @@ class PodLink:
         return True
 
     def _check_gsp_results(self, ms: MovesenseTracker, path: str, lost: asyncio.Event) -> None:
-        results = ms.gsp.stats.results
+        # The results of this connection's tracker: a refusal on any connection is seen
+        # (the status counter below counts over all connections and cannot index them).
         counters = self.status.receiver("gsp_result")
-        while len(results) > counters.values:
-            result = results[counters.values]
+        for result in ms.new_results():
             counters.accept(result.ignored)
             if result.ref == GSP_REF and not result.ok:
                 # Nothing will come: end the session (the link backs off and tries again).

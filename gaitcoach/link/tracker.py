@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gaitcoach.footpod.codec import U32_SPAN, PacketError, decode_imu_packet
-from gaitcoach.footpod.movesense import GspReassembler
+from gaitcoach.footpod.codec import U32_SPAN, ImuFormat, PacketError, decode_imu_packet
+from gaitcoach.footpod.movesense import GspReassembler, GspResult
 from gaitcoach.link.clock import SensorClock
 from gaitcoach.types import FloatArray, Foot, Gap, ImuChunk
 
@@ -78,6 +78,10 @@ class ImuTracker:
     restart_tolerance_s
         A batch whose sensor time disagrees with the host clock by more than this (or goes
         back in time without being a duplicate) means the pod restarted.
+    fmt
+        The sample format negotiated at connect (footpod profile, :meth:`push`): a data
+        notification with another format code is malformed (counted and dropped), not read
+        at its own rate and scales. None (benches, tests) takes each notification's own.
     """
 
     def __init__(
@@ -89,8 +93,10 @@ class ImuTracker:
         settle_batches: int = 16,
         duplicate_window_s: float = DUPLICATE_WINDOW_S,
         settle_tolerance_s: float = SETTLE_TOLERANCE_S,
+        fmt: ImuFormat | None = None,
     ) -> None:
         self.foot = foot
+        self.fmt = fmt
         self.clock = clock if clock is not None else SensorClock()
         self.settle_s = settle_s
         self.restart_tolerance_s = restart_tolerance_s
@@ -121,6 +127,13 @@ class ImuTracker:
             pkt = decode_imu_packet(data)
         except PacketError as exc:
             return self._malformed(exc)
+        if self.fmt is not None and pkt.fmt != self.fmt:
+            return self._malformed(
+                PacketError(
+                    f"data packet in format {_describe(pkt.fmt)}, "
+                    f"not the negotiated {_describe(self.fmt)}"
+                )
+            )
         # One allocation each (no float64 copy of the counts first); same values.
         acc = np.multiply(pkt.counts[:, :3], pkt.fmt.acc_lsb_mps2, dtype=np.float64)
         gyr = np.multiply(pkt.counts[:, 3:], pkt.fmt.gyr_lsb_radps, dtype=np.float64)
@@ -257,6 +270,10 @@ class ImuTracker:
         return out
 
 
+def _describe(fmt: ImuFormat) -> str:
+    return f"0x{fmt.code:02x} ({fmt.rate_hz} Hz, {fmt.acc_range_g} g, {fmt.gyr_range_dps} dps)"
+
+
 def _lost_packets(seq: int | None, last_seq: int | None, lost_samples: int, n: int) -> int:
     """Packets missing before this one: the sequence number's jump when it agrees with the
     samples missing by time (a packet holds ``n``), else what the samples say. A sequence
@@ -272,8 +289,10 @@ def _lost_packets(seq: int | None, last_seq: int | None, lost_samples: int, n: i
 class MovesenseTracker:
     """:class:`ImuTracker` behind a Movesense GSP reassembler (``/Meas/IMU6/<rate>``).
 
-    ``capacity`` gives the largest notification (ATT MTU - 3) when known, so that data split
-    into parts is joined where the sender split it (see :class:`GspReassembler`).
+    One per connection (the reassembler and its results are the connection's; the
+    :class:`ImuTracker` outlives it). ``capacity`` gives the largest notification (ATT MTU - 3)
+    when known, so that data split into parts is joined where the sender split it (see
+    :class:`GspReassembler`).
     """
 
     def __init__(
@@ -286,6 +305,15 @@ class MovesenseTracker:
         self.tracker = tracker
         self.rate_hz = rate_hz
         self.gsp = GspReassembler(ref, capacity)
+        self._results_taken = 0
+
+    def new_results(self) -> list[GspResult]:
+        """The COMMAND_RESULTs of this connection not returned by an earlier call (of those
+        still kept: call it after every :meth:`push`, which adds at most one)."""
+        stats = self.gsp.stats
+        fresh = min(stats.result_count - self._results_taken, len(stats.results))
+        self._results_taken = stats.result_count
+        return list(stats.results)[len(stats.results) - fresh :]
 
     @property
     def counters(self) -> StreamCounters:

@@ -229,8 +229,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         metavar="POD:ACTION[=V][@T][+D]",
         help="scheduled fault, POD = index, side or address; ACTION dropout (+D s), restart "
         "(=keep keeps the link, +D downtime), loss=P, burst=P/LEN, drift=PPM, battery=PCT, "
-        "malformed=KIND[*N] (truncated, oversized, garbage, duplicate, badformat, empty); "
-        "@T is the stream time",
+        "malformed=KIND[*N] (truncated, oversized, garbage, duplicate, badformat, "
+        "otherformat, empty); @T is the stream time",
     )
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds")
     p.add_argument(

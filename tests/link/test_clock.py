@@ -140,6 +140,37 @@ def test_duplicates_and_malformed_are_counted_and_dropped() -> None:
     assert c.duplicates == len(pkts) and c.malformed == 3 * len(pkts) and c.gaps == 0
 
 
+def test_a_notification_in_another_format_is_malformed_not_a_pod_restart() -> None:
+    """The format is negotiated at connect: a notification whose format code says another
+    rate or range is counted as malformed and dropped. (Read at its own rate, one in
+    another rate made the next packet look like a pod restart, clock rebased.)"""
+    per, dt_us = 8, 1e6 / RATE
+    tracker = ImuTracker(Foot.LEFT, settle_s=0.2, settle_batches=2, fmt=FMT)
+    others = {100: ImuFormat(104), 150: ImuFormat(RATE, acc_range_g=8)}
+    counts = np.zeros((per, 6), np.int16)
+    out = []
+    for k in range(200):
+        t_us = round(1e6 + k * per * dt_us)
+        arrival = 3.0 + (k + 1) * per * dt_us * 1e-6 + 0.008
+        if k in others:  # an extra notification: this packet again, in another format
+            out += tracker.push(encode_imu_packet(k, t_us, others[k], counts), arrival)
+        out += tracker.push(encode_imu_packet(k, t_us, FMT, counts), arrival)
+    c = tracker.counters
+    assert (c.malformed, c.restarts, c.gaps, c.duplicates, c.lost_samples) == (2, 0, 0, 0, 0), c
+    assert c.last_error == (
+        "data packet in format 0x49 (208 Hz, 8 g, 2000 dps), "
+        "not the negotiated 0x4d (208 Hz, 16 g, 2000 dps)"
+    )
+    chunks = [x for x in out if isinstance(x, ImuChunk)]
+    assert not [x for x in out if isinstance(x, Gap)]
+    t = np.concatenate([x.t_s for x in chunks])
+    assert len(t) == 200 * per and np.allclose(np.diff(t), 1 / RATE, atol=1e-4)
+    # Without a negotiated format (benches), each notification is read in its own.
+    free = ImuTracker(Foot.LEFT, settle_s=0.0, settle_batches=1)
+    free.push(encode_imu_packet(0, 0, ImuFormat(104), counts), 1.0)
+    assert free.counters.malformed == 0 and free.counters.samples == per
+
+
 def test_sequence_gap_counts_lost_samples_exactly() -> None:
     pod = PodModel(0.0, offset_s=1.0)
     pkts = pod.packets(0.5)

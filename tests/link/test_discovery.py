@@ -153,6 +153,15 @@ async def _first_disconnect(
 ) -> tuple[str, PodStatus]:
     """Serve one Movesense-like pod of ``pod_class`` in this process, run the link against
     it until it first disconnects (plus 1.5 s); the detail of that event, and the status."""
+    details, status = await _disconnects(bus, pod_class, serial, 1)
+    return details[0], status
+
+
+async def _disconnects(
+    bus: PrivateBus, pod_class: type[VirtualPod], serial: str, count: int
+) -> tuple[list[str], PodStatus]:
+    """Like :func:`_first_disconnect`, until the link has disconnected ``count`` times: the
+    details of those events, and the status."""
     address = f"D0:0D:03:03:00:{int(serial) % 256:02X}"
     cfg = PodConfig(address, Foot.UNKNOWN, PodKind.MOVESENSE, serial=serial)
     pod = pod_class(cfg, lambda foot, rate: CounterStream(foot, rate))
@@ -169,12 +178,12 @@ async def _first_disconnect(
 
             link_cfg = LinkConfig(pods=(selector,), scan_timeout_s=1.0)
             async with FootpodLink(link_cfg, on_item=on_item) as link:
-                deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and not gone:
+                deadline = time.monotonic() + 15 * count
+                while time.monotonic() < deadline and len(gone) < count:
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(1.5)
-                assert gone, "the link never disconnected"
-                return gone[0].detail, link.status()[0]
+                assert len(gone) >= count, f"the link disconnected {len(gone)} times: {gone}"
+                return [e.detail for e in gone[:count]], link.status()[0]
         finally:
             task.cancel()
 
@@ -194,6 +203,28 @@ async def test_a_refused_movesense_subscription_ends_the_session_with_the_status
     detail, status = await _first_disconnect(private_bus, _RefusingMovesense, "888")
     assert detail.startswith("session failed: Movesense refused /Meas/IMU6/208: status 404")
     assert status.receivers["gsp_result"].values >= 1
+
+
+class _FullMovesense(VirtualPod):
+    """A Movesense whose subscription slots are all taken (the reference answers 507)."""
+
+    def _gsp_subscribe(self, ref: int, data: bytes) -> int | None:
+        return 507
+
+
+async def test_a_movesense_refusing_again_after_a_reconnect_ends_that_session_too(
+    private_bus: PrivateBus,
+) -> None:
+    """Each connection has its own results: the refusal on the second connection is seen
+    although the first connection's refusal was already counted (it once stayed STREAMING
+    without data and without retrying)."""
+    details, status = await _disconnects(private_bus, _FullMovesense, "889", 3)
+    assert all(
+        d.startswith("session failed: Movesense refused /Meas/IMU6/208: status 507")
+        for d in details
+    ), details
+    assert status.connects >= 3
+    assert status.receivers["gsp_result"].values >= 3
 
 
 async def test_rate_change_sends_no_stale_samples(private_bus: PrivateBus) -> None:

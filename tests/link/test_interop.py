@@ -230,6 +230,7 @@ async def test_link_reads_movesense_in_three_parts(private_bus: PrivateBus) -> N
     want_acc, _ = counter_counts(idx, Foot.LEFT)
     np.testing.assert_allclose(acc, want_acc * acc_lsb_mps2(16), rtol=1e-6, atol=1e-6)
     assert status.counters.malformed == 0 and status.gsp is not None
-    assert status.gsp.unknown_types == 0 and status.gsp.results == []
+    assert status.gsp.unknown_types == 0 and status.gsp.result_count == 0
+    assert not status.gsp.results
     assert status.confirmed_by == f"GATT service {P.MOVESENSE_SERVICE_UUID}"
     assert status.device_info is not None and status.device_info.model == "movesense"

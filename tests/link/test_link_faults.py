@@ -150,7 +150,15 @@ async def test_loss_and_malformed_notifications_are_counted_never_fatal(
             await wait_streaming(link)
             await sim.pod(0).call("SetLoss", "ddu", [0.03, 0.01, 8])
             await sim.pod(1).call("SetBattery", "y", [15])
-            kinds = ["truncated", "oversized", "garbage", "badformat", "empty", "duplicate"]
+            kinds = [
+                "truncated",
+                "oversized",
+                "garbage",
+                "badformat",
+                "otherformat",
+                "empty",
+                "duplicate",
+            ]
             for kind in kinds:
                 await sim.pod(1).call("InjectMalformed", "su", [kind, 3])
             rec = await collect(
@@ -179,6 +187,8 @@ async def test_loss_and_malformed_notifications_are_counted_never_fatal(
     assert right.counters.malformed == 3 * (len(kinds) - 1)
     assert right.counters.duplicates == 3
     assert "packet" in right.counters.last_error or "format" in right.counters.last_error
+    # A packet in a format the link did not configure is malformed, not read at its own rate.
+    assert right.counters.restarts == 0
     check_exact(rec, Foot.RIGHT, h0, SPEED, TOL_S)
     assert not rec.gaps.get(Foot.RIGHT)
 

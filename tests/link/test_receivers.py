@@ -19,6 +19,8 @@ from gaitcoach.footpod.codec import PacketError
 from gaitcoach.footpod.receive import Ignored, ReceiveCounters
 from gaitcoach.footpod.rsc import RscFeature, decode_rsc, decode_rsc_feature
 from gaitcoach.footpod.standard import decode_battery, decode_dis_string
+from gaitcoach.link.tracker import ImuTracker, MovesenseTracker
+from gaitcoach.types import Foot
 
 STRYD = "80 07 00 00 00 00 ff ff ff 00 00 00 00"
 """RSC Measurement logged from a real Stryd pod by a third-party app (issue 19)."""
@@ -200,3 +202,31 @@ def test_gsp_liberal_and_refusals() -> None:
     (err,) = r.feed(b"\x02\x63" + bytes.fromhex(IMU6_ONE)[:-1])
     assert isinstance(err, PacketError) and "not 4 + n x 24" in str(err)
     assert r.feed(b"\x01\x63\x01\xfb") == [] and r.stats.results[-1].status == 507
+    assert r.stats.result_count == 1  # the truncated one is refused, not counted
+
+
+def test_gsp_results_are_bounded_and_all_counted() -> None:
+    """A sensor may answer with any number of COMMAND_RESULTs over a connection: the latest
+    RESULTS_KEPT are kept (every one once was, for the whole connection), all are counted,
+    and the link still gets each new one, a refusal after thousands included."""
+    ms = MovesenseTracker(ImuTracker(Foot.LEFT), 99, 208)
+    n = 10 * gsp.RESULTS_KEPT
+    for k in range(n):
+        assert ms.push(b"\x01\x55\x00" + bytes([200 + k % 7]), 0.0) == []
+        (new,) = ms.new_results()
+        assert (new.ref, new.status) == (0x55, 200 + k % 7)
+        assert ms.new_results() == []
+    stats = ms.gsp.stats
+    assert len(stats.results) == gsp.RESULTS_KEPT and stats.result_count == n
+    assert [r.status for r in stats.results] == [200 + k % 7 for k in range(n)][
+        -len(stats.results) :
+    ]
+    ms.push(b"\x01\x63\x01\xfb", 0.0)
+    (refused,) = ms.new_results()
+    assert (refused.ref, refused.status, refused.ok) == (99, 507, False)
+    # Read late, after more results than are kept: the latest kept ones.
+    for k in range(gsp.RESULTS_KEPT + 5):
+        ms.push(b"\x01\x63\x00" + bytes([k]), 0.0)
+    late = ms.new_results()
+    assert [r.status for r in late] == list(range(5, gsp.RESULTS_KEPT + 5))
+    assert ms.new_results() == [] and stats.result_count == n + 1 + gsp.RESULTS_KEPT + 5

@@ -6,7 +6,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MALFORMED_KINDS = ("truncated", "oversized", "garbage", "duplicate", "badformat", "empty")
+from gaitcoach.footpod.profile import RATES_HZ
+
+MALFORMED_KINDS = (
+    "truncated",
+    "oversized",
+    "garbage",
+    "duplicate",
+    "badformat",
+    "otherformat",
+    "empty",
+)
+FORMAT_OCTET = 6
+"""Offset of a footpod data packet's format code (after u16 seq, u32 t_first_us)."""
 
 
 @dataclass(slots=True)
@@ -35,7 +47,8 @@ class LossModel:
 
 
 def malformed(kind: str, good: bytes, rng: np.random.Generator) -> bytes:
-    """A malformed variant of a valid data packet ``good``."""
+    """A malformed variant of a valid data packet ``good``. ``otherformat`` is ``good`` with a
+    valid format code of another rate (a format the client did not configure)."""
     if kind == "truncated":
         return good[: max(1, len(good) - 1 - int(rng.integers(0, len(good) - 1)))]
     if kind == "oversized":
@@ -45,7 +58,11 @@ def malformed(kind: str, good: bytes, rng: np.random.Generator) -> bytes:
     if kind == "duplicate":
         return good
     if kind == "badformat":
-        return good[:6] + b"\xff" + good[7:]
+        return good[:FORMAT_OCTET] + b"\xff" + good[FORMAT_OCTET + 1 :]
+    if kind == "otherformat":
+        code = good[FORMAT_OCTET]
+        other = (code & ~0x3) | ((code & 0x3) + 1) % len(RATES_HZ)
+        return good[:FORMAT_OCTET] + bytes([other]) + good[FORMAT_OCTET + 1 :]
     if kind == "empty":
         return b""
     raise ValueError(f"unknown malformed kind {kind!r} (allowed: {', '.join(MALFORMED_KINDS)})")

@@ -518,7 +518,11 @@ class VirtualPod:
     def _transmit(self, central: Central, char_uuid: str, pkt: bytes) -> None:
         while self.fault.malformed_queue:
             kind = self.fault.malformed_queue.pop(0)
-            bad = malformed(kind, self._last_packet or pkt, self._rng)
+            # In another format: the packet about to be sent (same sequence number and time,
+            # so a client that read it at its own rate would take the real one for a
+            # duplicate); the others vary the last packet sent.
+            good = pkt if kind == "otherformat" else self._last_packet or pkt
+            bad = malformed(kind, good, self._rng)
             central.notify(char_uuid, bad)
             self.stats.malformed_sent += 1
         if self.fault.loss.lose():
