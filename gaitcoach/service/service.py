@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -135,6 +136,8 @@ class Service:
         self.report_path: Path | None = None
         self._closer = SessionCloser(config.session_settings())
         self._stop = asyncio.Event()
+        self._commands = asyncio.Lock()
+        """Held while a command applies (commands never interleave)."""
         self._first_t: dict[Foot, float] = {}
         self._last_t: dict[Foot, float] = {}
         self._down: dict[Foot, float] = {}
@@ -185,16 +188,26 @@ class Service:
         self.state.cue_heard.clear()
         log.info("session started id=%s", self.state.session_id)
 
-    def _start_command(self, cmd: StartSession) -> Recorder | None:
+    async def _start_command(self, cmd: StartSession) -> Recorder | None:
         """Check a ``start`` before anything changes: the running session's id is refused,
-        and so is an id the store already holds (the new recorder claims the id first)."""
+        and so is an id the store already holds (the new recorder claims the id first).
+
+        The recorder is made in a worker thread: it checks the disk (with an fsync), opens the
+        store (waiting up to its lock timeout when another writer holds it) and commits the
+        session's row, none of which may stall the loop (the stream, the cues)."""
         running = self.state.session_id if self.pipeline.coach.active else None
         if cmd.session_id is not None and cmd.session_id == running:
             raise CommandError(
                 "conflict", f"session {cmd.session_id} is running: stop it or use a new id"
             )
+        made = asyncio.ensure_future(asyncio.to_thread(self._new_recorder, cmd.session_id))
         try:
-            return self._new_recorder(cmd.session_id)
+            return await asyncio.shield(made)
+        except asyncio.CancelledError:
+            # The service is stopping (the publisher cancels commands in flight): a recorder
+            # the thread still makes is closed as never used, not left 'recording'.
+            made.add_done_callback(_close_unused)
+            raise
         except SessionExistsError as exc:
             raise CommandError("conflict", f"{exc}: use a new id") from None
         except StorageError as exc:  # disk full, read-only: the running session goes on
@@ -397,12 +410,20 @@ class Service:
 
     # -- commands ------------------------------------------------------------------------
 
-    def command(self, cmd: Command) -> Mapping[str, Any] | None:
+    async def command(self, cmd: Command) -> Mapping[str, Any] | None:
         """Apply a validated MQTT command (the publisher answers with the result); raises
-        :class:`CommandError` to refuse one, having changed nothing."""
+        :class:`CommandError` to refuse one, having changed nothing.
+
+        Commands apply one at a time in the order they arrived: a ``stop`` sent right after a
+        ``start`` waits for the new session (whose store work runs in a thread) and stops it.
+        """
+        async with self._commands:
+            return await self._command(cmd)
+
+    async def _command(self, cmd: Command) -> Mapping[str, Any] | None:
         now = self.clock.now()
         name = command_name(cmd)
-        new_recorder = self._start_command(cmd) if isinstance(cmd, StartSession) else None
+        new_recorder = await self._start_command(cmd) if isinstance(cmd, StartSession) else None
         if self.recorder is not None:
             self.recorder.add_command(now, name, dataclasses.asdict(cmd))
         if isinstance(cmd, StopSession):
@@ -414,7 +435,7 @@ class Service:
                     self._close_session(SessionStatus.COMPLETE)
             except BaseException:
                 if new_recorder is not None:  # claimed but never used
-                    new_recorder.close(SessionStatus.FAILED)
+                    _close_unused_recorder(new_recorder)
                 raise
             self._open_session(cmd.session_id, new_recorder)
             return {"session_id": self.state.session_id}
@@ -534,6 +555,22 @@ class Service:
             dropped,
             self.summary_text,
         )
+
+
+def _close_unused_recorder(rec: Recorder) -> None:
+    """Close a recorder made for a session that never started, in a thread of its own (its
+    final write must not stall the loop, and nothing waits for it)."""
+    threading.Thread(
+        target=rec.close, args=(SessionStatus.FAILED,), name=f"close-{rec.session_id}"
+    ).start()
+
+
+def _close_unused(made: asyncio.Future[Recorder | None]) -> None:
+    if made.cancelled() or made.exception() is not None:
+        return
+    rec = made.result()
+    if rec is not None:
+        _close_unused_recorder(rec)
 
 
 RSC_MAX_AGE_S = 3.0
