@@ -241,6 +241,97 @@ def test_disk_full_mid_run_is_counted_retried_and_loses_nothing(tmp_path: Path) 
         assert a.acc_mps2.tobytes() == b.acc_mps2.tobytes()
 
 
+def test_backlog_is_bounded_for_every_kind_and_drops_are_counted(tmp_path: Path) -> None:
+    # The writer is behind (no flush runs): gaps, strides, events, commands, cues and
+    # discomfort reports are held within max_pending_items, like raw chunks; the oldest go.
+    rec = Recorder(tmp_path, scales=SCALES, flush_interval_s=3600.0, max_pending_items=100)
+    strides = factory.strides(factory.EFFICIENT, 1.0)
+    added: list[str] = []
+    for i in range(150):
+        rec.add_gap(Gap(Foot.LEFT, float(i), i + 0.5, 104, "packet loss"))
+        rec.add_stride(strides[i])
+        rec.add_event(LinkEvent(float(i), Foot.RIGHT, "AA:BB", LinkState.STREAMING, "", -60, 90))
+        rec.add_command(float(i), "mute", {"i": i})
+        rec.add_cue(factory.cue(CueKind.CADENCE, float(i), {"cadence_spm": 160.0}, n=i))
+        rec.add_discomfort(factory.discomfort(float(i), 3))
+        added += ["gaps", "strides", "events", "commands", "cues", "discomfort"]
+    stats = rec.close()
+    kept = added[-100:]
+    with SessionStore(tmp_path) as store:
+        data = store.load("latest")
+    # The newest items are the ones kept.
+    assert [c.args["i"] for c in data.commands] == list(range(150 - kept.count("commands"), 150))
+    assert len(data.gaps) == kept.count("gaps") and data.gaps[-1].start_s == 149.0
+    assert len(data.strides) == kept.count("strides") and data.strides[-1] == strides[149]
+    assert len(data.events) == kept.count("events") and len(data.cues) == kept.count("cues")
+    assert len(data.discomfort) == kept.count("discomfort")
+    assert stats.dropped == {k: 150 - kept.count(k) for k in set(added)}
+    assert stats.dropped_chunks == 0 and stats.items_written == 100
+
+
+def test_raw_chunks_are_dropped_before_other_kinds(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path, scales=SCALES, flush_interval_s=3600.0, max_pending_items=50)
+    for i in range(40):
+        rec.add_chunk(factory.chunk(Foot.LEFT, i * 0.1, 21, seed=i))
+        rec.add_gap(Gap(Foot.LEFT, i + 0.05, i + 0.06, 1, "packet loss"))
+    stats = rec.close()
+    assert stats.dropped == {"chunks": 30} and stats.dropped_chunks == 30
+    with SessionStore(tmp_path) as store:
+        sid = store.list_sessions()[0].id
+        assert len(store.load(sid).gaps) == 40
+        assert store.raw_count(sid) == (10, 10 * 21)
+
+
+def test_a_full_disk_encodes_raw_chunks_once_and_keeps_the_backlog_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gaitcoach.session.recorder as recorder_module
+
+    encoded: list[int] = []
+    real_encode = recorder_module.encode_times
+
+    def counting_encode(t_s: np.ndarray) -> bytes:
+        encoded.append(len(t_s))
+        return real_encode(t_s)
+
+    monkeypatch.setattr(recorder_module, "encode_times", counting_encode)
+    rec = Recorder(tmp_path, scales=SCALES, flush_interval_s=3600.0, max_pending_items=300)
+    first = [factory.chunk(Foot.LEFT, i * 0.1, 21, seed=i) for i in range(5)]
+    for c in first:
+        rec.add_chunk(c)
+    rec.flush()
+    pages = rec._conn.execute("PRAGMA page_count").fetchone()[0]
+    rec._conn.execute(f"PRAGMA max_page_count = {pages}")  # the real SQLITE_FULL
+    more = [factory.chunk(Foot.LEFT, 1.0 + i * 0.1, 21, seed=100 + i) for i in range(400)]
+    for c in more[:200]:
+        rec.add_chunk(c)
+    rec.flush()
+    assert rec.stats().write_errors == 1
+    after_first_try = sum(encoded)
+    assert after_first_try == 5 * 21 + 200 * 21
+    for c in more[200:]:
+        rec.add_chunk(c)  # beyond the bound: the oldest (encoded) chunks go
+    for attempt in range(3):
+        rec.flush()
+        assert rec.stats().write_errors == 2 + attempt
+    # Each chunk was encoded once, however often the commit was retried.
+    assert sum(encoded) <= after_first_try + 200 * 21
+    rec._conn.execute("PRAGMA max_page_count = 1073741823")  # space freed
+    stats = rec.close()
+    assert stats.dropped_chunks > 0 and stats.dropped == {"chunks": stats.dropped_chunks}
+    assert stats.chunks_written + stats.dropped_chunks == 405
+    assert stats.chunks_written - 5 <= 300
+    with SessionStore(tmp_path) as store:
+        info = store.list_sessions()[0]
+        got = list(store.iter_raw(info.id))
+    assert len(got) == stats.chunks_written
+    # What is kept is the newest, bit-exact.
+    kept = first + more[len(more) - (len(got) - 5) :]
+    for a, b in zip(got, kept, strict=True):
+        assert isinstance(a, ImuChunk) and a.t_s.tobytes() == b.t_s.tobytes()
+        assert a.gyr_radps.tobytes() == b.gyr_radps.tobytes()
+
+
 def test_interleaved_feet_replay_in_recorded_order(tmp_path: Path) -> None:
     items: list[ImuChunk | Gap] = []
     for i in range(60):
