@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +20,14 @@ from gaitcoach.session.codec import (
     ENC_COUNTS,
     ENC_F32,
     ENC_F64,
+    CodecError,
+    EncodedBlock,
     decode_samples,
     decode_times,
     encode_samples,
     encode_times,
+    pack_blocks,
+    unpack_blocks,
 )
 from gaitcoach.session.recorder import ImuScale, Recorder
 from gaitcoach.session.store import (
@@ -60,6 +66,57 @@ def test_samples_counts_are_exact_and_compact() -> None:
     # Without a given scale the LSB is inferred, still exact.
     inferred = encode_samples(c.gyr_radps)
     assert decode_samples(inferred, 416).tobytes() == c.gyr_radps.tobytes()
+
+
+def _zlib_bomb(inflated_mb: int) -> bytes:
+    """A small zlib stream of ``inflated_mb`` MB of zeros (built without holding them)."""
+    c = zlib.compressobj(9)
+    zeros = b"\0" * (1 << 20)
+    return b"".join(c.compress(zeros) for _ in range(inflated_mb)) + c.flush()
+
+
+def test_a_decompression_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    bomb = _zlib_bomb(64)
+    assert len(bomb) < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodecError):
+            decode_times(bomb, 1)
+        with pytest.raises(CodecError):
+            decode_samples(EncodedBlock(ENC_COUNTS, factory.ACC_LSB, bomb), 10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000, f"inflated {peak / 1e6:.0f} MB before refusing"
+    # Truncated and over-long streams are corrupt as before.
+    good = encode_times(np.arange(10) / 208.0)
+    with pytest.raises(CodecError, match="truncated"):
+        decode_times(good[:-4], 10)
+    with pytest.raises(CodecError, match="more than the expected"):
+        decode_times(good, 9)
+
+    # In a stored block (valid header and checksum): reading the raw data is one corrupt-block
+    # error, not gigabytes of memory or a MemoryError.
+    with Recorder(tmp_path, scales=SCALES) as rec:
+        rec.add_chunk(factory.chunk(Foot.LEFT, 0.0, 21, seed=1))
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    ((payload,),) = conn.execute("SELECT payload FROM chunks")
+    _, acc, gyr = unpack_blocks(payload)
+    blocks = (EncodedBlock(ENC_COUNTS, 1.0, acc), EncodedBlock(ENC_COUNTS, 1.0, gyr))
+    hostile = pack_blocks(bomb, *blocks)  # the payloads only: header, lengths, checksum
+    conn.execute("UPDATE chunks SET payload = ?", (hostile,))
+    conn.commit()
+    conn.close()
+    tracemalloc.start()
+    try:
+        with SessionStore(tmp_path) as store:
+            sid = store.list_sessions()[0].id
+            with pytest.raises(SessionError, match="raw block 0 is corrupt"):
+                list(store.iter_raw(sid))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000, f"inflated {peak / 1e6:.0f} MB before refusing"
 
 
 def test_samples_fall_back_to_exact_floats() -> None:
