@@ -59,6 +59,9 @@ DOWN_REPORT_LAG_S = 0.5
 """A disconnected pod's loss is reported up to this long before now."""
 SESSION_IDS_KEEP = 1000
 """Session ids of this run kept in memory (a flood of ``start`` commands must not grow it)."""
+GAPS_KEEP = 1000
+"""The latest gaps kept in memory (a flaky pod over hours must not grow it); all are counted
+and the store holds every one."""
 
 
 class ServiceClock:
@@ -82,7 +85,10 @@ class ServiceState:
 
     metrics: GaitMetrics | None = None
     last_cues: deque[Cue] = field(default_factory=lambda: deque(maxlen=5))
-    gaps: list[Gap] = field(default_factory=list)
+    gaps: deque[Gap] = field(default_factory=lambda: deque(maxlen=GAPS_KEEP))
+    """The latest gaps of the run (at most :data:`GAPS_KEEP`)."""
+    gap_count: int = 0
+    """Every gap of the run."""
     rsc: dict[str, RscReading] = field(default_factory=dict)
     session_id: str | None = None
     cue_heard: dict[str, str] = field(default_factory=dict)
@@ -102,8 +108,10 @@ class ServiceResult:
     report_path: Path | None
     counts: dict[str, int]
     gaps: list[Gap]
+    """The latest gaps (at most :data:`GAPS_KEEP`); ``gap_count`` counts them all."""
     dropped: dict[str, int]
     summary_text: str = ""
+    gap_count: int = 0
 
 
 class Service:
@@ -321,6 +329,7 @@ class Service:
 
     def _gap(self, item: Gap) -> None:
         self.state.gaps.append(item)
+        self.state.gap_count += 1
         log.warning(
             "gap of %.1f s (%d samples lost): %s",
             item.end_s - item.start_s,
@@ -554,6 +563,7 @@ class Service:
             list(self.state.gaps),
             dropped,
             self.summary_text,
+            self.state.gap_count,
         )
 
 
