@@ -311,7 +311,7 @@ def run_demo(
         result.report_path,
         heard,
         data,
-        len(result.gaps),
+        result.gap_count,
         result.counts,
         result.summary_text,
         result.dropped,

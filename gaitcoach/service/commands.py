@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "sessions": result.session_ids,
                 "report": str(result.report_path) if result.report_path else None,
                 "counts": result.counts,
-                "gaps": len(result.gaps),
+                "gaps": result.gap_count,
                 "dropped": result.dropped,
             }
         )

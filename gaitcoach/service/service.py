@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -58,6 +59,9 @@ DOWN_REPORT_LAG_S = 0.5
 """A disconnected pod's loss is reported up to this long before now."""
 SESSION_IDS_KEEP = 1000
 """Session ids of this run kept in memory (a flood of ``start`` commands must not grow it)."""
+GAPS_KEEP = 1000
+"""The latest gaps kept in memory (a flaky pod over hours must not grow it); all are counted
+and the store holds every one."""
 
 
 class ServiceClock:
@@ -81,7 +85,10 @@ class ServiceState:
 
     metrics: GaitMetrics | None = None
     last_cues: deque[Cue] = field(default_factory=lambda: deque(maxlen=5))
-    gaps: list[Gap] = field(default_factory=list)
+    gaps: deque[Gap] = field(default_factory=lambda: deque(maxlen=GAPS_KEEP))
+    """The latest gaps of the run (at most :data:`GAPS_KEEP`)."""
+    gap_count: int = 0
+    """Every gap of the run."""
     rsc: dict[str, RscReading] = field(default_factory=dict)
     session_id: str | None = None
     cue_heard: dict[str, str] = field(default_factory=dict)
@@ -101,8 +108,10 @@ class ServiceResult:
     report_path: Path | None
     counts: dict[str, int]
     gaps: list[Gap]
+    """The latest gaps (at most :data:`GAPS_KEEP`); ``gap_count`` counts them all."""
     dropped: dict[str, int]
     summary_text: str = ""
+    gap_count: int = 0
 
 
 class Service:
@@ -135,6 +144,8 @@ class Service:
         self.report_path: Path | None = None
         self._closer = SessionCloser(config.session_settings())
         self._stop = asyncio.Event()
+        self._commands = asyncio.Lock()
+        """Held while a command applies (commands never interleave)."""
         self._first_t: dict[Foot, float] = {}
         self._last_t: dict[Foot, float] = {}
         self._down: dict[Foot, float] = {}
@@ -185,16 +196,26 @@ class Service:
         self.state.cue_heard.clear()
         log.info("session started id=%s", self.state.session_id)
 
-    def _start_command(self, cmd: StartSession) -> Recorder | None:
+    async def _start_command(self, cmd: StartSession) -> Recorder | None:
         """Check a ``start`` before anything changes: the running session's id is refused,
-        and so is an id the store already holds (the new recorder claims the id first)."""
+        and so is an id the store already holds (the new recorder claims the id first).
+
+        The recorder is made in a worker thread: it checks the disk (with an fsync), opens the
+        store (waiting up to its lock timeout when another writer holds it) and commits the
+        session's row, none of which may stall the loop (the stream, the cues)."""
         running = self.state.session_id if self.pipeline.coach.active else None
         if cmd.session_id is not None and cmd.session_id == running:
             raise CommandError(
                 "conflict", f"session {cmd.session_id} is running: stop it or use a new id"
             )
+        made = asyncio.ensure_future(asyncio.to_thread(self._new_recorder, cmd.session_id))
         try:
-            return self._new_recorder(cmd.session_id)
+            return await asyncio.shield(made)
+        except asyncio.CancelledError:
+            # The service is stopping (the publisher cancels commands in flight): a recorder
+            # the thread still makes is closed as never used, not left 'recording'.
+            made.add_done_callback(_close_unused)
+            raise
         except SessionExistsError as exc:
             raise CommandError("conflict", f"{exc}: use a new id") from None
         except StorageError as exc:  # disk full, read-only: the running session goes on
@@ -308,6 +329,7 @@ class Service:
 
     def _gap(self, item: Gap) -> None:
         self.state.gaps.append(item)
+        self.state.gap_count += 1
         log.warning(
             "gap of %.1f s (%d samples lost): %s",
             item.end_s - item.start_s,
@@ -397,12 +419,20 @@ class Service:
 
     # -- commands ------------------------------------------------------------------------
 
-    def command(self, cmd: Command) -> Mapping[str, Any] | None:
+    async def command(self, cmd: Command) -> Mapping[str, Any] | None:
         """Apply a validated MQTT command (the publisher answers with the result); raises
-        :class:`CommandError` to refuse one, having changed nothing."""
+        :class:`CommandError` to refuse one, having changed nothing.
+
+        Commands apply one at a time in the order they arrived: a ``stop`` sent right after a
+        ``start`` waits for the new session (whose store work runs in a thread) and stops it.
+        """
+        async with self._commands:
+            return await self._command(cmd)
+
+    async def _command(self, cmd: Command) -> Mapping[str, Any] | None:
         now = self.clock.now()
         name = command_name(cmd)
-        new_recorder = self._start_command(cmd) if isinstance(cmd, StartSession) else None
+        new_recorder = await self._start_command(cmd) if isinstance(cmd, StartSession) else None
         if self.recorder is not None:
             self.recorder.add_command(now, name, dataclasses.asdict(cmd))
         if isinstance(cmd, StopSession):
@@ -414,7 +444,7 @@ class Service:
                     self._close_session(SessionStatus.COMPLETE)
             except BaseException:
                 if new_recorder is not None:  # claimed but never used
-                    new_recorder.close(SessionStatus.FAILED)
+                    _close_unused_recorder(new_recorder)
                 raise
             self._open_session(cmd.session_id, new_recorder)
             return {"session_id": self.state.session_id}
@@ -533,7 +563,24 @@ class Service:
             list(self.state.gaps),
             dropped,
             self.summary_text,
+            self.state.gap_count,
         )
+
+
+def _close_unused_recorder(rec: Recorder) -> None:
+    """Close a recorder made for a session that never started, in a thread of its own (its
+    final write must not stall the loop, and nothing waits for it)."""
+    threading.Thread(
+        target=rec.close, args=(SessionStatus.FAILED,), name=f"close-{rec.session_id}"
+    ).start()
+
+
+def _close_unused(made: asyncio.Future[Recorder | None]) -> None:
+    if made.cancelled() or made.exception() is not None:
+        return
+    rec = made.result()
+    if rec is not None:
+        _close_unused_recorder(rec)
 
 
 RSC_MAX_AGE_S = 3.0

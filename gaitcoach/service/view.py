@@ -143,7 +143,7 @@ def pods_line(service: Service) -> Text:
         for st in service.link.status():
             battery = "" if st.battery_pct is None else f" {st.battery_pct} %"
             parts.append(f"{st.foot.value} {st.state.value}{battery}")
-    gaps = len(service.state.gaps)
+    gaps = service.state.gap_count
     tail = f"; {gaps} gap(s) in the data" if gaps else ""
     return Text("pods: " + (", ".join(parts) or "connecting") + tail, style="dim")
 

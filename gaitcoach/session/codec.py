@@ -52,12 +52,20 @@ def _shuffle(a: npt.NDArray[np.generic]) -> bytes:
 
 def _unshuffle(payload: bytes, dtype: npt.DTypeLike, count: int) -> npt.NDArray[np.generic]:
     dt = np.dtype(dtype)
+    expected = dt.itemsize * count
+    # Never inflate more than the block can hold (plus one byte to tell "too long"): a
+    # corrupt or hostile payload of a few hundred kB can inflate to gigabytes.
+    inflater = zlib.decompressobj()
     try:
-        raw = zlib.decompress(payload)
+        raw = inflater.decompress(payload, expected + 1)
     except zlib.error as exc:
         raise CodecError(f"corrupt chunk payload: {exc}") from exc
-    if len(raw) != dt.itemsize * count:
-        raise CodecError(f"chunk payload has {len(raw)} bytes, expected {dt.itemsize * count}")
+    if len(raw) > expected:
+        raise CodecError(f"chunk payload inflates to more than the expected {expected} bytes")
+    if not inflater.eof:
+        raise CodecError("corrupt chunk payload: incomplete or truncated stream")
+    if len(raw) != expected:
+        raise CodecError(f"chunk payload has {len(raw)} bytes, expected {expected}")
     grid = np.frombuffer(raw, dtype=np.uint8).reshape(dt.itemsize, count)
     return np.ascontiguousarray(grid.T).view(dt).reshape(count)
 

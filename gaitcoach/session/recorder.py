@@ -4,8 +4,10 @@
 thread commits the batch to the store every ``flush_interval_s`` in one transaction. After
 kill -9 everything committed survives (SQLite WAL, ``synchronous=NORMAL``), so at most the
 last ``flush_interval_s`` plus one commit is lost. A write failure mid-run (disk filled up)
-is counted, the batch is kept and retried, and the service goes on; beyond
-``max_pending_items`` the oldest raw chunks are dropped and counted.
+is counted, the batch is kept and retried, and the service goes on; raw chunks are encoded
+once (a retry writes the same blocks). Beyond ``max_pending_items`` (items of every kind, raw
+chunks in encoded blocks included) the oldest raw chunks are dropped first, then the oldest
+items of any kind, each counted by kind.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -70,6 +73,18 @@ class RecorderStats:
     dropped_chunks: int
     rejected: int
     last_error: str | None
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Items dropped unwritten beyond ``max_pending_items``, by kind (the table: "chunks",
+    "gaps", "strides", ...); ``dropped_chunks`` is ``dropped["chunks"]``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Raw chunks encoded into one stored block, waiting for a commit that succeeds."""
+
+    row: tuple[Any, ...]
+    chunks: int
+    samples: int
 
 
 def _iso(t: datetime) -> str:
@@ -146,12 +161,18 @@ class Recorder:
         self.max_pending_items = max_pending_items
         self._scales = dict(scales or {})
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        # Pending rows by table, oldest first (a row is (session id, seq, ...)), and the raw
+        # blocks a failed commit left, encoded already; _n_pending counts both in items
+        # (a block counts its chunks).
+        self._pending: dict[str, deque[tuple[Any, ...]]] = {}
+        self._ready: deque[_Block] = deque()
+        self._n_pending = 0
         self._seq = 0
         self._first_t: float | None = None
         self._last_t: float | None = None
         self._items = self._chunks = self._samples = 0
-        self._errors = self._dropped = self._rejected = 0
+        self._errors = self._rejected = 0
+        self._dropped: dict[str, int] = {}
         self._last_error: str | None = None
         self._closed = False
         self._flush_waiters: list[threading.Event] = []
@@ -201,21 +222,39 @@ class Recorder:
         with self._lock:
             if self._closed:
                 raise RuntimeError("recorder is closed")
-            self._pending.append((table, (self.session_id, self._seq, *row)))
+            queue = self._pending.get(table)
+            if queue is None:
+                queue = self._pending[table] = deque()
+            queue.append((self.session_id, self._seq, *row))
+            self._n_pending += 1
             self._seq += 1
             if t_s is not None and math.isfinite(t_s):
                 first = t_s if t_from is None else t_from
                 self._first_t = first if self._first_t is None else min(self._first_t, first)
                 self._last_t = t_s if self._last_t is None else max(self._last_t, t_s)
-            if len(self._pending) > self.max_pending_items:
-                self._drop_oldest_chunk_locked()
+            self._bound_locked()
 
-    def _drop_oldest_chunk_locked(self) -> None:
-        for i, (table, _) in enumerate(self._pending):
-            if table == "chunks":
-                del self._pending[i]
-                self._dropped += 1
-                return
+    def _bound_locked(self) -> None:
+        """Drop (and count) the oldest pending items beyond ``max_pending_items``: raw chunks
+        first (encoded blocks, then chunks not yet encoded: the bulk of the data, and the
+        replay's input only), then the oldest items of any kind. Caller holds the lock."""
+        while self._n_pending > self.max_pending_items:
+            if self._ready:
+                block = self._ready.popleft()
+                self._count_drop_locked("chunks", block.chunks)
+                continue
+            table = "chunks" if self._pending.get("chunks") else None
+            if table is None:
+                heads = [(q[0][1], t) for t, q in self._pending.items() if q]
+                if not heads:
+                    return
+                table = min(heads)[1]
+            self._pending[table].popleft()
+            self._count_drop_locked(table, 1)
+
+    def _count_drop_locked(self, table: str, n: int) -> None:
+        self._dropped[table] = self._dropped.get(table, 0) + n
+        self._n_pending -= n
 
     def _reject(self, what: str, exc: Exception) -> None:
         with self._lock:
@@ -305,33 +344,43 @@ class Recorder:
 
     def _write_batch(self, status: SessionStatus | None = None) -> None:
         with self._lock:
-            batch, self._pending = self._pending, []
+            rows, self._pending = self._pending, {}
+            blocks, self._ready = list(self._ready), deque()
+            self._n_pending = 0
             first_t, last_t = self._first_t, self._last_t
             waiters, self._flush_waiters = self._flush_waiters, []
+        # Raw chunks are encoded once: a failed commit keeps the blocks, not the chunks.
+        chunks = rows.pop("chunks", None)
+        if chunks:
+            blocks.extend(self._blocks(chunks))
         try:
-            self._commit(batch, first_t, last_t, status)
+            self._commit(rows, [b.row for b in blocks], first_t, last_t, status)
         except sqlite3.Error as exc:
             with self._lock:
-                # Keep the batch for the next attempt (e.g. space was freed).
-                self._pending[:0] = batch
+                # Keep the batch for the next attempt (e.g. space was freed), before anything
+                # added meanwhile; beyond the bound the oldest goes.
+                self._ready.extendleft(reversed(blocks))
+                for table, queue in rows.items():
+                    self._pending.setdefault(table, deque()).extendleft(reversed(queue))
+                self._n_pending += sum(map(len, rows.values())) + sum(b.chunks for b in blocks)
+                self._bound_locked()
                 self._errors += 1
                 self._last_error = f"write failed: {exc}"
         else:
+            n_chunks = sum(b.chunks for b in blocks)
             with self._lock:
-                self._items += len(batch)
-                for table, row in batch:
-                    if table == "chunks":
-                        self._chunks += 1
-                        self._samples += len(row[2])
+                self._items += sum(map(len, rows.values())) + n_chunks
+                self._chunks += n_chunks
+                self._samples += sum(b.samples for b in blocks)
         for w in waiters:
             w.set()
 
-    def _blocks(self, chunks: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _blocks(self, chunks: Iterable[tuple[Any, ...]]) -> list[_Block]:
         """One stored block per foot and flush (at most ``MAX_BLOCK_SAMPLES`` samples)."""
         by_foot: dict[Foot, list[tuple[int, ImuChunk]]] = {}
         for _, seq, chunk in chunks:
             by_foot.setdefault(chunk.foot, []).append((seq, chunk))
-        rows = []
+        blocks = []
         for foot, items in by_foot.items():
             start = 0
             while start < len(items):
@@ -340,12 +389,14 @@ class Recorder:
                     size += len(items[stop][1])
                     stop += 1
                 try:
-                    rows.append(self._encode_block(foot, items[start:stop]))
+                    row = self._encode_block(foot, items[start:stop])
                 except (ValueError, TypeError) as exc:
                     # Unencodable samples (should not happen for ImuChunk): count, go on.
                     self._reject(f"{stop - start} chunks", exc)
+                else:
+                    blocks.append(_Block(row, stop - start, size))
                 start = stop
-        return rows
+        return blocks
 
     def _encode_block(self, foot: Foot, items: list[tuple[int, ImuChunk]]) -> tuple[Any, ...]:
         t = np.concatenate([c.t_s for _, c in items])
@@ -375,21 +426,18 @@ class Recorder:
 
     def _commit(
         self,
-        batch: list[tuple[str, tuple[Any, ...]]],
+        rows: Mapping[str, deque[tuple[Any, ...]]],
+        blocks: list[tuple[Any, ...]],
         first_t: float | None,
         last_t: float | None,
         status: SessionStatus | None,
     ) -> None:
-        by_table: dict[str, list[tuple[Any, ...]]] = {}
-        for table, row in batch:
-            by_table.setdefault(table, []).append(row)
-        if "chunks" in by_table:
-            by_table["chunks"] = self._blocks(by_table["chunks"])
         conn = self._conn
         try:
-            for table, rows in by_table.items():
-                marks = ",".join("?" * len(rows[0]))
-                conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            for table, table_rows in (*rows.items(), ("chunks", blocks)):
+                if table_rows:
+                    marks = ",".join("?" * len(table_rows[0]))
+                    conn.executemany(f"INSERT INTO {table} VALUES ({marks})", table_rows)
             conn.execute(
                 "UPDATE sessions SET heartbeat_wall_s = ?, first_t_s = ?, last_t_s = ? "
                 "WHERE id = ?",
@@ -436,9 +484,10 @@ class Recorder:
             self._chunks,
             self._samples,
             self._errors,
-            self._dropped,
+            self._dropped.get("chunks", 0),
             self._rejected,
             self._last_error,
+            dict(self._dropped),
         )
 
     def __enter__(self) -> Recorder:

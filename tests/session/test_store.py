@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +20,14 @@ from gaitcoach.session.codec import (
     ENC_COUNTS,
     ENC_F32,
     ENC_F64,
+    CodecError,
+    EncodedBlock,
     decode_samples,
     decode_times,
     encode_samples,
     encode_times,
+    pack_blocks,
+    unpack_blocks,
 )
 from gaitcoach.session.recorder import ImuScale, Recorder
 from gaitcoach.session.store import (
@@ -60,6 +66,57 @@ def test_samples_counts_are_exact_and_compact() -> None:
     # Without a given scale the LSB is inferred, still exact.
     inferred = encode_samples(c.gyr_radps)
     assert decode_samples(inferred, 416).tobytes() == c.gyr_radps.tobytes()
+
+
+def _zlib_bomb(inflated_mb: int) -> bytes:
+    """A small zlib stream of ``inflated_mb`` MB of zeros (built without holding them)."""
+    c = zlib.compressobj(9)
+    zeros = b"\0" * (1 << 20)
+    return b"".join(c.compress(zeros) for _ in range(inflated_mb)) + c.flush()
+
+
+def test_a_decompression_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    bomb = _zlib_bomb(64)
+    assert len(bomb) < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodecError):
+            decode_times(bomb, 1)
+        with pytest.raises(CodecError):
+            decode_samples(EncodedBlock(ENC_COUNTS, factory.ACC_LSB, bomb), 10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000, f"inflated {peak / 1e6:.0f} MB before refusing"
+    # Truncated and over-long streams are corrupt as before.
+    good = encode_times(np.arange(10) / 208.0)
+    with pytest.raises(CodecError, match="truncated"):
+        decode_times(good[:-4], 10)
+    with pytest.raises(CodecError, match="more than the expected"):
+        decode_times(good, 9)
+
+    # In a stored block (valid header and checksum): reading the raw data is one corrupt-block
+    # error, not gigabytes of memory or a MemoryError.
+    with Recorder(tmp_path, scales=SCALES) as rec:
+        rec.add_chunk(factory.chunk(Foot.LEFT, 0.0, 21, seed=1))
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    ((payload,),) = conn.execute("SELECT payload FROM chunks")
+    _, acc, gyr = unpack_blocks(payload)
+    blocks = (EncodedBlock(ENC_COUNTS, 1.0, acc), EncodedBlock(ENC_COUNTS, 1.0, gyr))
+    hostile = pack_blocks(bomb, *blocks)  # the payloads only: header, lengths, checksum
+    conn.execute("UPDATE chunks SET payload = ?", (hostile,))
+    conn.commit()
+    conn.close()
+    tracemalloc.start()
+    try:
+        with SessionStore(tmp_path) as store:
+            sid = store.list_sessions()[0].id
+            with pytest.raises(SessionError, match="raw block 0 is corrupt"):
+                list(store.iter_raw(sid))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000, f"inflated {peak / 1e6:.0f} MB before refusing"
 
 
 def test_samples_fall_back_to_exact_floats() -> None:
@@ -239,6 +296,97 @@ def test_disk_full_mid_run_is_counted_retried_and_loses_nothing(tmp_path: Path) 
     for a, b in zip(got, first + more, strict=True):
         assert isinstance(a, ImuChunk) and a.t_s.tobytes() == b.t_s.tobytes()
         assert a.acc_mps2.tobytes() == b.acc_mps2.tobytes()
+
+
+def test_backlog_is_bounded_for_every_kind_and_drops_are_counted(tmp_path: Path) -> None:
+    # The writer is behind (no flush runs): gaps, strides, events, commands, cues and
+    # discomfort reports are held within max_pending_items, like raw chunks; the oldest go.
+    rec = Recorder(tmp_path, scales=SCALES, flush_interval_s=3600.0, max_pending_items=100)
+    strides = factory.strides(factory.EFFICIENT, 1.0)
+    added: list[str] = []
+    for i in range(150):
+        rec.add_gap(Gap(Foot.LEFT, float(i), i + 0.5, 104, "packet loss"))
+        rec.add_stride(strides[i])
+        rec.add_event(LinkEvent(float(i), Foot.RIGHT, "AA:BB", LinkState.STREAMING, "", -60, 90))
+        rec.add_command(float(i), "mute", {"i": i})
+        rec.add_cue(factory.cue(CueKind.CADENCE, float(i), {"cadence_spm": 160.0}, n=i))
+        rec.add_discomfort(factory.discomfort(float(i), 3))
+        added += ["gaps", "strides", "events", "commands", "cues", "discomfort"]
+    stats = rec.close()
+    kept = added[-100:]
+    with SessionStore(tmp_path) as store:
+        data = store.load("latest")
+    # The newest items are the ones kept.
+    assert [c.args["i"] for c in data.commands] == list(range(150 - kept.count("commands"), 150))
+    assert len(data.gaps) == kept.count("gaps") and data.gaps[-1].start_s == 149.0
+    assert len(data.strides) == kept.count("strides") and data.strides[-1] == strides[149]
+    assert len(data.events) == kept.count("events") and len(data.cues) == kept.count("cues")
+    assert len(data.discomfort) == kept.count("discomfort")
+    assert stats.dropped == {k: 150 - kept.count(k) for k in set(added)}
+    assert stats.dropped_chunks == 0 and stats.items_written == 100
+
+
+def test_raw_chunks_are_dropped_before_other_kinds(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path, scales=SCALES, flush_interval_s=3600.0, max_pending_items=50)
+    for i in range(40):
+        rec.add_chunk(factory.chunk(Foot.LEFT, i * 0.1, 21, seed=i))
+        rec.add_gap(Gap(Foot.LEFT, i + 0.05, i + 0.06, 1, "packet loss"))
+    stats = rec.close()
+    assert stats.dropped == {"chunks": 30} and stats.dropped_chunks == 30
+    with SessionStore(tmp_path) as store:
+        sid = store.list_sessions()[0].id
+        assert len(store.load(sid).gaps) == 40
+        assert store.raw_count(sid) == (10, 10 * 21)
+
+
+def test_a_full_disk_encodes_raw_chunks_once_and_keeps_the_backlog_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gaitcoach.session.recorder as recorder_module
+
+    encoded: list[int] = []
+    real_encode = recorder_module.encode_times
+
+    def counting_encode(t_s: np.ndarray) -> bytes:
+        encoded.append(len(t_s))
+        return real_encode(t_s)
+
+    monkeypatch.setattr(recorder_module, "encode_times", counting_encode)
+    rec = Recorder(tmp_path, scales=SCALES, flush_interval_s=3600.0, max_pending_items=300)
+    first = [factory.chunk(Foot.LEFT, i * 0.1, 21, seed=i) for i in range(5)]
+    for c in first:
+        rec.add_chunk(c)
+    rec.flush()
+    pages = rec._conn.execute("PRAGMA page_count").fetchone()[0]
+    rec._conn.execute(f"PRAGMA max_page_count = {pages}")  # the real SQLITE_FULL
+    more = [factory.chunk(Foot.LEFT, 1.0 + i * 0.1, 21, seed=100 + i) for i in range(400)]
+    for c in more[:200]:
+        rec.add_chunk(c)
+    rec.flush()
+    assert rec.stats().write_errors == 1
+    after_first_try = sum(encoded)
+    assert after_first_try == 5 * 21 + 200 * 21
+    for c in more[200:]:
+        rec.add_chunk(c)  # beyond the bound: the oldest (encoded) chunks go
+    for attempt in range(3):
+        rec.flush()
+        assert rec.stats().write_errors == 2 + attempt
+    # Each chunk was encoded once, however often the commit was retried.
+    assert sum(encoded) <= after_first_try + 200 * 21
+    rec._conn.execute("PRAGMA max_page_count = 1073741823")  # space freed
+    stats = rec.close()
+    assert stats.dropped_chunks > 0 and stats.dropped == {"chunks": stats.dropped_chunks}
+    assert stats.chunks_written + stats.dropped_chunks == 405
+    assert stats.chunks_written - 5 <= 300
+    with SessionStore(tmp_path) as store:
+        info = store.list_sessions()[0]
+        got = list(store.iter_raw(info.id))
+    assert len(got) == stats.chunks_written
+    # What is kept is the newest, bit-exact.
+    kept = first + more[len(more) - (len(got) - 5) :]
+    for a, b in zip(got, kept, strict=True):
+        assert isinstance(a, ImuChunk) and a.t_s.tobytes() == b.t_s.tobytes()
+        assert a.gyr_radps.tobytes() == b.gyr_radps.tobytes()
 
 
 def test_interleaved_feet_replay_in_recorded_order(tmp_path: Path) -> None:
