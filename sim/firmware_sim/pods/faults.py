@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from gaitcoach.footpod.codec import ImuFormat
 from gaitcoach.footpod.profile import RATES_HZ
 
 MALFORMED_KINDS = (
@@ -60,8 +61,9 @@ def malformed(kind: str, good: bytes, rng: np.random.Generator) -> bytes:
     if kind == "badformat":
         return good[:FORMAT_OCTET] + b"\xff" + good[FORMAT_OCTET + 1 :]
     if kind == "otherformat":
-        code = good[FORMAT_OCTET]
-        other = (code & ~0x3) | ((code & 0x3) + 1) % len(RATES_HZ)
+        fmt = ImuFormat.from_code(good[FORMAT_OCTET])
+        rate = RATES_HZ[(RATES_HZ.index(fmt.rate_hz) + 1) % len(RATES_HZ)]
+        other = replace(fmt, rate_hz=rate).code
         return good[:FORMAT_OCTET] + bytes([other]) + good[FORMAT_OCTET + 1 :]
     if kind == "empty":
         return b""
