@@ -317,17 +317,16 @@ def ipol_reference(folder: Path, config: GaitConfig = DEFAULT_CONFIG) -> IpolRep
             on_to, _ = match_one_to_one(ev[:, 0], ics, IPOL_TOLERANCE_S)
             if np.isfinite(on_to).sum() > np.isfinite(ic_err).sum():
                 flipped.append(f"{name} {foot}")
-            align = res.analyzer.feet_[foot].alignment_
-            if align is None or not align.confident_:
+            fa = res.analyzer.feet_[foot]
+            if fa.alignment_ is None or not fa.alignment_.confident_:
                 unconfident.append(f"{name} {foot}")
-            rate_hz = 1.0 / float(np.median(np.diff(trial.imu[foot].t_s)))
+            # The engine's own gap rule: a time step above max_dt_factor nominal periods.
+            assert fa.rate_hz_ is not None
+            max_dt_s = config.max_dt_factor / fa.rate_hz_
             for event, err in (("IC", ic_err), ("TO", to_err)):
                 for i in np.flatnonzero(~np.isfinite(err)):
-                    misses[event][
-                        _miss_reason(
-                            ev[i], event, swings, trial.imu[foot], config.max_dt_factor / rate_hz
-                        )
-                    ] += 1
+                    reason = _miss_reason(ev[i], event, swings, trial.imu[foot], max_dt_s)
+                    misses[event][reason] += 1
             for cat, rows in _categories(trial, foot).items():
                 whole = cat in ("all", "aged 60+")
                 cats[cat].ic.add(ic_err, ic_false if whole else 0, rows)
