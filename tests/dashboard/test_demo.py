@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,11 @@ RUNNER = "demo"
 pytestmark = [pytest.mark.usefixtures(gait_engine_ready.__name__), pytest.mark.underload]
 TILE = "(m => document.querySelector(`.tile[data-metric=${m}] .value`).textContent)"
 CUE = "(q => document.querySelector('#cues li' + q))"
+
+
+def published_at(t_unix_s: float) -> Callable[[dict[str, Any]], bool]:
+    """A payload with this time: the page shows the message it was sent."""
+    return lambda d: bool(d["t_unix_s"] == t_unix_s)
 
 
 class Demo:
@@ -129,9 +135,7 @@ def test_dashboard_against_the_running_demo(tmp_path: Path) -> None:
             wait_js(page, f"{TILE}('cadence') !== '–'", 60)
             for _ in range(3):
                 shown = shown_metrics(page)
-                sent = next(
-                    m.json() for m in rec.on("/metrics") if m.json()["t_unix_s"] == shown["t"]
-                )
+                sent = rec.find("/metrics", published_at(shown["t"]))
                 validator("metrics").validate(sent)
                 assert close_to(shown["cadence"], sent["cadence_spm"]), (shown, sent)
                 assert close_to(shown["contact"], sent["contact_time_s"], 1000), (shown, sent)
@@ -144,14 +148,14 @@ def test_dashboard_against_the_running_demo(tmp_path: Path) -> None:
                 "(e => e.dataset.t && [Number(e.dataset.t), e.textContent])"
                 "(document.querySelector('#stride'))",
             )
-            stride = next(m.json() for m in rec.on("/stride") if m.json()["t_unix_s"] == stride_t)
+            stride = rec.find("/stride", published_at(stride_t))
             contact_ms = round(stride["stride"]["contact_time_s"] * 1000)
             shown_ms = re.search(r"contact (\d+) ms", stride_text)
             assert shown_ms and abs(int(shown_ms[1]) - contact_ms) <= 1
 
             # A cue: in the log, handed to speech synthesis, as published.
             cue_id = wait_js(page, f"{CUE}(':not([data-kind=discomfort])')?.dataset.id", 90)
-            cue = next(m.json() for m in rec.on("/cue") if m.json()["id"] == cue_id)
+            cue = rec.find("/cue", lambda d: d["id"] == cue_id)
             wait_js(page, f"window.__spoken.some(s => s.text === {cue['text']!r})")
             wait_js(page, f"{CUE}('[data-id=\"{cue_id}\"]').dataset.state === 'heard'")
 
@@ -173,15 +177,10 @@ def test_dashboard_against_the_running_demo(tmp_path: Path) -> None:
             page.select_option("#body-part", "calf")
             page.click("#scores button[data-score='3']")
             wait_js(page, "document.querySelector('#reply').dataset.ok === 'true'", 20)
-            command = next(m for m in rec.on("/cmd/discomfort"))
-            body = command.json()
+            body = rec.find("/cmd/discomfort")
             validator("command").validate(body)
             assert (body["body_part"], body["score"]) == ("calf", 3)
-            reply = next(
-                m.json()
-                for m in rec.messages
-                if "/reply" in m.topic and m.json().get("id") == body["id"]
-            )
+            reply = rec.find("/reply/", lambda d: d.get("id") == body["id"], anywhere=True)
             validator("reply").validate(reply)
             assert reply["ok"] and reply["command"] == "discomfort"
             answer = reply["result"]["cue_id"]

@@ -20,9 +20,7 @@ def test_defaults_and_a_valid_file(tmp_path: Path) -> None:
 
 def test_every_problem_at_once(tmp_path: Path) -> None:
     path = tmp_path / "hub.toml"
-    path.write_text(
-        '[hubb]\nx = 1\n[mqtt]\nport = 70000\n[hub]\ngroup = "a/b"\n'
-    )
+    path.write_text('[hubb]\nx = 1\n[mqtt]\nport = 70000\n[hub]\ngroup = "a/b"\n')
     with pytest.raises(ConfigError) as err:
         load_hub_config(path)
     keys = [p.key for p in err.value.problems]

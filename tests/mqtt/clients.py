@@ -139,9 +139,25 @@ class Recorder:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def on(self, suffix: str) -> list[Received]:
+    def on(self, suffix: str, *, anywhere: bool = False) -> list[Received]:
+        """The messages whose topic ends with ``suffix`` (has it ``anywhere``)."""
         with self._lock:
-            return [m for m in self.messages if m.topic.endswith(suffix)]
+            return [
+                m
+                for m in self.messages
+                if (suffix in m.topic if anywhere else m.topic.endswith(suffix))
+            ]
+
+    def _match(
+        self, suffix: str, predicate: Callable[[dict[str, Any]], bool], anywhere: bool = False
+    ) -> dict[str, Any] | None:
+        return next(
+            (d for m in self.on(suffix, anywhere=anywhere) if predicate(d := m.json())), None
+        )
+
+    def _missing(self, suffix: str, timeout_s: float) -> AssertionError:
+        got = [m.payload[:200] for m in self.on(suffix)]
+        return AssertionError(f"no matching message on *{suffix} within {timeout_s} s; got {got}")
 
     async def wait_for(
         self,
@@ -151,13 +167,27 @@ class Recorder:
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for m in self.on(suffix):
-                data = m.json()
-                if predicate(data):
-                    return data
+            if (data := self._match(suffix, predicate)) is not None:
+                return data
             await asyncio.sleep(0.01)
-        got = [m.payload[:200] for m in self.on(suffix)]
-        raise AssertionError(f"no matching message on *{suffix} within {timeout_s} s; got {got}")
+        raise self._missing(suffix, timeout_s)
+
+    def find(
+        self,
+        suffix: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda d: True,
+        timeout_s: float = 10.0,
+        *,
+        anywhere: bool = False,
+    ) -> dict[str, Any]:
+        """``wait_for`` from a thread: another subscriber (a browser page) may get a message
+        before this recorder does, most of all on a loaded machine."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if (data := self._match(suffix, predicate, anywhere)) is not None:
+                return data
+            time.sleep(0.02)
+        raise self._missing(suffix, timeout_s)
 
 
 def publish(
