@@ -62,7 +62,7 @@ def _service(data_dir: Path, hours: float) -> Service:
         {"runner": {"id": "ann", "height_m": 1.7}, "session": {"data_dir": str(data_dir)}}
     )
     svc = Service(cfg)
-    svc._open_session()
+    svc._open_session(None, svc._new_recorder(None))
     rec = svc.recorder
     assert rec is not None
     for s in factory.strides(factory.FATIGUING, hours * 60.0):

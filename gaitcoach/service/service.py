@@ -175,11 +175,22 @@ class Service:
             session_id=session_id,
         )
 
-    def _open_session(
-        self, session_id: str | None = None, recorder: Recorder | None = None
-    ) -> None:
+    async def _make_recorder(self, session_id: str | None) -> Recorder | None:
+        """:meth:`_new_recorder` in a worker thread: it checks the disk (with an fsync), opens
+        the store (waiting up to its lock timeout when another writer holds it) and commits
+        the session's row, none of which may stall the loop (the stream, the cues, MQTT)."""
+        made = asyncio.ensure_future(asyncio.to_thread(self._new_recorder, session_id))
+        try:
+            return await asyncio.shield(made)
+        except asyncio.CancelledError:
+            # The service is stopping: a recorder the thread still makes is closed as never
+            # used, not left 'recording'.
+            made.add_done_callback(_close_unused)
+            raise
+
+    def _open_session(self, session_id: str | None, recorder: Recorder | None) -> None:
         now = self.clock.now()
-        self.recorder = recorder if recorder is not None else self._new_recorder(session_id)
+        self.recorder = recorder
         if self.recorder is not None:
             session_id = self.recorder.session_id
             self.session_ids.append(session_id)
@@ -198,24 +209,14 @@ class Service:
 
     async def _start_command(self, cmd: StartSession) -> Recorder | None:
         """Check a ``start`` before anything changes: the running session's id is refused,
-        and so is an id the store already holds (the new recorder claims the id first).
-
-        The recorder is made in a worker thread: it checks the disk (with an fsync), opens the
-        store (waiting up to its lock timeout when another writer holds it) and commits the
-        session's row, none of which may stall the loop (the stream, the cues)."""
+        and so is an id the store already holds (the new recorder claims the id first)."""
         running = self.state.session_id if self.pipeline.coach.active else None
         if cmd.session_id is not None and cmd.session_id == running:
             raise CommandError(
                 "conflict", f"session {cmd.session_id} is running: stop it or use a new id"
             )
-        made = asyncio.ensure_future(asyncio.to_thread(self._new_recorder, cmd.session_id))
         try:
-            return await asyncio.shield(made)
-        except asyncio.CancelledError:
-            # The service is stopping (the publisher cancels commands in flight): a recorder
-            # the thread still makes is closed as never used, not left 'recording'.
-            made.add_done_callback(_close_unused)
-            raise
+            return await self._make_recorder(cmd.session_id)
         except SessionExistsError as exc:
             raise CommandError("conflict", f"{exc}: use a new id") from None
         except StorageError as exc:  # disk full, read-only: the running session goes on
@@ -511,7 +512,7 @@ class Service:
                 self.publisher = pub
                 if pub is not None:
                     pub.on_cue_outcome = self._cue_outcome
-                self._open_session()
+                self._open_session(None, await self._make_recorder(None))
                 async with FootpodLink(self.config.link) as link:
                     self.link = link
                     tasks = [

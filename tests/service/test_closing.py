@@ -60,7 +60,7 @@ async def test_closing_a_long_session_leaves_the_loop_running(tmp_path: Path) ->
         {"runner": {"id": "ann", "height_m": 1.7}, "session": {"data_dir": str(tmp_path)}}
     )
     svc = Service(cfg)
-    svc._open_session()
+    svc._open_session(None, svc._new_recorder(None))
     assert svc.recorder is not None
     for s in factory.strides(factory.FATIGUING, 120.0):
         svc.recorder.add_stride(s)

@@ -1,5 +1,6 @@
-"""A ``start`` does its store work off the event loop (real Mosquitto, real SQLite): while
-another writer holds the store's lock the loop goes on, and commands still apply in order."""
+"""A ``start``, and the first session at startup, do their store work off the event loop
+(real Mosquitto, real SQLite): while another writer holds the store's lock the loop goes on,
+and commands still apply in order."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from pathlib import Path
 
 import pytest
 
+from firmware_sim.bluez.daemon import PrivateBus
 from gaitcoach.coach import StartSession
 from gaitcoach.service.config import config_from_dict
 from gaitcoach.service.service import Service
 from gaitcoach.session import Recorder, SessionStatus, SessionStore
-from gaitcoach.session.store import DB_NAME
+from gaitcoach.session.store import DB_NAME, connect
+from tests.link.harness import private_bus, serve
+from tests.mqtt.broker import running_mosquitto
+from tests.mqtt.clients import Recorder as MqttRecorder
 from tests.mqtt.clients import publish
 from tests.service.test_command_safety import RUNNER, service_on_broker
+
+__all__ = ["private_bus"]
 
 
 @contextmanager
@@ -111,7 +118,7 @@ async def test_a_start_cancelled_while_its_store_is_locked_leaves_no_live_sessio
         {"runner": {"id": RUNNER, "height_m": 1.7}, "session": {"data_dir": str(data)}}
     )
     svc = Service(cfg)
-    svc._open_session()
+    svc._open_session(None, svc._new_recorder(None))
     first, old = svc.state.session_id, svc.recorder
     begun, _ = spy_new_recorder(svc)
     with store_write_locked(data):
@@ -132,3 +139,42 @@ async def test_a_start_cancelled_while_its_store_is_locked_leaves_no_live_sessio
     assert status is SessionStatus.FAILED
     svc._close_session(SessionStatus.COMPLETE)
     await svc.wait_closed()
+
+
+async def test_the_first_session_waits_for_a_locked_store_off_the_loop(
+    private_bus: PrivateBus, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    connect(data / DB_NAME).close()  # the store exists, so another writer can hold its lock
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        cfg = config_from_dict(
+            {
+                "runner": {"id": RUNNER, "height_m": 1.7},
+                "mqtt": {"host": broker.host, "port": broker.port, "embedded": "never"},
+                "session": {"data_dir": str(data)},
+            }
+        )
+        svc = Service(cfg)
+        begun, threads = spy_new_recorder(svc)
+        async with serve(private_bus):
+            with MqttRecorder(broker, [f"gaitcoach/{RUNNER}/status"]) as rec:
+                with store_write_locked(data):
+                    task = asyncio.create_task(svc.run())
+                    await until(begun, 60.0)
+                    for _ in range(10):
+                        await asyncio.sleep(0.01)  # the loop is free while the store is locked
+                    assert threads and threading.get_ident() not in threads
+                    assert svc.recorder is None and svc.state.session_id is None
+                for _ in range(3000):
+                    if svc.recorder is not None:
+                        break
+                    await asyncio.sleep(0.01)
+                first = svc.state.session_id
+                assert svc.recorder is not None and first is not None
+                await rec.wait_for("/status", lambda d: d.get("session_id") == first, 30.0)
+                svc.stop()
+                result = await asyncio.wait_for(task, 60)
+    assert result.session_ids == [first]
+    with SessionStore(data) as store:
+        assert {s.id: s.status for s in store.list_sessions()} == {first: SessionStatus.COMPLETE}

@@ -41,7 +41,7 @@ async def service_on_broker(
             async with MqttPublisher(settings, RUNNER, command_handler=svc.command) as pub:
                 assert await pub.wait_connected(5.0)
                 svc.publisher = pub
-                svc._open_session()
+                svc._open_session(None, svc._new_recorder(None))
                 try:
                     yield svc, broker, rec
                 finally:

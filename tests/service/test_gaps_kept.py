@@ -10,7 +10,7 @@ from gaitcoach.types import Foot, Gap
 
 def test_gaps_in_memory_are_bounded_and_all_counted() -> None:
     svc = Service(config_from_dict({"runner": {"id": "viv"}, "service": {"record": False}}))
-    svc._open_session()
+    svc._open_session(None, svc._new_recorder(None))
     n = GAPS_KEEP + 250
     for i in range(n):  # a flaky pod over a long run
         svc.handle(Gap(Foot.LEFT, 2.0 * i, 2.0 * i + 0.5, 104, "packet loss"))

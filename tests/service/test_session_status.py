@@ -30,7 +30,7 @@ async def test_status_drops_the_session_when_its_summary_fails(tmp_path: Path) -
                 assert await pub.wait_connected(5.0)
                 svc = Service(cfg)
                 svc.publisher = pub
-                svc._open_session()
+                svc._open_session(None, svc._new_recorder(None))
                 sid = svc.state.session_id
                 assert sid is not None
                 await rec.wait_for("/status", lambda d: d.get("session_id") == sid)
