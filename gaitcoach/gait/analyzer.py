@@ -170,15 +170,21 @@ def _batch(
         for foot, chunk in chunks.items():
             own = sorted((g for g in gaps if g.foot is foot), key=lambda g: g.start_s)
             start = 0
+            # The analyzer keeps only the latest history_size swings between two takes: the
+            # samples go in pieces of history_size (any chunking gives the same records), each
+            # followed by a take.
+            piece = config.history_size
             for g in own:
                 stop = int(np.searchsorted(chunk.t_s, g.start_s, side="right"))
-                if stop > start:
-                    strides += ga.push(chunk.slice(start, stop))
+                for a in range(start, stop, piece):
+                    strides += ga.push(chunk.slice(a, min(a + piece, stop)))
+                    found += ga.take_swings()
                 strides += ga.push_gap(g)
+                found += ga.take_swings()
                 start = max(start, stop)
-            if start < len(chunk):
-                strides += ga.push(chunk.slice(start, len(chunk)))
-            found += ga.take_swings()
+            for a in range(start, len(chunk), piece):
+                strides += ga.push(chunk.slice(a, min(a + piece, len(chunk))))
+                found += ga.take_swings()
         strides += ga.finish()
         found += ga.take_swings()
     finally:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitcoach.gait import FootAnalyzer, GaitAnalyzer, GaitConfig, GaitInputError, analyze
+from gaitcoach.gait import (
+    FootAnalyzer,
+    GaitAnalyzer,
+    GaitConfig,
+    GaitInputError,
+    analyze,
+    analyze_all,
+)
 from gaitcoach.gait.config import DEFAULT_CONFIG
 from gaitcoach.types import Foot, Gap, ImuChunk, StrideRecord
 from tests.gait.simdata import chunks_of, interleaved, recording
@@ -188,3 +195,22 @@ def test_short_timestamp_holes_are_bridged_not_gaps() -> None:
     fb.push(nine)
     fb.finish()
     assert [g.lost_samples for g in fb.gaps_] == [9]
+
+
+def test_untaken_swings_stay_bounded_and_batch_swings_stay_complete() -> None:
+    # A live service that never calls take_swings() ran for hours: the swing event stream
+    # grew by every swing of both feet. It keeps the latest history_size, like swings_.
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=6)
+    small = GaitConfig(history_size=16)
+    ga = GaitAnalyzer(small)
+    for c in interleaved(rec.imu, 3, 50):
+        ga.push(c)
+    ga.finish()
+    kept = ga.take_swings()
+    full = analyze_all(rec.imu).swings
+    assert len(full) > 100
+    for foot in (Foot.LEFT, Foot.RIGHT):
+        mine = [s for s in kept if s.foot is foot]
+        assert mine == [s for s in full if s.foot is foot][-16:]
+    # The batch takes them as it goes: every swing, whatever history_size.
+    assert analyze_all(rec.imu, config=small).swings == full
