@@ -118,8 +118,13 @@ class GaitAnalyzer:
         """Forget contacts no held or future stride of the other foot can need."""
         for foot, fa in self.feet_.items():
             other = _PAIR.get(foot)
-            if other is None or other not in self.feet_:
+            if not self.config.expect_both_feet or other is None:
+                # No stride is ever completed from this foot's contacts (one-foot mode, a
+                # foot without a pair): keeping them grew the list by every stride of a run.
+                fa.prune_ics(math.inf)
                 continue
+            if other not in self.feet_:
+                continue  # the other foot may still come (batch feeds the feet one by one)
             partner = self.feet_[other]
             held = self._held.get(other, [])
             need = min([s.ic_s for s in held] + [partner.horizon_s_])

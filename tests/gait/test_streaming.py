@@ -214,3 +214,19 @@ def test_untaken_swings_stay_bounded_and_batch_swings_stay_complete() -> None:
         assert mine == [s for s in full if s.foot is foot][-16:]
     # The batch takes them as it goes: every swing, whatever history_size.
     assert analyze_all(rec.imu, config=small).swings == full
+
+
+@pytest.mark.parametrize("mode", ["one_foot_mode", "unknown_foot"])
+def test_contacts_nobody_pairs_are_not_kept(mode: str) -> None:
+    # A single pod (expect_both_feet = False, or a foot of unknown side) kept every initial
+    # contact of the run for a bilateral pairing that never happens.
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=6)
+    c = rec.imu[Foot.LEFT]
+    config = GaitConfig(expect_both_feet=mode != "one_foot_mode")
+    foot = Foot.LEFT if mode == "one_foot_mode" else Foot.UNKNOWN
+    ga = GaitAnalyzer(config)
+    released = []
+    for piece in chunks_of(ImuChunk(foot, c.t_s, c.acc_mps2, c.gyr_radps), np.full(10_000, 50)):
+        released += ga.push(piece)
+    assert len(released) > 50
+    assert len(ga.feet_[foot].ic_times()) <= 2
