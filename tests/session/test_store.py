@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import shutil
 import sqlite3
@@ -435,3 +437,24 @@ async def test_async_with_closes_even_when_cancelled(tmp_path: Path) -> None:
         [info] = store.list_sessions()
         assert info.status is SessionStatus.COMPLETE
         assert [c.name for c in store.load(info.id).commands] == ["start"]
+
+
+def test_a_value_sqlite_refuses_is_rejected_and_the_recording_goes_on(tmp_path: Path) -> None:
+    # A NaN gap time failed the commit of its whole batch (NOT NULL), and the kept batch
+    # failed again at every flush: nothing more was written, not even the final status. A
+    # NaN stride time was stored as NULL, and the session no longer loaded at all.
+    good = factory.strides(factory.EFFICIENT, 0.1)[0]
+    with Recorder(tmp_path, flush_interval_s=0.05) as rec:
+        rec.add_gap(Gap(Foot.LEFT, math.nan, 2.0, 3, "bad clock"))
+        rec.add_gap(Gap(Foot.LEFT, 1.0, 2.0, 2**70, "huge"))
+        rec.add_stride(dataclasses.replace(good, cadence_spm=math.nan))
+        rec.add_command(math.nan, "mute", {})
+        rec.add_stride(good)
+        rec.add_gap(Gap(Foot.LEFT, 1.0, 2.0, 200, "link lost"))
+        rec.flush()
+        stats = rec.stats()
+    assert stats.write_errors == 0 and stats.rejected == 4
+    with SessionStore(tmp_path) as store:
+        data = store.load("latest")
+    assert data.info.status is SessionStatus.COMPLETE
+    assert data.strides == [good] and [g.reason for g in data.gaps] == ["link lost"]
