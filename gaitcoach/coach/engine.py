@@ -177,8 +177,15 @@ class Coach:
         self.baseline_cadence_spm_: float | None = self.profile.baseline_cadence_spm
 
     def start(self, now_s: float, session_id: str | None = None) -> None:
-        """Begin a session: forget the previous one's windows, faults and limits."""
+        """Begin a session: forget the previous one's windows, faults and targets. The mute
+        and the rate limits carry over: they are about what the runner hears, and a restart
+        does not make the last cue any less recent (or a mute shorter)."""
+        heard = (self._muted_until_s, self._last_any_s, self._sent_s)
+        last_cue_s = {kind: f.last_cue_s for kind, f in self._faults.items()}
         self._new_session(session_id)
+        self._muted_until_s, self._last_any_s, self._sent_s = heard
+        for kind, fault in self._faults.items():
+            fault.last_cue_s = last_cue_s[kind]
         self.active = True
         self._decide(now_s, "session", DecisionAction.COMMAND, "start", {})
 

@@ -254,3 +254,21 @@ def test_a_long_run_of_commands_keeps_the_coach_bounded() -> None:
     assert len(coach.decisions_) == DECISIONS_KEEP
     assert len(coach.cues_) == CUES_KEEP and len(coach.discomfort_reports_) == DISCOMFORT_KEEP
     assert coach.decisions_[-1].t_s == 3 * DECISIONS_KEEP - 1  # the newest are kept
+
+
+def test_a_session_restart_keeps_the_mute_and_the_rate_limits() -> None:
+    # The runner muted the coach, or just heard a cue; a new session (the app's start) cleared
+    # both, so cues came back while muted, or right after the last one.
+    settings = CoachSettings(warmup_s=0.0, settle_s=0.0)
+    coach = Coach(RunnerProfile(baseline_cadence_spm=155.0), settings)
+    stream = list(strides([like(HEEL_OVERSTRIDER, 900.0)]))
+    coach.apply_command(StartSession("s1"), 0.0)
+    coach.apply_command(Mute(300.0), 0.0)
+    first = feed(coach, (s for s in stream if s.end_ic_s < 100.0))
+    coach.apply_command(StartSession("s2"), 100.0)
+    second = feed(coach, (s for s in stream if 100.0 <= s.end_ic_s < 400.0))
+    assert first == [] and second and min(c.created_s for c in second) >= 300.0
+    coach.apply_command(StartSession("s3"), 400.0)
+    third = feed(coach, (s for s in stream if s.end_ic_s >= 400.0))
+    assert third
+    check_limits(second + third, settings)
