@@ -26,7 +26,15 @@ from gaitcoach.coach.config import TECHNIQUE_KINDS, CoachSettings, RunnerProfile
 from gaitcoach.coach.targets import cadence_target
 from gaitcoach.coach.templates import CueTemplates
 from gaitcoach.metrics import RollingMetrics
-from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, GaitMetrics, StrideRecord
+from gaitcoach.types import (
+    Activity,
+    Cue,
+    CueKind,
+    DiscomfortReport,
+    Foot,
+    GaitMetrics,
+    StrideRecord,
+)
 
 TEN_MINUTES_S = 600.0
 DECISIONS_KEEP = 1000
@@ -36,6 +44,7 @@ DISCOMFORT_KEEP = 100
 memory (the service runs for hours and every command adds a decision); the session record
 keeps every cue, command and report on disk."""
 FAULT_KINDS = tuple(CueKind(k) for k in TECHNIQUE_KINDS)
+BOTH_FEET = frozenset((Foot.LEFT, Foot.RIGHT))
 
 
 class DecisionAction(StrEnum):
@@ -159,6 +168,8 @@ class Coach:
         self._run_start_s: float | None = None
         self._running_since_s: float | None = None
         self._warmup_cadences: list[float] = []
+        self._feet: set[Foot] = set()
+        """The feet whose strides this session has seen."""
         self._sent_s: deque[float] = deque()
         self._last_any_s = -math.inf
         self._muted_until_s = -math.inf
@@ -203,6 +214,7 @@ class Coach:
                 return []  # stopped: wait for the next start
             self.start(stride.ic_s)
         self._rolling.add(stride)
+        self._feet.add(stride.foot)
         if (
             stride.activity is Activity.RUNNING
             and self._run_start_s is not None
@@ -217,12 +229,17 @@ class Coach:
             return []
         snap = self._rolling.snapshot(now_s)
         self.metrics_ = snap
+        window = self._rolling.window(now_s)
         running = (
             snap.activity is Activity.RUNNING
             and snap.n_strides >= self.settings.min_strides
             # Decide on pure running windows only: a window mixing walking and running
             # strides has meaningless medians (cadence half-way between the two).
-            and all(s.activity is Activity.RUNNING for s in self._rolling.window(now_s))
+            and all(s.activity is Activity.RUNNING for s in window)
+            # Once both feet have streamed, a window of one foot (the other pod dropped out)
+            # is one-sided: its medians are that foot's, and an asymmetric runner's one foot
+            # is no ground for a cue. A single pod (one foot all session) is coached as is.
+            and not (self._feet >= BOTH_FEET and not {s.foot for s in window} >= BOTH_FEET)
         )
         if not running:
             self._running_since_s = None

@@ -20,7 +20,7 @@ from gaitcoach.coach import (
     StartSession,
     StopSession,
 )
-from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, StrideRecord
+from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, Foot, StrideRecord
 from tests.coach.streams import EFFICIENT, HEEL_OVERSTRIDER, Segment, like, strides
 
 
@@ -272,3 +272,16 @@ def test_a_session_restart_keeps_the_mute_and_the_rate_limits() -> None:
     third = feed(coach, (s for s in stream if s.end_ic_s >= 400.0))
     assert third
     check_limits(second + third, settings)
+
+
+def test_no_cues_from_one_foot_once_both_feet_streamed_but_a_single_pod_is_coached() -> None:
+    # The right pod dropped out at 200 s: the coach went on cueing from the left foot's
+    # medians alone (an asymmetric runner's one foot). A single pod all along is coached.
+    stream = list(strides([like(HEEL_OVERSTRIDER, 900.0)]))
+    coach = Coach(RunnerProfile(baseline_cadence_spm=155.0))
+    cues = feed(coach, (s for s in stream if s.foot is Foot.LEFT or s.end_ic_s < 200.0))
+    assert cues and max(c.created_s for c in cues) < 200.0 + coach.settings.window_s
+    assert coach.metrics_ is not None and coach.metrics_.n_strides > 0  # still measured
+    single = Coach(RunnerProfile(baseline_cadence_spm=155.0))
+    left = feed(single, (s for s in stream if s.foot is Foot.LEFT))
+    assert any(c.created_s > 300.0 for c in left)
