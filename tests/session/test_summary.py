@@ -285,3 +285,24 @@ def test_missing_data_is_estimated_counted_and_said(tmp_path: Path) -> None:
     assert banner is not None and "20 % of the samples were lost" in banner
     assert "1 stride(s) and 1 single value(s)" in banner
     assert data_banner(whole) is None
+
+
+def test_a_pod_that_drops_out_for_good_leaves_the_other_foot_to_count(tmp_path: Path) -> None:
+    """The right pod is lost half-way through a ten-minute run and never comes back: the
+    left foot's strides are the distance and the moving time from there (the right foot's
+    track stayed flat and was averaged in: a quarter of the run, distance and time, was
+    missing, and the km splits straddling the loss were wrong)."""
+    strides = factory.strides(factory.EFFICIENT, 10.0, seed=5)
+    whole = full(record(tmp_path / "whole", strides))
+    t_mid = strides[len(strides) // 2].ic_s
+    t_end = strides[-1].end_ic_s
+    kept = [s for s in strides if s.foot is Foot.LEFT or s.end_ic_s < t_mid]
+    gaps = [Gap(Foot.RIGHT, t_mid, t_end, round(208 * (t_end - t_mid)), "pod disconnected")]
+    s = full(record(tmp_path / "half", kept, gaps=gaps))
+    assert s.distance_m == pytest.approx(whole.distance_m, rel=0.01)
+    assert s.moving_time_s == pytest.approx(whole.moving_time_s, rel=0.01)
+    assert s.pace_s_per_km == pytest.approx(whole.pace_s_per_km, rel=0.01)
+    assert len(s.splits_km) == len(whole.splits_km)
+    for split, ref in zip(s.splits_km, whole.splits_km, strict=True):
+        if ref.distance_m > 990:
+            assert split.pace_s_per_km == pytest.approx(ref.pace_s_per_km, rel=0.02)
