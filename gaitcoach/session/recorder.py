@@ -293,15 +293,26 @@ class Recorder:
             self._last_error = f"rejected {what}: {exc}"
 
     def add_chunk(self, chunk: ImuChunk) -> None:
-        """Raw samples of one pod; encoded by the writer, joined per foot and flush."""
+        """Raw samples of one pod, as the gait engine gets them (a bad timestamp or sample
+        too: the engine skips it and restarts the stride, and a replay must do the same);
+        encoded by the writer, joined per foot and flush."""
         if len(chunk) == 0:
             return
-        if chunk.t_s.dtype != np.float64 or not np.all(np.isfinite(chunk.t_s)):
-            self._reject("chunk", ValueError("timestamps must be finite float64"))
+        try:
+            # A private float64 copy (exact for any float input; the engine reads float64):
+            # encoding happens later in the writer, the caller may reuse buffers.
+            own = ImuChunk(
+                chunk.foot,
+                np.array(chunk.t_s, dtype=np.float64),
+                np.array(chunk.acc_mps2, dtype=np.float64),
+                np.array(chunk.gyr_radps, dtype=np.float64),
+            )
+        except (TypeError, ValueError) as exc:
+            self._reject("chunk", exc)
             return
-        # A private copy: encoding happens later in the writer, the caller may reuse buffers.
-        own = ImuChunk(chunk.foot, chunk.t_s.copy(), chunk.acc_mps2.copy(), chunk.gyr_radps.copy())
-        self._put("chunks", (own,), float(own.t_s[-1]), float(own.t_s[0]))
+        finite = own.t_s[np.isfinite(own.t_s)]
+        span = (float(finite.max()), float(finite.min())) if finite.size else (None, None)
+        self._put("chunks", (own,), *span)
 
     def add_gap(self, gap: Gap) -> None:
         row = (gap.foot.value, gap.start_s, gap.end_s, gap.lost_samples, gap.reason)
@@ -441,12 +452,15 @@ class Recorder:
             # Without configured LSBs, an inferred pair that worked is tried first next time
             # (inference alone fails on a block of small values now and then).
             self._scales.setdefault(foot, ImuScale(acc_block.scale, gyr_block.scale))
+        # The block's time range (not read back: a label) from its finite timestamps; the
+        # codec keeps every timestamp's bits, a NaN included.
+        finite = t[np.isfinite(t)]
         return (
             self.session_id,
             items[0][0],
             foot.value,
-            float(t[0]),
-            float(t[-1]),
+            float(finite[0]) if finite.size else 0.0,
+            float(finite[-1]) if finite.size else 0.0,
             int(t.shape[0]),
             acc_block.encoding,
             acc_block.scale,
