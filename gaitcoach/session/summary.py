@@ -589,7 +589,8 @@ def summarize(
 def plausible(strides: Sequence[StrideRecord]) -> tuple[list[StrideRecord], int, int]:
     """The strides without impossible values: (kept, strides left out, values left out).
     A cadence outside :data:`PLAUSIBLE_CADENCE_SPM` drops the stride; a negative flight time
-    only that value (contact and the rest of the stride are still measured)."""
+    of a running stride only that value (contact and the rest of the stride are still
+    measured). A walking stride's flight time is negative by definition (double support)."""
     kept: list[StrideRecord] = []
     dropped = values = 0
     lo, hi = PLAUSIBLE_CADENCE_SPM
@@ -597,7 +598,11 @@ def plausible(strides: Sequence[StrideRecord]) -> tuple[list[StrideRecord], int,
         if not lo <= s.cadence_spm <= hi:
             dropped += 1
             continue
-        if s.flight_time_s is not None and s.flight_time_s < 0.0:
+        if (
+            s.flight_time_s is not None
+            and s.flight_time_s < 0.0
+            and s.activity is not Activity.WALKING
+        ):
             s = dataclasses.replace(s, flight_time_s=None)
             values += 1
         kept.append(s)

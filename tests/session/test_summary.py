@@ -18,7 +18,7 @@ from gaitcoach.session.history import session_cadence_target
 from gaitcoach.session.recorder import Recorder
 from gaitcoach.session.store import SessionData, SessionStore
 from gaitcoach.session.summary import SessionSummary, summarize
-from gaitcoach.types import Cue, CueKind, DiscomfortReport, Foot, Gap, StrideRecord
+from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, Foot, Gap, StrideRecord
 from tests.session import factory
 
 FEET = (Foot.LEFT, Foot.RIGHT)
@@ -306,3 +306,21 @@ def test_a_pod_that_drops_out_for_good_leaves_the_other_foot_to_count(tmp_path: 
     for split, ref in zip(s.splits_km, whole.splits_km, strict=True):
         if ref.distance_m > 990:
             assert split.pace_s_per_km == pytest.approx(ref.pace_s_per_km, rel=0.02)
+
+
+def test_walking_double_support_is_not_an_impossible_value(tmp_path: Path) -> None:
+    """A walking stride's flight time is negative by definition (both feet on the ground,
+    docs/metrics.md): a walk-run session had every walking stride's flight time left out as
+    impossible, and its report said data was missing."""
+    from gaitcoach.session.report import data_banner
+
+    strides = factory.strides(factory.EFFICIENT, 6.0, seed=5)
+    walk = [
+        dataclasses.replace(s, activity=Activity.WALKING, flight_time_s=-0.12)
+        if s.ic_s < 120.0
+        else s
+        for s in strides
+    ]
+    s = full(record(tmp_path, walk))
+    assert s.data_quality.excluded_values == 0
+    assert data_banner(s) is None
