@@ -105,6 +105,9 @@ class _Fault:
     corrected_s: float | None = None
     last_values: dict[str, float] = field(default_factory=dict)
     suppressed_reason: str | None = None
+    measured: bool = False
+    """The metric is known in the current window (else the state is kept, but nothing is
+    said about it: ``last_values`` are from an older window)."""
 
 
 class Coach:
@@ -453,6 +456,7 @@ class Coach:
 
     def _update_fault(self, now_s: float, fault: _Fault, snap: GaitMetrics) -> None:
         present, values = self._measure(fault.kind, snap)
+        fault.measured = present is not None
         if present is None:
             return
         fault.last_values = values
@@ -475,8 +479,8 @@ class Coach:
         s = self.settings
         due: list[tuple[int, CueKind, _Fault]] = []
         for fault in self._faults.values():
-            if not self.profile.cue_enabled(fault.kind):
-                continue
+            if not self.profile.cue_enabled(fault.kind) or not fault.measured:
+                continue  # an unknown metric (values withheld) is no ground for a cue
             if fault.active and now_s - fault.last_cue_s >= s.min_interval_same_s:
                 due.append((s.priority(fault.kind), fault.kind, fault))
             elif (

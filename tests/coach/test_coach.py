@@ -3,6 +3,7 @@ test_scenarios.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterable
@@ -285,3 +286,27 @@ def test_no_cues_from_one_foot_once_both_feet_streamed_but_a_single_pod_is_coach
     single = Coach(RunnerProfile(baseline_cadence_spm=155.0))
     left = feed(single, (s for s in stream if s.foot is Foot.LEFT))
     assert any(c.created_s > 300.0 for c in left)
+
+
+def test_a_metric_that_becomes_unknown_is_not_cued_from_its_old_values() -> None:
+    # The strike angle and the spatial values are withheld once the sensor alignment is no
+    # longer confident: the faults stayed active and were cued again and again (escalating)
+    # from the numbers of minutes before.
+    coach = Coach(RunnerProfile(baseline_cadence_spm=155.0))
+    stream = [
+        s
+        if s.end_ic_s < 200.0
+        else dataclasses.replace(
+            s,
+            foot_strike_angle_deg=None,
+            strike_pattern=None,
+            overstride_m=None,
+            stride_length_m=None,
+            speed_mps=None,
+        )
+        for s in strides([like(HEEL_OVERSTRIDER, 900.0)])
+    ]
+    cues = feed(coach, stream)
+    late = {c.kind for c in cues if c.created_s > 200.0 + coach.settings.window_s}
+    assert {c.kind for c in cues} >= {CueKind.STRIDE, CueKind.SOFTER}
+    assert late == {CueKind.CADENCE}  # still measured
