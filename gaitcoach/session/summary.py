@@ -467,7 +467,8 @@ def cue_effects(
     data: SessionData, t0: float, window_s: float = 30.0, settle_s: float = 5.0
 ) -> list[CueEffect]:
     out = []
-    by_ic = _ByContact(data.strides)
+    # Impossible strides are left out of every number (:func:`plausible`), cue effects too.
+    by_ic = _ByContact(plausible(data.strides)[0])
     for cue in data.cues:
         target = CUE_TARGETS.get(cue.kind)
         metric = before = after = change = None

@@ -324,3 +324,26 @@ def test_walking_double_support_is_not_an_impossible_value(tmp_path: Path) -> No
     s = full(record(tmp_path, walk))
     assert s.data_quality.excluded_values == 0
     assert data_banner(s) is None
+
+
+def test_impossible_strides_stay_out_of_cue_effects(tmp_path: Path) -> None:
+    """Strides with an impossible cadence are left out of every number, but the cue effects
+    read them: a glitch in most strides before a cadence cue made the cue look as if it did
+    not work."""
+    strides = factory.strides(factory.OVERSTRIDER, 10.0, seed=5)
+    cue_t = 300.0
+    glitched = [
+        dataclasses.replace(s, cadence_spm=400.0)
+        if cue_t - 30.0 <= s.ic_s < cue_t and s.index % 5 < 3
+        else s
+        for s in strides
+    ]
+    raised = [
+        dataclasses.replace(s, cadence_spm=s.cadence_spm + 10.0) if s.ic_s > cue_t else s
+        for s in glitched
+    ]
+    cue = factory.cue(CueKind.CADENCE, cue_t, {"cadence_spm": 154.0})
+    s = full(record(tmp_path, raised, cues=[cue]))
+    [effect] = s.cues
+    assert effect.before == pytest.approx(154.0, abs=2.0)
+    assert effect.moved is True
