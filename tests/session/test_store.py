@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 import zlib
@@ -40,6 +41,7 @@ from gaitcoach.session.store import (
     SessionStatus,
     SessionStore,
     StorageError,
+    check_storage,
 )
 from gaitcoach.types import CueKind, Foot, Gap, ImuChunk, LinkEvent, LinkState
 from tests.session import factory
@@ -458,3 +460,27 @@ def test_a_value_sqlite_refuses_is_rejected_and_the_recording_goes_on(tmp_path: 
         data = store.load("latest")
     assert data.info.status is SessionStatus.COMPLETE
     assert data.strides == [good] and [g.reason for g in data.gaps] == ["link lost"]
+
+
+def test_recorders_made_at_once_in_one_process_both_pass_the_storage_check(
+    tmp_path: Path,
+) -> None:
+    # The write probe was ".write-probe-<pid>": two checks at once (a start command while the
+    # first session's recorder is made, both in worker threads) removed each other's probe
+    # and refused a writable directory.
+    errors: list[str] = []
+
+    def check() -> None:
+        for _ in range(100):
+            try:
+                check_storage(tmp_path, 0)
+            except StorageError as exc:
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=check) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert not list(tmp_path.glob(".write-probe-*"))
