@@ -230,3 +230,33 @@ def test_contacts_nobody_pairs_are_not_kept(mode: str) -> None:
         released += ga.push(piece)
     assert len(released) > 50
     assert len(ga.feet_[foot].ic_times()) <= 2
+
+
+def test_a_foot_moving_without_a_stance_does_not_hold_the_other_foot() -> None:
+    # Half a minute of the left foot swinging without ever resting (the step detector's
+    # candidate stayed open, so its scan never resumed past its last segment): its buffer
+    # grew with every sample, every chunk rescanned all of it, and its horizon stood still,
+    # holding every right stride until the left foot stood or ran again.
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=6)
+    left = rec.imu[Foot.LEFT]
+    t = left.t_s
+    inside = (t >= 20.0) & (t < 50.0)
+    rng = np.random.default_rng(0)
+    w = 2 * np.pi * 1.5
+    acc, gyr = left.acc_mps2.copy(), left.gyr_radps.copy()
+    ts = t[inside]
+    acc[inside] = acc[np.flatnonzero(inside)[0] - 1] + 0.5 * rng.standard_normal((len(ts), 3))
+    acc[inside, :2] += 20 * np.column_stack([np.sin(w * ts), np.cos(w * ts)])
+    gyr[inside] = np.column_stack([0.2 * np.sin(w * ts), 5 * np.sin(w * ts), 0.2 * np.cos(w * ts)])
+    imu = {Foot.LEFT: ImuChunk(Foot.LEFT, t, acc, gyr), Foot.RIGHT: rec.imu[Foot.RIGHT]}
+    ga = GaitAnalyzer()
+    out: list[StrideRecord] = []
+    lag_s = []
+    for c in interleaved(imu, 5, 13):
+        for s in ga.push(c):
+            out.append(s)
+            if s.foot is Foot.RIGHT and 25.0 < s.end_ic_s < 45.0:
+                lag_s.append(float(c.t_s[-1]) - s.end_ic_s)
+    out += ga.finish()
+    assert len(lag_s) > 10 and max(lag_s) < 3.0
+    assert sorted(out, key=lambda s: (s.ic_s, str(s.foot))) == analyze(imu)
