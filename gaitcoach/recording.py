@@ -10,6 +10,8 @@ simulator's ``truth_*.csv``) are allowed and ignored here.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,31 +66,49 @@ def write_recording(
     meta: Mapping[str, Any],
 ) -> Path:
     """Write ``meta.json`` (with ``format``, ``format_version`` and ``feet``) and one
-    ``imu_<foot>.csv`` per foot; returns the directory."""
+    ``imu_<foot>.csv`` per foot; returns the directory.
+
+    ``meta.json`` says the recording is complete: an earlier one in the directory is removed
+    first and the new one written last, atomically, after the samples are on disk. A write
+    cut off (full disk, crash) leaves no recording that reads, never an earlier
+    ``meta.json`` beside new, cut-off samples."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for key in ("rate_hz", "acc_lsb_mps2", "gyr_lsb_radps"):
         if key not in meta:
             raise RecordingError(f"recording meta needs {key}")
+    (out / "meta.json").unlink(missing_ok=True)
     for foot, chunk in imu.items():
         data = np.column_stack([chunk.t_s, sensor_time_s[foot], chunk.acc_mps2, chunk.gyr_radps])
-        # Times round-trip exactly with 17 digits; samples are whole counts, which 9
-        # digits identify (the reader snaps them back onto the count grid).
-        np.savetxt(
-            out / f"imu_{foot.value}.csv",
-            data,
-            delimiter=",",
-            header=",".join(IMU_COLUMNS),
-            comments="",
-            fmt=["%.17g"] * 2 + ["%.9g"] * 6,
-        )
+        with open(out / f"imu_{foot.value}.csv", "wb") as fh:
+            # Times round-trip exactly with 17 digits; samples are whole counts, which 9
+            # digits identify (the reader snaps them back onto the count grid).
+            np.savetxt(
+                fh,
+                data,
+                delimiter=",",
+                header=",".join(IMU_COLUMNS),
+                comments="",
+                fmt=["%.17g"] * 2 + ["%.9g"] * 6,
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
     full = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         **{k: v for k, v in meta.items() if k not in ("format", "format_version")},
         "feet": [f.value for f in imu],
     }
-    (out / "meta.json").write_text(dumps(full, indent=2) + "\n")
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".meta.json.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(dumps(full, indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out / "meta.json")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return out
 
 

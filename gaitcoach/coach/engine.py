@@ -26,7 +26,15 @@ from gaitcoach.coach.config import TECHNIQUE_KINDS, CoachSettings, RunnerProfile
 from gaitcoach.coach.targets import cadence_target
 from gaitcoach.coach.templates import CueTemplates
 from gaitcoach.metrics import RollingMetrics
-from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, GaitMetrics, StrideRecord
+from gaitcoach.types import (
+    Activity,
+    Cue,
+    CueKind,
+    DiscomfortReport,
+    Foot,
+    GaitMetrics,
+    StrideRecord,
+)
 
 TEN_MINUTES_S = 600.0
 DECISIONS_KEEP = 1000
@@ -36,6 +44,7 @@ DISCOMFORT_KEEP = 100
 memory (the service runs for hours and every command adds a decision); the session record
 keeps every cue, command and report on disk."""
 FAULT_KINDS = tuple(CueKind(k) for k in TECHNIQUE_KINDS)
+BOTH_FEET = frozenset((Foot.LEFT, Foot.RIGHT))
 
 
 class DecisionAction(StrEnum):
@@ -96,6 +105,9 @@ class _Fault:
     corrected_s: float | None = None
     last_values: dict[str, float] = field(default_factory=dict)
     suppressed_reason: str | None = None
+    measured: bool = False
+    """The metric is known in the current window (else the state is kept, but nothing is
+    said about it: ``last_values`` are from an older window)."""
 
 
 class Coach:
@@ -159,6 +171,8 @@ class Coach:
         self._run_start_s: float | None = None
         self._running_since_s: float | None = None
         self._warmup_cadences: list[float] = []
+        self._feet: set[Foot] = set()
+        """The feet whose strides this session has seen."""
         self._sent_s: deque[float] = deque()
         self._last_any_s = -math.inf
         self._muted_until_s = -math.inf
@@ -177,8 +191,15 @@ class Coach:
         self.baseline_cadence_spm_: float | None = self.profile.baseline_cadence_spm
 
     def start(self, now_s: float, session_id: str | None = None) -> None:
-        """Begin a session: forget the previous one's windows, faults and limits."""
+        """Begin a session: forget the previous one's windows, faults and targets. The mute
+        and the rate limits carry over: they are about what the runner hears, and a restart
+        does not make the last cue any less recent (or a mute shorter)."""
+        heard = (self._muted_until_s, self._last_any_s, self._sent_s)
+        last_cue_s = {kind: f.last_cue_s for kind, f in self._faults.items()}
         self._new_session(session_id)
+        self._muted_until_s, self._last_any_s, self._sent_s = heard
+        for kind, fault in self._faults.items():
+            fault.last_cue_s = last_cue_s[kind]
         self.active = True
         self._decide(now_s, "session", DecisionAction.COMMAND, "start", {})
 
@@ -196,6 +217,7 @@ class Coach:
                 return []  # stopped: wait for the next start
             self.start(stride.ic_s)
         self._rolling.add(stride)
+        self._feet.add(stride.foot)
         if (
             stride.activity is Activity.RUNNING
             and self._run_start_s is not None
@@ -210,12 +232,17 @@ class Coach:
             return []
         snap = self._rolling.snapshot(now_s)
         self.metrics_ = snap
+        window = self._rolling.window(now_s)
         running = (
             snap.activity is Activity.RUNNING
             and snap.n_strides >= self.settings.min_strides
             # Decide on pure running windows only: a window mixing walking and running
             # strides has meaningless medians (cadence half-way between the two).
-            and all(s.activity is Activity.RUNNING for s in self._rolling.window(now_s))
+            and all(s.activity is Activity.RUNNING for s in window)
+            # Once both feet have streamed, a window of one foot (the other pod dropped out)
+            # is one-sided: its medians are that foot's, and an asymmetric runner's one foot
+            # is no ground for a cue. A single pod (one foot all session) is coached as is.
+            and not (self._feet >= BOTH_FEET and not {s.foot for s in window} >= BOTH_FEET)
         )
         if not running:
             self._running_since_s = None
@@ -429,6 +456,7 @@ class Coach:
 
     def _update_fault(self, now_s: float, fault: _Fault, snap: GaitMetrics) -> None:
         present, values = self._measure(fault.kind, snap)
+        fault.measured = present is not None
         if present is None:
             return
         fault.last_values = values
@@ -451,8 +479,8 @@ class Coach:
         s = self.settings
         due: list[tuple[int, CueKind, _Fault]] = []
         for fault in self._faults.values():
-            if not self.profile.cue_enabled(fault.kind):
-                continue
+            if not self.profile.cue_enabled(fault.kind) or not fault.measured:
+                continue  # an unknown metric (values withheld) is no ground for a cue
             if fault.active and now_s - fault.last_cue_s >= s.min_interval_same_s:
                 due.append((s.priority(fault.kind), fault.kind, fault))
             elif (

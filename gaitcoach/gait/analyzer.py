@@ -118,8 +118,13 @@ class GaitAnalyzer:
         """Forget contacts no held or future stride of the other foot can need."""
         for foot, fa in self.feet_.items():
             other = _PAIR.get(foot)
-            if other is None or other not in self.feet_:
+            if not self.config.expect_both_feet or other is None:
+                # No stride is ever completed from this foot's contacts (one-foot mode, a
+                # foot without a pair): keeping them grew the list by every stride of a run.
+                fa.prune_ics(math.inf)
                 continue
+            if other not in self.feet_:
+                continue  # the other foot may still come (batch feeds the feet one by one)
             partner = self.feet_[other]
             held = self._held.get(other, [])
             need = min([s.ic_s for s in held] + [partner.horizon_s_])
@@ -170,15 +175,21 @@ def _batch(
         for foot, chunk in chunks.items():
             own = sorted((g for g in gaps if g.foot is foot), key=lambda g: g.start_s)
             start = 0
+            # The analyzer keeps only the latest history_size swings between two takes: the
+            # samples go in pieces of history_size (any chunking gives the same records), each
+            # followed by a take.
+            piece = config.history_size
             for g in own:
                 stop = int(np.searchsorted(chunk.t_s, g.start_s, side="right"))
-                if stop > start:
-                    strides += ga.push(chunk.slice(start, stop))
+                for a in range(start, stop, piece):
+                    strides += ga.push(chunk.slice(a, min(a + piece, stop)))
+                    found += ga.take_swings()
                 strides += ga.push_gap(g)
+                found += ga.take_swings()
                 start = max(start, stop)
-            if start < len(chunk):
-                strides += ga.push(chunk.slice(start, len(chunk)))
-            found += ga.take_swings()
+            for a in range(start, len(chunk), piece):
+                strides += ga.push(chunk.slice(a, min(a + piece, len(chunk))))
+                found += ga.take_swings()
         strides += ga.finish()
         found += ga.take_swings()
     finally:

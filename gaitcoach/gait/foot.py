@@ -123,7 +123,9 @@ class FootAnalyzer:
         self._horizon_s = -math.inf
         self._align_k = 1
         self._ics: list[float] = []
-        self._new_swings: list[SwingRecord] = []
+        # The event stream since the last take_swings(): a live service that never drains it
+        # must not grow it for hours, so it keeps the latest history_size swings too.
+        self._new_swings: deque[SwingRecord] = deque(maxlen=size)
 
     @property
     def rejected_(self) -> RejectCounts:
@@ -146,8 +148,10 @@ class FootAnalyzer:
             del self._ics[:k]
 
     def take_swings(self) -> list[SwingRecord]:
-        """Swing records found since the last call (the event stream)."""
-        out, self._new_swings = self._new_swings, []
+        """Swing records found since the last call (the event stream); the latest
+        ``history_size`` of them when the caller has not taken them for longer."""
+        out = list(self._new_swings)
+        self._new_swings.clear()
         return out
 
     # ------------------------------------------------------------------ input

@@ -250,6 +250,19 @@ def _scan(
             if resume > new_lo:
                 new_lo = resume
                 new_land = max(new_land, resume)
+        else:
+            # Motion without a stance (swinging, pedalling) and nothing pending: resume
+            # ``stance_s`` before the end too, after the last toes-up sample (no swing run is
+            # cut: the runs before it have ended) and outside a rest (every rest from there is
+            # seen whole), so the scan gives what it would from its last segment and a foot
+            # that never rests is not held and rescanned from that segment for hours.
+            k = n - 1
+            while k > new_lo and not -w[k] > rate:
+                k -= 1
+            resume = np.searchsorted(t[:n_data], t[n - 1] - stance_s)
+            if resume > max(k, new_lo) and not energy[resume - 1] < step_rest:
+                new_lo = resume
+                new_land = max(new_land, resume)
     return spans[:count], new_lo, new_land, new_mid
 
 

@@ -159,7 +159,16 @@ def _next_step(
                 if disp >= min_disp_m or (turn >= min_turn and lift >= min_lift_m):
                     return COMPLETE, moved_from, ra, mid_t, moved_from
         moved_from = rb
-    if moved_from >= 0 and moved_from < region_end and region_end == n and not final:
+    if (
+        moved_from >= 0
+        and moved_from < region_end
+        and region_end == n
+        and not final
+        # The next rest starts after the data (its last sample moves): a motion that has
+        # lasted longer than a step can is no step, whatever comes (a foot moving on without
+        # a rest is not held open for hours).
+        and t[n - 1] - t[moved_from - 1] <= max_stride_s
+    ):
         return UNRESOLVED, -1, -1, math.nan, moved_from
     return NONE, -1, -1, math.nan, region_end
 

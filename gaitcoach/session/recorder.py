@@ -42,6 +42,7 @@ from gaitcoach.session.codec import (
 from gaitcoach.session.store import (
     DB_NAME,
     STRIDE_COLUMNS,
+    STRIDE_REQUIRED_FLOATS,
     SessionStatus,
     StorageError,
     check_storage,
@@ -54,6 +55,26 @@ MAX_BLOCK_SAMPLES = 4096
 """Largest stored raw block (samples of one foot), when a flush has fallen behind."""
 DEFAULT_MIN_FREE_BYTES = 200_000_000
 """Refuse to start with less free space: about 5 h of two 208 Hz pods (docs/sessions.md)."""
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_STRIDE_REQUIRED = tuple(STRIDE_COLUMNS.index(name) for name in STRIDE_REQUIRED_FLOATS)
+
+
+def _unstorable(row: tuple[Any, ...], required: Iterable[Any]) -> str | None:
+    """Why ``row`` cannot be stored (None: it can). SQLite refuses the row in the commit, and
+    one refused row fails its whole batch, which is kept and retried at every flush: a single
+    bad value stopped the recording for good. A NaN where a number is required is stored as
+    NULL (a NOT NULL column refuses it; in a stride it made the whole session unreadable)."""
+    for v in required:
+        if isinstance(v, float) and math.isnan(v):
+            return "NaN where a number is required"
+    for v in row:
+        if isinstance(v, bool) or v is None or isinstance(v, float | str | bytes):
+            continue
+        if not isinstance(v, int):
+            return f"{type(v).__name__} value {v!r} is not storable"
+        if not _INT64_MIN <= v <= _INT64_MAX:
+            return f"integer {v} is beyond 64 bits"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +238,18 @@ class Recorder:
     # -- the tap -----------------------------------------------------------------------
 
     def _put(
-        self, table: str, row: tuple[Any, ...], t_s: float | None, t_from: float | None = None
+        self,
+        table: str,
+        row: tuple[Any, ...],
+        t_s: float | None,
+        t_from: float | None = None,
+        required: Iterable[Any] = (),
     ) -> None:
+        """Queue ``row``; ``required`` are its values in NOT NULL number columns."""
+        problem = _unstorable(row, required) if table != "chunks" else None
+        if problem is not None:
+            self._reject(table, ValueError(problem))
+            return
         with self._lock:
             if self._closed:
                 raise RuntimeError("recorder is closed")
@@ -262,22 +293,34 @@ class Recorder:
             self._last_error = f"rejected {what}: {exc}"
 
     def add_chunk(self, chunk: ImuChunk) -> None:
-        """Raw samples of one pod; encoded by the writer, joined per foot and flush."""
+        """Raw samples of one pod, as the gait engine gets them (a bad timestamp or sample
+        too: the engine skips it and restarts the stride, and a replay must do the same);
+        encoded by the writer, joined per foot and flush."""
         if len(chunk) == 0:
             return
-        if chunk.t_s.dtype != np.float64 or not np.all(np.isfinite(chunk.t_s)):
-            self._reject("chunk", ValueError("timestamps must be finite float64"))
+        try:
+            # A private float64 copy (exact for any float input; the engine reads float64):
+            # encoding happens later in the writer, the caller may reuse buffers.
+            own = ImuChunk(
+                chunk.foot,
+                np.array(chunk.t_s, dtype=np.float64),
+                np.array(chunk.acc_mps2, dtype=np.float64),
+                np.array(chunk.gyr_radps, dtype=np.float64),
+            )
+        except (TypeError, ValueError) as exc:
+            self._reject("chunk", exc)
             return
-        # A private copy: encoding happens later in the writer, the caller may reuse buffers.
-        own = ImuChunk(chunk.foot, chunk.t_s.copy(), chunk.acc_mps2.copy(), chunk.gyr_radps.copy())
-        self._put("chunks", (own,), float(own.t_s[-1]), float(own.t_s[0]))
+        finite = own.t_s[np.isfinite(own.t_s)]
+        span = (float(finite.max()), float(finite.min())) if finite.size else (None, None)
+        self._put("chunks", (own,), *span)
 
     def add_gap(self, gap: Gap) -> None:
         row = (gap.foot.value, gap.start_s, gap.end_s, gap.lost_samples, gap.reason)
-        self._put("gaps", row, gap.end_s)
+        self._put("gaps", row, gap.end_s, required=row[1:3])
 
     def add_stride(self, stride: StrideRecord) -> None:
-        self._put("strides", stride_to_row(stride), stride.end_ic_s)
+        row = stride_to_row(stride)
+        self._put("strides", row, stride.end_ic_s, required=(row[i] for i in _STRIDE_REQUIRED))
 
     def add_cue(self, cue: Cue) -> None:
         try:
@@ -296,7 +339,7 @@ class Recorder:
             cue.level,
             cue.metronome_spm,
         )
-        self._put("cues", row, cue.created_s)
+        self._put("cues", row, cue.created_s, required=row[4:6])
 
     def add_cue_outcome(self, cue_id: str, delivered: bool, how: str) -> None:
         """Whether a cue reached the runner: ``how`` is "sent" or why it was dropped."""
@@ -308,7 +351,7 @@ class Recorder:
         except (TypeError, ValueError) as exc:
             self._reject("command", exc)
             return
-        self._put("commands", (t_s, name, args_json), t_s)
+        self._put("commands", (t_s, name, args_json), t_s, required=(t_s,))
 
     def add_event(self, event: LinkEvent) -> None:
         row = (
@@ -320,11 +363,11 @@ class Recorder:
             event.rssi_dbm,
             event.battery_pct,
         )
-        self._put("events", row, event.t_s)
+        self._put("events", row, event.t_s, required=row[:1])
 
     def add_discomfort(self, report: DiscomfortReport) -> None:
         row = (report.t_s, report.body_part, report.score, report.note)
-        self._put("discomfort", row, report.t_s)
+        self._put("discomfort", row, report.t_s, required=row[:1])
 
     # -- writer ------------------------------------------------------------------------
 
@@ -409,12 +452,15 @@ class Recorder:
             # Without configured LSBs, an inferred pair that worked is tried first next time
             # (inference alone fails on a block of small values now and then).
             self._scales.setdefault(foot, ImuScale(acc_block.scale, gyr_block.scale))
+        # The block's time range (not read back: a label) from its finite timestamps; the
+        # codec keeps every timestamp's bits, a NaN included.
+        finite = t[np.isfinite(t)]
         return (
             self.session_id,
             items[0][0],
             foot.value,
-            float(t[0]),
-            float(t[-1]),
+            float(finite[0]) if finite.size else 0.0,
+            float(finite[-1]) if finite.size else 0.0,
             int(t.shape[0]),
             acc_block.encoding,
             acc_block.scale,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from gaitcoach.errors import ConfigError
 from gaitcoach.recording import RecordingError, load_recording
 from gaitcoach.session.recorder import ImuScale, Recorder
@@ -105,9 +107,11 @@ def replay(
             rejected += 1
         chunks += 1
         done += len(item)
-        t0, t1 = float(item.t_s[0]), float(item.t_s[-1])
-        t_first = t0 if t_first is None else min(t_first, t0)
-        t_last = t1 if t_last is None else max(t_last, t1)
+        finite = item.t_s[np.isfinite(item.t_s)]  # a bad timestamp is stored as it came
+        if finite.size:
+            t0, t1 = float(finite.min()), float(finite.max())
+            t_first = t0 if t_first is None else min(t_first, t0)
+            t_last = t1 if t_last is None else max(t_last, t1)
         if progress is not None:
             progress(done, total)
     finished = data.info.status is SessionStatus.COMPLETE

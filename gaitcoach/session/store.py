@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -260,13 +261,16 @@ def check_storage(data_dir: Path, min_free_bytes: int) -> None:
         raise StorageError(f"data directory {data_dir} cannot be created: {exc}") from exc
     if not data_dir.is_dir():
         raise StorageError(f"data directory {data_dir} is not a directory")
-    probe = data_dir / f".write-probe-{os.getpid()}"
     try:
-        with open(probe, "wb") as fh:
+        # A name of its own: two recorders made at once in one process (a start command
+        # while the first session's recorder is made) shared ".write-probe-<pid>", and one
+        # removed the other's probe: "not writable" for a writable directory.
+        fd, probe = tempfile.mkstemp(dir=data_dir, prefix=".write-probe-")
+        with os.fdopen(fd, "wb") as fh:
             fh.write(b"x")
             fh.flush()
             os.fsync(fh.fileno())
-        probe.unlink()
+        os.unlink(probe)
     except OSError as exc:
         raise StorageError(f"data directory {data_dir} is not writable: {exc}") from exc
     free = shutil.disk_usage(data_dir).free

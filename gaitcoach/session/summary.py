@@ -304,23 +304,46 @@ def _bridged(
     return hole, length * hole / s.stride_time_s
 
 
+def _spans(strides: Sequence[StrideRecord]) -> dict[Foot, tuple[float, float]]:
+    """Per foot, the time its pod was there: from its first contact to one (median) stride
+    time past its last. Outside it (a pod that joined late, or dropped out for good) the
+    other foot's strides count alone; where both feet are there they are averaged."""
+    out: dict[Foot, tuple[float, float]] = {}
+    for foot in {s.foot for s in strides}:
+        mine = [s for s in strides if s.foot is foot]
+        tail = median_of(mine, "stride_time_s") or 0.0
+        out[foot] = (min(s.ic_s for s in mine), max(s.end_ic_s for s in mine) + tail)
+    return out
+
+
+def _feet_at(spans: dict[Foot, tuple[float, float]], t_s: float) -> int:
+    return sum(a < t_s <= b for a, b in spans.values())
+
+
 def _moving_and_estimated(
     strides: Sequence[StrideRecord], gaps: Sequence[Gap]
 ) -> tuple[float, float]:
     """(moving time s, distance m estimated across gaps), per foot and averaged over the
-    feet present."""
+    feet present (at each stride's end: :func:`_spans`)."""
     feet = {s.foot for s in strides}
     if not feet:
         return 0.0, 0.0
+    spans = _spans(strides)
     moving = est_d = 0.0
+    shared_moving = shared_d = 0.0
     last: dict[Foot, StrideRecord] = {}
+    n = len(feet)
     for s in sorted(strides, key=lambda x: x.ic_s):
         t, d = _bridged(s, last, gaps)
         moving += s.stride_time_s + t
         est_d += d
+        here = max(_feet_at(spans, s.end_ic_s), 1)
+        shared_moving += (s.stride_time_s + t) / here
+        shared_d += d / here
         last[s.foot] = s
-    n = len(feet)
-    return moving / n, est_d / n
+    if all(_feet_at(spans, s.end_ic_s) == n for s in strides):
+        return moving / n, est_d / n  # every foot there throughout (as summed before)
+    return shared_moving, shared_d
 
 
 def distance_track(
@@ -337,7 +360,17 @@ def distance_track(
         d = np.cumsum([x for _, x in v])
         order = np.argsort(t)
         tracks.append(np.interp(times, t[order], d[order], left=0.0))
-    return times, np.mean(tracks, axis=0)
+    spans = _spans(strides)
+    there = np.array([(spans[f][0] < times) & (times <= spans[f][1]) for f in per_foot])
+    if there.all():
+        return times, np.mean(tracks, axis=0)
+    # A foot whose pod was not there (joined late, dropped out for good) has a flat track
+    # then: averaging it in counted that time as standing still. The distance grows by the
+    # mean step of the feet that are there.
+    steps = np.diff(np.array(tracks), axis=1, prepend=0.0)
+    n = there.sum(axis=0)
+    mean_step = np.where(n > 0, (steps * there).sum(axis=0) / np.maximum(n, 1), steps.mean(axis=0))
+    return times, np.cumsum(mean_step)
 
 
 def _share(strides: Sequence[StrideRecord]) -> dict[str, float]:
@@ -434,7 +467,8 @@ def cue_effects(
     data: SessionData, t0: float, window_s: float = 30.0, settle_s: float = 5.0
 ) -> list[CueEffect]:
     out = []
-    by_ic = _ByContact(data.strides)
+    # Impossible strides are left out of every number (:func:`plausible`), cue effects too.
+    by_ic = _ByContact(plausible(data.strides)[0])
     for cue in data.cues:
         target = CUE_TARGETS.get(cue.kind)
         metric = before = after = change = None
@@ -556,7 +590,8 @@ def summarize(
 def plausible(strides: Sequence[StrideRecord]) -> tuple[list[StrideRecord], int, int]:
     """The strides without impossible values: (kept, strides left out, values left out).
     A cadence outside :data:`PLAUSIBLE_CADENCE_SPM` drops the stride; a negative flight time
-    only that value (contact and the rest of the stride are still measured)."""
+    of a running stride only that value (contact and the rest of the stride are still
+    measured). A walking stride's flight time is negative by definition (double support)."""
     kept: list[StrideRecord] = []
     dropped = values = 0
     lo, hi = PLAUSIBLE_CADENCE_SPM
@@ -564,7 +599,11 @@ def plausible(strides: Sequence[StrideRecord]) -> tuple[list[StrideRecord], int,
         if not lo <= s.cadence_spm <= hi:
             dropped += 1
             continue
-        if s.flight_time_s is not None and s.flight_time_s < 0.0:
+        if (
+            s.flight_time_s is not None
+            and s.flight_time_s < 0.0
+            and s.activity is not Activity.WALKING
+        ):
             s = dataclasses.replace(s, flight_time_s=None)
             values += 1
         kept.append(s)

@@ -3,6 +3,7 @@ test_scenarios.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from gaitcoach.coach import (
     StartSession,
     StopSession,
 )
-from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, StrideRecord
+from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, Foot, StrideRecord
 from tests.coach.streams import EFFICIENT, HEEL_OVERSTRIDER, Segment, like, strides
 
 
@@ -254,3 +255,58 @@ def test_a_long_run_of_commands_keeps_the_coach_bounded() -> None:
     assert len(coach.decisions_) == DECISIONS_KEEP
     assert len(coach.cues_) == CUES_KEEP and len(coach.discomfort_reports_) == DISCOMFORT_KEEP
     assert coach.decisions_[-1].t_s == 3 * DECISIONS_KEEP - 1  # the newest are kept
+
+
+def test_a_session_restart_keeps_the_mute_and_the_rate_limits() -> None:
+    # The runner muted the coach, or just heard a cue; a new session (the app's start) cleared
+    # both, so cues came back while muted, or right after the last one.
+    settings = CoachSettings(warmup_s=0.0, settle_s=0.0)
+    coach = Coach(RunnerProfile(baseline_cadence_spm=155.0), settings)
+    stream = list(strides([like(HEEL_OVERSTRIDER, 900.0)]))
+    coach.apply_command(StartSession("s1"), 0.0)
+    coach.apply_command(Mute(300.0), 0.0)
+    first = feed(coach, (s for s in stream if s.end_ic_s < 100.0))
+    coach.apply_command(StartSession("s2"), 100.0)
+    second = feed(coach, (s for s in stream if 100.0 <= s.end_ic_s < 400.0))
+    assert first == [] and second and min(c.created_s for c in second) >= 300.0
+    coach.apply_command(StartSession("s3"), 400.0)
+    third = feed(coach, (s for s in stream if s.end_ic_s >= 400.0))
+    assert third
+    check_limits(second + third, settings)
+
+
+def test_no_cues_from_one_foot_once_both_feet_streamed_but_a_single_pod_is_coached() -> None:
+    # The right pod dropped out at 200 s: the coach went on cueing from the left foot's
+    # medians alone (an asymmetric runner's one foot). A single pod all along is coached.
+    stream = list(strides([like(HEEL_OVERSTRIDER, 900.0)]))
+    coach = Coach(RunnerProfile(baseline_cadence_spm=155.0))
+    cues = feed(coach, (s for s in stream if s.foot is Foot.LEFT or s.end_ic_s < 200.0))
+    assert cues and max(c.created_s for c in cues) < 200.0 + coach.settings.window_s
+    assert coach.metrics_ is not None and coach.metrics_.n_strides > 0  # still measured
+    single = Coach(RunnerProfile(baseline_cadence_spm=155.0))
+    left = feed(single, (s for s in stream if s.foot is Foot.LEFT))
+    assert any(c.created_s > 300.0 for c in left)
+
+
+def test_a_metric_that_becomes_unknown_is_not_cued_from_its_old_values() -> None:
+    # The strike angle and the spatial values are withheld once the sensor alignment is no
+    # longer confident: the faults stayed active and were cued again and again (escalating)
+    # from the numbers of minutes before.
+    coach = Coach(RunnerProfile(baseline_cadence_spm=155.0))
+    stream = [
+        s
+        if s.end_ic_s < 200.0
+        else dataclasses.replace(
+            s,
+            foot_strike_angle_deg=None,
+            strike_pattern=None,
+            overstride_m=None,
+            stride_length_m=None,
+            speed_mps=None,
+        )
+        for s in strides([like(HEEL_OVERSTRIDER, 900.0)])
+    ]
+    cues = feed(coach, stream)
+    late = {c.kind for c in cues if c.created_s > 200.0 + coach.settings.window_s}
+    assert {c.kind for c in cues} >= {CueKind.STRIDE, CueKind.SOFTER}
+    assert late == {CueKind.CADENCE}  # still measured

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitcoach.gait import FootAnalyzer, GaitAnalyzer, GaitConfig, GaitInputError, analyze
+from gaitcoach.gait import (
+    FootAnalyzer,
+    GaitAnalyzer,
+    GaitConfig,
+    GaitInputError,
+    analyze,
+    analyze_all,
+)
 from gaitcoach.gait.config import DEFAULT_CONFIG
 from gaitcoach.types import Foot, Gap, ImuChunk, StrideRecord
 from tests.gait.simdata import chunks_of, interleaved, recording
@@ -188,3 +195,68 @@ def test_short_timestamp_holes_are_bridged_not_gaps() -> None:
     fb.push(nine)
     fb.finish()
     assert [g.lost_samples for g in fb.gaps_] == [9]
+
+
+def test_untaken_swings_stay_bounded_and_batch_swings_stay_complete() -> None:
+    # A live service that never calls take_swings() ran for hours: the swing event stream
+    # grew by every swing of both feet. It keeps the latest history_size, like swings_.
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=6)
+    small = GaitConfig(history_size=16)
+    ga = GaitAnalyzer(small)
+    for c in interleaved(rec.imu, 3, 50):
+        ga.push(c)
+    ga.finish()
+    kept = ga.take_swings()
+    full = analyze_all(rec.imu).swings
+    assert len(full) > 100
+    for foot in (Foot.LEFT, Foot.RIGHT):
+        mine = [s for s in kept if s.foot is foot]
+        assert mine == [s for s in full if s.foot is foot][-16:]
+    # The batch takes them as it goes: every swing, whatever history_size.
+    assert analyze_all(rec.imu, config=small).swings == full
+
+
+@pytest.mark.parametrize("mode", ["one_foot_mode", "unknown_foot"])
+def test_contacts_nobody_pairs_are_not_kept(mode: str) -> None:
+    # A single pod (expect_both_feet = False, or a foot of unknown side) kept every initial
+    # contact of the run for a bilateral pairing that never happens.
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=6)
+    c = rec.imu[Foot.LEFT]
+    config = GaitConfig(expect_both_feet=mode != "one_foot_mode")
+    foot = Foot.LEFT if mode == "one_foot_mode" else Foot.UNKNOWN
+    ga = GaitAnalyzer(config)
+    released = []
+    for piece in chunks_of(ImuChunk(foot, c.t_s, c.acc_mps2, c.gyr_radps), np.full(10_000, 50)):
+        released += ga.push(piece)
+    assert len(released) > 50
+    assert len(ga.feet_[foot].ic_times()) <= 2
+
+
+def test_a_foot_moving_without_a_stance_does_not_hold_the_other_foot() -> None:
+    # Half a minute of the left foot swinging without ever resting (the step detector's
+    # candidate stayed open, so its scan never resumed past its last segment): its buffer
+    # grew with every sample, every chunk rescanned all of it, and its horizon stood still,
+    # holding every right stride until the left foot stood or ran again.
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=6)
+    left = rec.imu[Foot.LEFT]
+    t = left.t_s
+    inside = (t >= 20.0) & (t < 50.0)
+    rng = np.random.default_rng(0)
+    w = 2 * np.pi * 1.5
+    acc, gyr = left.acc_mps2.copy(), left.gyr_radps.copy()
+    ts = t[inside]
+    acc[inside] = acc[np.flatnonzero(inside)[0] - 1] + 0.5 * rng.standard_normal((len(ts), 3))
+    acc[inside, :2] += 20 * np.column_stack([np.sin(w * ts), np.cos(w * ts)])
+    gyr[inside] = np.column_stack([0.2 * np.sin(w * ts), 5 * np.sin(w * ts), 0.2 * np.cos(w * ts)])
+    imu = {Foot.LEFT: ImuChunk(Foot.LEFT, t, acc, gyr), Foot.RIGHT: rec.imu[Foot.RIGHT]}
+    ga = GaitAnalyzer()
+    out: list[StrideRecord] = []
+    lag_s = []
+    for c in interleaved(imu, 5, 13):
+        for s in ga.push(c):
+            out.append(s)
+            if s.foot is Foot.RIGHT and 25.0 < s.end_ic_s < 45.0:
+                lag_s.append(float(c.t_s[-1]) - s.end_ic_s)
+    out += ga.finish()
+    assert len(lag_s) > 10 and max(lag_s) < 3.0
+    assert sorted(out, key=lambda s: (s.ic_s, str(s.foot))) == analyze(imu)

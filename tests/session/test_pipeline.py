@@ -13,11 +13,14 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gaitcoach.gait import GaitConfig
-from gaitcoach.service.config import config_from_dict, config_from_record
+from gaitcoach.service.config import config_from_dict, config_from_record, config_record
+from gaitcoach.service.pipeline import Pipeline
 from gaitcoach.session.advice import AdviceBook, advise
+from gaitcoach.session.recorder import Recorder
 from gaitcoach.session.replay import replay, session_pipeline
 from gaitcoach.session.store import SessionData, SessionStatus, SessionStore
 from gaitcoach.session.summary import SessionSummary, summarize
@@ -273,3 +276,41 @@ def test_raw_samples_stay_compact_without_configured_scales(tmp_path: Path) -> N
     for a, b in zip(got, items, strict=True):
         if isinstance(b, ImuChunk):
             assert isinstance(a, ImuChunk) and a.acc_mps2.tobytes() == b.acc_mps2.tobytes()
+
+
+def test_a_chunk_with_a_bad_timestamp_is_recorded_and_replayed_as_it_came(tmp_path: Path) -> None:
+    """One packet mid-run with a NaN timestamp: the engine skips that sample and restarts the
+    stride; the recorder refused the whole packet, so the replay saw a hole of 13 samples
+    instead and did not reproduce the stored strides. Float32 timestamps were refused too."""
+    sim = simulation("efficient-midfoot", 0.5, seed=3)
+    items = list(stream(sim, 0.5))
+    bad = next(i for i, x in enumerate(items) if isinstance(x, ImuChunk) and float(x.t_s[0]) > 12.0)
+    chunk = items[bad]
+    assert isinstance(chunk, ImuChunk)
+    t = chunk.t_s.copy()
+    t[len(t) // 2] = np.nan
+    items[bad] = dataclasses.replace(chunk, t_s=t)
+    other = items[bad + 1]
+    assert isinstance(other, ImuChunk)
+    items[bad + 1] = dataclasses.replace(other, t_s=other.t_s.astype(np.float32))
+    config = config_from_dict({})
+    pipeline = Pipeline(config)
+    with Recorder(tmp_path, config=config_record(config)) as rec:
+        for item in items:
+            if isinstance(item, Gap):
+                rec.add_gap(item)
+                out = pipeline.on_gap(item)
+            else:
+                rec.add_chunk(item)
+                out = pipeline.on_chunk(item)
+            for s in out.strides:
+                rec.add_stride(s)
+        for s in pipeline.finish().strides:
+            rec.add_stride(s)
+        sid = rec.session_id
+    assert rec.stats().rejected == 0
+    with SessionStore(tmp_path) as store:
+        raw = [x for x in store.iter_raw(sid) if isinstance(x, ImuChunk)]
+        result = replay(store, sid)
+    assert raw[bad].t_s.tobytes() == t.tobytes()
+    assert result.stored > 30 and result.reproduces

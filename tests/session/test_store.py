@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 import zlib
@@ -38,6 +41,7 @@ from gaitcoach.session.store import (
     SessionStatus,
     SessionStore,
     StorageError,
+    check_storage,
 )
 from gaitcoach.types import CueKind, Foot, Gap, ImuChunk, LinkEvent, LinkState
 from tests.session import factory
@@ -435,3 +439,48 @@ async def test_async_with_closes_even_when_cancelled(tmp_path: Path) -> None:
         [info] = store.list_sessions()
         assert info.status is SessionStatus.COMPLETE
         assert [c.name for c in store.load(info.id).commands] == ["start"]
+
+
+def test_a_value_sqlite_refuses_is_rejected_and_the_recording_goes_on(tmp_path: Path) -> None:
+    # A NaN gap time failed the commit of its whole batch (NOT NULL), and the kept batch
+    # failed again at every flush: nothing more was written, not even the final status. A
+    # NaN stride time was stored as NULL, and the session no longer loaded at all.
+    good = factory.strides(factory.EFFICIENT, 0.1)[0]
+    with Recorder(tmp_path, flush_interval_s=0.05) as rec:
+        rec.add_gap(Gap(Foot.LEFT, math.nan, 2.0, 3, "bad clock"))
+        rec.add_gap(Gap(Foot.LEFT, 1.0, 2.0, 2**70, "huge"))
+        rec.add_stride(dataclasses.replace(good, cadence_spm=math.nan))
+        rec.add_command(math.nan, "mute", {})
+        rec.add_stride(good)
+        rec.add_gap(Gap(Foot.LEFT, 1.0, 2.0, 200, "link lost"))
+        rec.flush()
+        stats = rec.stats()
+    assert stats.write_errors == 0 and stats.rejected == 4
+    with SessionStore(tmp_path) as store:
+        data = store.load("latest")
+    assert data.info.status is SessionStatus.COMPLETE
+    assert data.strides == [good] and [g.reason for g in data.gaps] == ["link lost"]
+
+
+def test_recorders_made_at_once_in_one_process_both_pass_the_storage_check(
+    tmp_path: Path,
+) -> None:
+    # The write probe was ".write-probe-<pid>": two checks at once (a start command while the
+    # first session's recorder is made, both in worker threads) removed each other's probe
+    # and refused a writable directory.
+    errors: list[str] = []
+
+    def check() -> None:
+        for _ in range(100):
+            try:
+                check_storage(tmp_path, 0)
+            except StorageError as exc:
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=check) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert not list(tmp_path.glob(".write-probe-*"))

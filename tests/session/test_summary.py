@@ -18,7 +18,7 @@ from gaitcoach.session.history import session_cadence_target
 from gaitcoach.session.recorder import Recorder
 from gaitcoach.session.store import SessionData, SessionStore
 from gaitcoach.session.summary import SessionSummary, summarize
-from gaitcoach.types import Cue, CueKind, DiscomfortReport, Foot, Gap, StrideRecord
+from gaitcoach.types import Activity, Cue, CueKind, DiscomfortReport, Foot, Gap, StrideRecord
 from tests.session import factory
 
 FEET = (Foot.LEFT, Foot.RIGHT)
@@ -285,3 +285,65 @@ def test_missing_data_is_estimated_counted_and_said(tmp_path: Path) -> None:
     assert banner is not None and "20 % of the samples were lost" in banner
     assert "1 stride(s) and 1 single value(s)" in banner
     assert data_banner(whole) is None
+
+
+def test_a_pod_that_drops_out_for_good_leaves_the_other_foot_to_count(tmp_path: Path) -> None:
+    """The right pod is lost half-way through a ten-minute run and never comes back: the
+    left foot's strides are the distance and the moving time from there (the right foot's
+    track stayed flat and was averaged in: a quarter of the run, distance and time, was
+    missing, and the km splits straddling the loss were wrong)."""
+    strides = factory.strides(factory.EFFICIENT, 10.0, seed=5)
+    whole = full(record(tmp_path / "whole", strides))
+    t_mid = strides[len(strides) // 2].ic_s
+    t_end = strides[-1].end_ic_s
+    kept = [s for s in strides if s.foot is Foot.LEFT or s.end_ic_s < t_mid]
+    gaps = [Gap(Foot.RIGHT, t_mid, t_end, round(208 * (t_end - t_mid)), "pod disconnected")]
+    s = full(record(tmp_path / "half", kept, gaps=gaps))
+    assert s.distance_m == pytest.approx(whole.distance_m, rel=0.01)
+    assert s.moving_time_s == pytest.approx(whole.moving_time_s, rel=0.01)
+    assert s.pace_s_per_km == pytest.approx(whole.pace_s_per_km, rel=0.01)
+    assert len(s.splits_km) == len(whole.splits_km)
+    for split, ref in zip(s.splits_km, whole.splits_km, strict=True):
+        if ref.distance_m > 990:
+            assert split.pace_s_per_km == pytest.approx(ref.pace_s_per_km, rel=0.02)
+
+
+def test_walking_double_support_is_not_an_impossible_value(tmp_path: Path) -> None:
+    """A walking stride's flight time is negative by definition (both feet on the ground,
+    docs/metrics.md): a walk-run session had every walking stride's flight time left out as
+    impossible, and its report said data was missing."""
+    from gaitcoach.session.report import data_banner
+
+    strides = factory.strides(factory.EFFICIENT, 6.0, seed=5)
+    walk = [
+        dataclasses.replace(s, activity=Activity.WALKING, flight_time_s=-0.12)
+        if s.ic_s < 120.0
+        else s
+        for s in strides
+    ]
+    s = full(record(tmp_path, walk))
+    assert s.data_quality.excluded_values == 0
+    assert data_banner(s) is None
+
+
+def test_impossible_strides_stay_out_of_cue_effects(tmp_path: Path) -> None:
+    """Strides with an impossible cadence are left out of every number, but the cue effects
+    read them: a glitch in most strides before a cadence cue made the cue look as if it did
+    not work."""
+    strides = factory.strides(factory.OVERSTRIDER, 10.0, seed=5)
+    cue_t = 300.0
+    glitched = [
+        dataclasses.replace(s, cadence_spm=400.0)
+        if cue_t - 30.0 <= s.ic_s < cue_t and s.index % 5 < 3
+        else s
+        for s in strides
+    ]
+    raised = [
+        dataclasses.replace(s, cadence_spm=s.cadence_spm + 10.0) if s.ic_s > cue_t else s
+        for s in glitched
+    ]
+    cue = factory.cue(CueKind.CADENCE, cue_t, {"cadence_spm": 154.0})
+    s = full(record(tmp_path, raised, cues=[cue]))
+    [effect] = s.cues
+    assert effect.before == pytest.approx(154.0, abs=2.0)
+    assert effect.moved is True

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import gaitcoach.recording as recording
 from firmware_sim.recording import RecordingError, load_recording, record
 from gaitcoach.types import Foot
 
@@ -117,3 +120,29 @@ def test_replay_refuses_bad_recordings_in_one_line(
     assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
     assert needle in p.stderr, p.stderr
     assert not data.exists(), "a refused recording left a store behind"
+
+
+def test_a_write_cut_off_never_leaves_a_recording_that_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills up while a recording is written over an earlier one: the directory held
+    the earlier meta.json beside the new, cut-off samples of one foot (and the earlier ones of
+    the other), which read as a valid, silently wrong recording. Now it is no recording until
+    meta.json, written last, says it is complete."""
+    out = tmp_path / "r"
+    record("efficient-midfoot", 0.3, 104, seed=1).save(out)
+    new = record("walk-run", 0.4, 104, seed=2)
+    real = recording.np.savetxt
+
+    def disk_full(fname: Any, data: np.ndarray, **kwargs: Any) -> None:
+        real(fname, data[: len(data) // 2], **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(recording.np, "savetxt", disk_full)
+    with pytest.raises(OSError):
+        new.save(out)
+    monkeypatch.undo()
+    with pytest.raises(RecordingError, match=r"no meta\.json"):
+        load_recording(out)
+    new.save(out)  # space freed: written again in full
+    assert np.array_equal(load_recording(out).imu[Foot.LEFT].t_s, new.imu[Foot.LEFT].t_s)
