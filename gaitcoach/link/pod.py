@@ -252,7 +252,11 @@ class PodLink:
             pct = self._battery_value(await client.read_gatt_char(battery_char))
             if pct is not None:
                 self.status.battery_pct = pct
-            await client.start_notify(battery_char, self._on_battery, **notify_args)  # type: ignore[arg-type]
+            # The Battery Service makes Notify optional (read-only Battery Levels are common,
+            # e.g. Nordic's BAS with notifications off): StartNotify on one fails with
+            # NotSupported, which would end every session. Then the level read here is all.
+            if "notify" in battery_char.properties:
+                await client.start_notify(battery_char, self._on_battery, **notify_args)  # type: ignore[arg-type]
 
         if kind is P.PodKind.FOOTPOD:
             side = decode_side(await client.read_gatt_char(P.SIDE_CHAR_UUID))

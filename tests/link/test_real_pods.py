@@ -1,0 +1,85 @@
+"""Pods as real devices build them, not as our own virtual pods do: optional properties and
+characteristics left out, values at the edges of what the specifications allow. Each pod is a
+:class:`VirtualPod` subclass served in this process and read by the link end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from firmware_sim.bluez.daemon import PrivateBus
+from firmware_sim.bluez.peripheral import CharSpec, ServiceSpec
+from firmware_sim.bluez.server import VirtualBluez
+from firmware_sim.pods.firmware import PodConfig, VirtualPod
+from firmware_sim.pods.streams import CounterStream
+from gaitcoach.footpod import profile as P
+from gaitcoach.footpod.profile import PodKind
+from gaitcoach.link import FootpodLink, LinkConfig, PodSelector, PodStatus
+from gaitcoach.link.pod import LinkItem
+from gaitcoach.types import Foot, ImuChunk, LinkEvent, LinkState
+from tests.link.harness import private_bus
+
+__all__ = ["private_bus"]
+
+SPEED = 10.0
+
+
+async def run_link(
+    bus: PrivateBus,
+    pod: VirtualPod,
+    until: Callable[[list[LinkItem]], bool],
+    timeout_s: float = 15.0,
+    **link_kw: Any,
+) -> tuple[list[LinkItem], PodStatus]:
+    """Serve ``pod`` in this process and run the link on it until ``until(items)`` or the
+    timeout: everything delivered, and the pod's status."""
+    items: list[LinkItem] = []
+    selector = PodSelector(address=pod.address, foot=Foot.LEFT)
+    async with VirtualBluez(bus.address) as bluez:
+        pod.radio = bluez.add(pod)
+        task = asyncio.create_task(pod.run())
+        try:
+            cfg = LinkConfig(
+                pods=(selector,), scan_timeout_s=1.0, time_scale=pod.cfg.speed, **link_kw
+            )
+            async with FootpodLink(cfg, on_item=items.append) as link:
+                deadline = time.monotonic() + timeout_s
+                while time.monotonic() < deadline and not until(items):
+                    await asyncio.sleep(0.05)
+                return list(items), link.status()[0]  # not what the link's exit adds
+        finally:
+            task.cancel()
+
+
+def disconnects(items: list[LinkItem]) -> list[str]:
+    return [
+        i.detail for i in items if isinstance(i, LinkEvent) and i.state is LinkState.DISCONNECTED
+    ]
+
+
+def samples(items: list[LinkItem]) -> int:
+    return sum(len(i) for i in items if isinstance(i, ImuChunk))
+
+
+class _ReadOnlyBattery(VirtualPod):
+    """Battery Level with Read only: the Battery Service makes Notify optional."""
+
+    def gatt(self) -> list[ServiceSpec]:
+        out = super().gatt()
+        for s in out:
+            if s.uuid == P.BATTERY_SERVICE_UUID:
+                s.chars = [CharSpec(P.BATTERY_LEVEL_CHAR_UUID, ["read"], self._read_battery)]
+        return out
+
+
+async def test_a_battery_level_without_notify_does_not_end_the_session(
+    private_bus: PrivateBus,
+) -> None:
+    cfg = PodConfig("D0:0D:01:01:00:31", Foot.LEFT, PodKind.FOOTPOD, speed=SPEED, battery_pct=77)
+    pod = _ReadOnlyBattery(cfg, lambda foot, rate: CounterStream(foot, rate))
+    items, status = await run_link(private_bus, pod, lambda it: samples(it) >= 4 * 208)
+    assert not disconnects(items), disconnects(items)
+    assert samples(items) >= 4 * 208
+    assert status.battery_pct == 77 and status.connects == 1
