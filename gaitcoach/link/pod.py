@@ -56,6 +56,26 @@ class NotAPod(Exception):
     """Connected, but the GATT services do not confirm the advertised kind."""
 
 
+class NoData(Exception):
+    """Connected and subscribed, but no data notification for ``data_timeout_s``."""
+
+
+@dataclass(slots=True)
+class _DataWatch:
+    """When a streaming pod's data notification counter last moved (host seconds)."""
+
+    counters: StreamCounters
+    timeout_s: float
+    seen: int
+    since: float
+
+    def left_s(self, now: float) -> float:
+        """Seconds until the pod has been silent for ``timeout_s`` (<= 0: it has)."""
+        if self.counters.notifications != self.seen:
+            self.seen, self.since = self.counters.notifications, now
+        return self.since + self.timeout_s - now
+
+
 @dataclass(frozen=True, slots=True)
 class RscReading:
     """An RSC Measurement from a pod, stamped with host time on arrival."""
@@ -321,12 +341,30 @@ class PodLink:
             await client.start_notify(P.RSC_MEASUREMENT_CHAR_UUID, self._on_rsc, **notify_args)  # type: ignore[arg-type]
 
         self._event(LinkState.STREAMING, f"{kind.value} {self.config.rate_hz} Hz")
+        # A pod can stay connected and send nothing: a Movesense that dropped the subscription
+        # without a COMMAND_RESULT, a firmware that hung. Only the missing data tells; BLE's
+        # supervision timeout never fires. An IMU pod streams without pause, so silence ends
+        # the session and the pod is connected again (with backoff).
+        interval = self.config.status_interval_s / self.config.time_scale
+        next_status = time.monotonic() + interval
+        watch = None
+        if kind is not P.PodKind.RSC:
+            stream = self.status.counters
+            watch = _DataWatch(
+                stream, self.config.data_timeout_s, stream.notifications, time.monotonic()
+            )
         while not lost.is_set():
+            now = time.monotonic()
+            wait = next_status - now if watch is None else min(next_status - now, watch.left_s(now))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    lost.wait(), self.config.status_interval_s / self.config.time_scale
-                )
-            if not lost.is_set():
+                await asyncio.wait_for(lost.wait(), max(0.0, wait))
+            if lost.is_set():
+                break
+            now = time.monotonic()
+            if watch is not None and watch.left_s(now) <= 0:
+                raise NoData(f"no data for {self.config.data_timeout_s} s")
+            if now >= next_status:
+                next_status = now + interval
                 self._event(LinkState.STREAMING, self._counters_detail())
         if self._failure:
             raise PacketError(self._failure)

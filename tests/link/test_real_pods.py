@@ -83,3 +83,24 @@ async def test_a_battery_level_without_notify_does_not_end_the_session(
     assert not disconnects(items), disconnects(items)
     assert samples(items) >= 4 * 208
     assert status.battery_pct == 77 and status.connects == 1
+
+
+class _SilentMovesense(VirtualPod):
+    """A Movesense that drops a subscription without answering: the versions of the
+    reference sample read for docs/movesense.md clear a refused subscription's slot and send
+    no COMMAND_RESULT, so nothing says that no data will come."""
+
+    def _gsp_subscribe(self, ref: int, data: bytes) -> int | None:
+        return None
+
+
+async def test_a_pod_that_sends_no_data_is_reconnected(private_bus: PrivateBus) -> None:
+    cfg = PodConfig("D0:0D:03:03:00:32", Foot.UNKNOWN, PodKind.MOVESENSE, serial="932")
+    pod = _SilentMovesense(cfg, lambda foot, rate: CounterStream(foot, rate))
+    items, status = await run_link(
+        private_bus, pod, lambda it: len(disconnects(it)) >= 2, data_timeout_s=1.0
+    )
+    gone = disconnects(items)
+    assert len(gone) >= 2, "a connected pod that sends nothing stays 'streaming' forever"
+    assert all(d.startswith("session failed: no data for 1.0 s") for d in gone), gone
+    assert status.connects >= 2
