@@ -56,6 +56,16 @@ class NotAPod(Exception):
     """Connected, but the GATT services do not confirm the advertised kind."""
 
 
+class ServicesUnconfirmed(Exception):
+    """The GATT services seen on this connection do not (yet) confirm the advertised kind."""
+
+
+def _confirms(advertised: P.PodKind, gatt: P.PodKind | None) -> bool:
+    """Whether the GATT services offer the advertised kind (or one preferred to it)."""
+    order = list(P.PodKind)
+    return gatt is not None and order.index(gatt) <= order.index(advertised)
+
+
 class NoData(Exception):
     """Connected and subscribed, but no data notification for ``data_timeout_s``."""
 
@@ -148,6 +158,8 @@ class PodLink:
         self.status = PodStatus(selector, foot=selector.foot or selector.side or Foot.UNKNOWN)
         self._tracker: ImuTracker | None = None
         self._failure = ""
+        self._rechecked = ""
+        """Address whose services did not confirm its advertised kind on the last connection."""
 
     def now(self) -> float:
         return time.monotonic() * self.config.time_scale
@@ -212,6 +224,9 @@ class PodLink:
                 reason = "link lost"
                 try:
                     streamed = await self._session(client, pod, lost)
+                except ServicesUnconfirmed as exc:
+                    reason = f"services unconfirmed: {exc}"  # not rejected: connect again
+                    log.info("%s: %s", pod.address, reason)
                 except NotAPod as exc:
                     reason = f"not a pod: {exc}"
                     self.discovery.reject(pod.address)
@@ -257,6 +272,14 @@ class PodLink:
         self._failure = ""  # set by a callback (a refused subscription), which also sets lost
         services = {s.uuid for s in client.services}
         kind = P.kind_from_services(services)
+        if not _confirms(pod.kind, kind) and self._rechecked != pod.address:
+            # BlueZ can signal ServicesResolved before it has exported every service
+            # (bluez/bluez#1489, hbldh/bleak#1806): a footpod would be streamed as RSC-only, a
+            # Movesense rejected. Once, connect again (which resolves them) before believing it.
+            self._rechecked = pod.address
+            seen = kind.value if kind is not None else "none of the pod services"
+            raise ServicesUnconfirmed(f"advertised as {pod.kind.value}, GATT lists {seen}")
+        self._rechecked = ""
         if kind is None:
             raise NotAPod(
                 f"advertised as {pod.kind.value} ({'; '.join(pod.evidence)}), but its GATT "

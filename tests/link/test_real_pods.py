@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from firmware_sim.bluez.daemon import PrivateBus
 from firmware_sim.bluez.peripheral import CharSpec, ServiceSpec
 from firmware_sim.bluez.server import VirtualBluez
@@ -104,3 +106,41 @@ async def test_a_pod_that_sends_no_data_is_reconnected(private_bus: PrivateBus) 
     assert len(gone) >= 2, "a connected pod that sends nothing stays 'streaming' forever"
     assert all(d.startswith("session failed: no data for 1.0 s") for d in gone), gone
     assert status.connects >= 2
+
+
+class _LateServices(VirtualPod):
+    """On its first connection the client sees only part of the GATT database: BlueZ can
+    signal ServicesResolved before it has exported every service (bluez/bluez#1489,
+    hbldh/bleak#1806); reconnecting resolves them (what aiohomekit does, Jc2k/aiohomekit#240).
+    Here the pod's own service (footpod IMU, Movesense GSP) is the one missing."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.connections = 0
+
+    def on_connect(self, central: Any) -> None:
+        self.connections += 1
+        super().on_connect(central)
+
+    def gatt(self) -> list[ServiceSpec]:
+        full = super().gatt()
+        if self.connections:
+            return full
+        own = {P.FOOTPOD_SERVICE_UUID, P.MOVESENSE_SERVICE_UUID}
+        return [s for s in full if s.uuid not in own]
+
+
+@pytest.mark.parametrize("kind", [PodKind.FOOTPOD, PodKind.MOVESENSE])
+async def test_services_resolved_late_are_checked_again_not_taken_for_another_kind(
+    private_bus: PrivateBus, kind: PodKind
+) -> None:
+    """A footpod seen with DIS, Battery and RSC only was streamed as an RSC-only pod (no IMU
+    data for the whole connection); a Movesense seen without GSP was rejected for 60 s."""
+    address = f"D0:0D:0{3 if kind is PodKind.MOVESENSE else 1}:01:00:33"
+    cfg = PodConfig(address, Foot.LEFT, kind, speed=SPEED, serial="933")
+    pod = _LateServices(cfg, lambda foot, rate: CounterStream(foot, rate))
+    items, status = await run_link(private_bus, pod, lambda it: samples(it) >= 4 * 208)
+    assert samples(items) >= 4 * 208
+    assert status.kind is kind and status.connects == 2
+    gone = disconnects(items)
+    assert len(gone) == 1 and gone[0].startswith("services unconfirmed: advertised as"), gone
