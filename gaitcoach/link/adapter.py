@@ -51,6 +51,48 @@ async def open_adapter(adapter: str | None = None) -> BleakAdapter:
         raise AdapterError(f"no Bluetooth adapter: {type(exc).__name__}: {exc}") from None
 
 
+class BluezBattery:
+    """The ``org.bluez.Battery1`` level of one connected device.
+
+    bluetoothd's battery plugin (loaded by default since BlueZ 5.48) claims a device's
+    Battery Service: the service is not exported to GATT clients, so bleak never lists it,
+    and the level is published as ``Battery1.Percentage`` on the device object instead
+    (hbldh/bleak#393). Read on demand over a system bus connection of its own; never raises.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._bus: MessageBus | None = None
+
+    async def percentage(self) -> int | None:
+        """The level BlueZ publishes (None: no ``Battery1``, or D-Bus not reachable)."""
+        try:
+            if self._bus is None:
+                self._bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+            reply = await self._bus.call(
+                Message(
+                    destination="org.bluez",
+                    path=self.path,
+                    interface="org.freedesktop.DBus.Properties",
+                    member="Get",
+                    signature="ss",
+                    body=["org.bluez.Battery1", "Percentage"],
+                )
+            )
+        except Exception as exc:  # dbus-fast's errors have no common base
+            log.debug("%s: Battery1 not readable: %s", self.path, exc)
+            return None
+        if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+            return None  # no Battery1 (yet): the plugin registers it once it read the level
+        return int(reply.body[0].value)
+
+    def close(self) -> None:
+        if self._bus is not None:
+            with contextlib.suppress(Exception):
+                self._bus.disconnect()
+            self._bus = None
+
+
 def _found(device: BLEDevice) -> FoundPod | None:
     props = device.details.get("props", {}) if isinstance(device.details, dict) else {}
     uuids = [u.lower() for u in props.get("UUIDs", [])]

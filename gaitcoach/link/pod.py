@@ -26,6 +26,7 @@ from gaitcoach.footpod.codec import (
 from gaitcoach.footpod.receive import ReceiveCounters
 from gaitcoach.footpod.rsc import RscFeature, RscMeasurement, decode_rsc, decode_rsc_feature
 from gaitcoach.footpod.standard import DeviceInfo, decode_battery, decode_dis_string
+from gaitcoach.link.adapter import BluezBattery
 from gaitcoach.link.clock import SensorClock
 from gaitcoach.link.config import FoundPod, LinkConfig, PodSelector
 from gaitcoach.link.discovery import Discovery
@@ -160,6 +161,8 @@ class PodLink:
         self._failure = ""
         self._rechecked = ""
         """Address whose services did not confirm its advertised kind on the last connection."""
+        self._bluez_battery: BluezBattery | None = None
+        """The connected pod's battery as BlueZ publishes it, when GATT does not offer it."""
 
     def now(self) -> float:
         return time.monotonic() * self.config.time_scale
@@ -222,8 +225,9 @@ class PodLink:
             else:
                 self.status.connects += 1
                 reason = "link lost"
+                path = device.details.get("path") if isinstance(device.details, dict) else None
                 try:
-                    streamed = await self._session(client, pod, lost)
+                    streamed = await self._session(client, pod, lost, path)
                 except ServicesUnconfirmed as exc:
                     reason = f"services unconfirmed: {exc}"  # not rejected: connect again
                     log.info("%s: %s", pod.address, reason)
@@ -235,6 +239,9 @@ class PodLink:
                     reason = f"session failed: {exc}"
                     log.info("%s: %s", pod.address, reason)
                 finally:
+                    if self._bluez_battery is not None:
+                        self._bluez_battery.close()
+                        self._bluez_battery = None
                     with contextlib.suppress(Exception):
                         await client.disconnect()
                     self.discovery.release(pod.address)
@@ -267,8 +274,11 @@ class PodLink:
         for item in items:
             self.sink(item)
 
-    async def _session(self, client: BleakClient, pod: FoundPod, lost: asyncio.Event) -> bool:
-        """Subscribe and stream until the link drops (``lost`` is set). True once streaming."""
+    async def _session(
+        self, client: BleakClient, pod: FoundPod, lost: asyncio.Event, path: str | None = None
+    ) -> bool:
+        """Subscribe and stream until the link drops (``lost`` is set). True once streaming.
+        ``path`` is the device's BlueZ object path (for its ``Battery1``)."""
         self._failure = ""  # set by a callback (a refused subscription), which also sets lost
         services = {s.uuid for s in client.services}
         kind = P.kind_from_services(services)
@@ -300,6 +310,14 @@ class PodLink:
             # NotSupported, which would end every session. Then the level read here is all.
             if "notify" in battery_char.properties:
                 await client.start_notify(battery_char, self._on_battery, **notify_args)  # type: ignore[arg-type]
+        elif path is not None:
+            # No Battery Level over GATT: with BlueZ's battery plugin (its default) a Battery
+            # Service is never listed; the level is on the device object, read every status
+            # interval (the plugin registers it only after its own read, maybe after this).
+            self._bluez_battery = BluezBattery(path)
+            pct = await self._bluez_battery.percentage()
+            if pct is not None:
+                self.status.battery_pct = pct
 
         if kind is P.PodKind.FOOTPOD:
             side = decode_side(await client.read_gatt_char(P.SIDE_CHAR_UUID))
@@ -388,6 +406,8 @@ class PodLink:
                 raise NoData(f"no data for {self.config.data_timeout_s} s")
             if now >= next_status:
                 next_status = now + interval
+                if self._bluez_battery is not None:
+                    self._battery_changed(await self._bluez_battery.percentage())
                 self._event(LinkState.STREAMING, self._counters_detail())
         if self._failure:
             raise PacketError(self._failure)
@@ -428,7 +448,9 @@ class PodLink:
         return level.pct
 
     def _on_battery(self, _c: BleakGATTCharacteristic, data: bytearray) -> None:
-        pct = self._battery_value(data)
+        self._battery_changed(self._battery_value(data))
+
+    def _battery_changed(self, pct: int | None) -> None:
         if pct is not None and pct != self.status.battery_pct:
             self.status.battery_pct = pct
             self._event(self.status.state, f"battery {pct}%")

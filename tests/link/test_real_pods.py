@@ -15,10 +15,11 @@ from firmware_sim.bluez.daemon import PrivateBus
 from firmware_sim.bluez.peripheral import CharSpec, ServiceSpec
 from firmware_sim.bluez.server import VirtualBluez
 from firmware_sim.pods.firmware import PodConfig, VirtualPod
+from firmware_sim.pods.rsc import CounterRsc
 from firmware_sim.pods.streams import CounterStream
 from gaitcoach.footpod import profile as P
 from gaitcoach.footpod.profile import PodKind
-from gaitcoach.link import FootpodLink, LinkConfig, PodSelector, PodStatus
+from gaitcoach.link import FootpodLink, LinkConfig, PodSelector, PodStatus, RscReading
 from gaitcoach.link.pod import LinkItem
 from gaitcoach.types import Foot, ImuChunk, LinkEvent, LinkState
 from tests.link.harness import private_bus
@@ -33,13 +34,14 @@ async def run_link(
     pod: VirtualPod,
     until: Callable[[list[LinkItem]], bool],
     timeout_s: float = 15.0,
+    battery_plugin: bool = False,
     **link_kw: Any,
 ) -> tuple[list[LinkItem], PodStatus]:
     """Serve ``pod`` in this process and run the link on it until ``until(items)`` or the
     timeout: everything delivered, and the pod's status."""
     items: list[LinkItem] = []
     selector = PodSelector(address=pod.address, foot=Foot.LEFT)
-    async with VirtualBluez(bus.address) as bluez:
+    async with VirtualBluez(bus.address, battery_plugin=battery_plugin) as bluez:
         pod.radio = bluez.add(pod)
         task = asyncio.create_task(pod.run())
         try:
@@ -144,3 +146,26 @@ async def test_services_resolved_late_are_checked_again_not_taken_for_another_ki
     assert status.kind is kind and status.connects == 2
     gone = disconnects(items)
     assert len(gone) == 1 and gone[0].startswith("services unconfirmed: advertised as"), gone
+
+
+async def test_the_battery_level_bluez_takes_from_gatt_is_read_where_bluez_puts_it(
+    private_bus: PrivateBus,
+) -> None:
+    """bluetoothd's battery plugin (on by default) hides a device's Battery Service from GATT
+    clients and publishes the level as org.bluez.Battery1 (hbldh/bleak#393; a Stryd has
+    Battery, Device Information and RSC): the link reported no battery at all then."""
+    cfg = PodConfig("D0:0D:02:01:00:34", Foot.LEFT, PodKind.RSC, speed=SPEED, battery_pct=64)
+    pod = VirtualPod(cfg, lambda foot, rate: CounterStream(foot, rate), rsc=CounterRsc())
+    changed = False
+
+    def until(items: list[LinkItem]) -> bool:
+        nonlocal changed
+        if not changed and sum(isinstance(i, RscReading) for i in items) >= 2:
+            pod.set_battery(51)  # notified to the plugin, published on Battery1
+            changed = True
+        return any(isinstance(i, LinkEvent) and i.detail == "battery 51%" for i in items)
+
+    items, status = await run_link(private_bus, pod, until, battery_plugin=True)
+    streaming = [i for i in items if isinstance(i, LinkEvent) and i.state is LinkState.STREAMING]
+    assert streaming and streaming[0].battery_pct == 64
+    assert status.battery_pct == 51 and not disconnects(items)
