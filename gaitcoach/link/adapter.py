@@ -4,6 +4,7 @@ does not advertise, so scanning would never find it)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 POD_UUIDS = [*KIND_BY_SERVICE, MOVESENSE_ADV_UUID]
 """Service UUIDs (GATT or advertised; BlueZ lists both in ``Device1.UUIDs``) of the kinds
 of pod the link speaks to."""
+
+
+BATTERY_CALL_TIMEOUT_S = 2.0
+"""Longest wait for bluetoothd to answer a ``Battery1`` read (host seconds)."""
 
 
 class AdapterError(Exception):
@@ -69,16 +74,16 @@ class BluezBattery:
         try:
             if self._bus is None:
                 self._bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
-            reply = await self._bus.call(
-                Message(
-                    destination="org.bluez",
-                    path=self.path,
-                    interface="org.freedesktop.DBus.Properties",
-                    member="Get",
-                    signature="ss",
-                    body=["org.bluez.Battery1", "Percentage"],
-                )
+            get = Message(
+                destination="org.bluez",
+                path=self.path,
+                interface="org.freedesktop.DBus.Properties",
+                member="Get",
+                signature="ss",
+                body=["org.bluez.Battery1", "Percentage"],
             )
+            # The pod's session waits on this: a bluetoothd that never answers must not stall it.
+            reply = await asyncio.wait_for(self._bus.call(get), BATTERY_CALL_TIMEOUT_S)
         except Exception as exc:  # dbus-fast's errors have no common base
             log.debug("%s: Battery1 not readable: %s", self.path, exc)
             return None
