@@ -277,7 +277,8 @@ class PodLink:
     async def _session(
         self, client: BleakClient, pod: FoundPod, lost: asyncio.Event, path: str | None = None
     ) -> bool:
-        """Subscribe and stream until the link drops (``lost`` is set). True once streaming.
+        """Subscribe and stream until the link drops (``lost`` is set). True when it streamed
+        for ``backoff_max_s`` (the backoff starts again from ``backoff_initial_s``).
         ``path`` is the device's BlueZ object path (for its ``Battery1``)."""
         self._failure = ""  # set by a callback (a refused subscription), which also sets lost
         services = {s.uuid for s in client.services}
@@ -382,6 +383,7 @@ class PodLink:
             await client.start_notify(P.RSC_MEASUREMENT_CHAR_UUID, self._on_rsc, **notify_args)  # type: ignore[arg-type]
 
         self._event(LinkState.STREAMING, f"{kind.value} {self.config.rate_hz} Hz")
+        streaming_since = time.monotonic()
         # A pod can stay connected and send nothing: a Movesense that dropped the subscription
         # without a COMMAND_RESULT, a firmware that hung. Only the missing data tells; BLE's
         # supervision timeout never fires. An IMU pod streams without pause, so silence ends
@@ -411,7 +413,11 @@ class PodLink:
                 self._event(LinkState.STREAMING, self._counters_detail())
         if self._failure:
             raise PacketError(self._failure)
-        return True
+        # A link lost moments after streaming began (a pod browning out as it starts, at the
+        # edge of range) is no reason to start the backoff again: it would reconnect every
+        # backoff_initial_s forever.
+        streamed_s = (time.monotonic() - streaming_since) * self.config.time_scale
+        return streamed_s >= self.config.backoff_max_s
 
     def _check_gsp_results(self, ms: MovesenseTracker, path: str, lost: asyncio.Event) -> None:
         # The results of this connection's tracker: a refusal on any connection is seen

@@ -13,7 +13,7 @@ import pytest
 
 from firmware_sim.bluez.daemon import PrivateBus
 from firmware_sim.bluez.peripheral import CharSpec, ServiceSpec
-from firmware_sim.bluez.server import VirtualBluez
+from firmware_sim.bluez.server import VirtualBluez, VirtualDevice
 from firmware_sim.pods.firmware import PodConfig, VirtualPod
 from firmware_sim.pods.rsc import CounterRsc
 from firmware_sim.pods.streams import CounterStream
@@ -169,3 +169,30 @@ async def test_the_battery_level_bluez_takes_from_gatt_is_read_where_bluez_puts_
     streaming = [i for i in items if isinstance(i, LinkEvent) and i.state is LinkState.STREAMING]
     assert streaming and streaming[0].battery_pct == 64
     assert status.battery_pct == 51 and not disconnects(items)
+
+
+class _DropsWhenStarted(VirtualPod):
+    """Connects, then loses the link as soon as it starts streaming (a sensor browning out
+    on a weak battery when its radio and IMU start, one at the edge of range)."""
+
+    def _control_write(self, value: bytes) -> None:
+        super()._control_write(value)
+        dev = self.radio
+        if self._streaming and isinstance(dev, VirtualDevice):
+            asyncio.get_running_loop().call_later(
+                0.05, lambda: asyncio.ensure_future(dev.disconnect("brown-out"))
+            )
+
+
+async def test_a_pod_that_drops_right_after_streaming_starts_is_backed_off(
+    private_bus: PrivateBus,
+) -> None:
+    cfg = PodConfig("D0:0D:01:01:00:35", Foot.LEFT, PodKind.FOOTPOD)
+    pod = _DropsWhenStarted(cfg, lambda foot, rate: CounterStream(foot, rate))
+    items, status = await run_link(
+        private_bus, pod, lambda it: False, timeout_s=6.0, backoff_initial_s=0.2, backoff_max_s=5.0
+    )
+    # Backoff 0.2, 0.4, 0.8, 1.6, 3.2 s: at most 6 connections in 6 s (every ~0.25 s, 20 or
+    # more, when each short session reset the backoff).
+    assert 3 <= status.connects <= 6, status.connects
+    assert all(d.startswith("link lost") for d in disconnects(items))
