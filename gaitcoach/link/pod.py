@@ -192,7 +192,9 @@ class PodLink:
         backoff = self.config.backoff_initial_s
         while True:
             self._event(LinkState.SCANNING)
-            hit = await self.discovery.find(self.selector.matches, self.config.scan_timeout_s)
+            hit = await self.discovery.find(
+                self.selector.matches, self.config.scan_timeout_s, self.selector.address
+            )
             if hit is None:
                 continue
             pod, device = hit

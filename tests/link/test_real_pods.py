@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from firmware_sim.bluez.daemon import PrivateBus
-from firmware_sim.bluez.peripheral import CharSpec, ServiceSpec
+from firmware_sim.bluez.peripheral import Advertisement, CharSpec, ServiceSpec
 from firmware_sim.bluez.server import VirtualBluez, VirtualDevice
+from firmware_sim.pods import wire
 from firmware_sim.pods.firmware import PodConfig, VirtualPod
 from firmware_sim.pods.rsc import CounterRsc
 from firmware_sim.pods.streams import CounterStream
@@ -196,3 +197,27 @@ async def test_a_pod_that_drops_right_after_streaming_starts_is_backed_off(
     # more, when each short session reset the backoff).
     assert 3 <= status.connects <= 6, status.connects
     assert all(d.startswith("link lost") for d in disconnects(items))
+
+
+class _NoServiceUuids(VirtualPod):
+    """An RSC sensor that advertises only flags and its name: the Running Speed and Cadence
+    Profile says a sensor *should* list the RSC service in its advertising data, not that
+    it must; the Movesense, too, never advertises its GSP service."""
+
+    def advertisement(self) -> Advertisement:
+        flags = wire.ad_structure(wire.AD_FLAGS, bytes([wire.FLAGS_LE_GENERAL_NO_BREDR]))
+        name = wire.ad_structure(wire.AD_NAME_COMPLETE, self.cfg.name.encode())
+        return Advertisement(wire.legacy_payload(flags, name), b"", rssi_dbm=-60)
+
+
+async def test_a_pod_named_by_address_is_connected_whatever_it_advertises(
+    private_bus: PrivateBus,
+) -> None:
+    cfg = PodConfig("D0:0D:02:01:00:36", Foot.LEFT, PodKind.RSC, speed=SPEED)
+    pod = _NoServiceUuids(cfg, lambda foot, rate: CounterStream(foot, rate), rsc=CounterRsc())
+    items, status = await run_link(
+        private_bus, pod, lambda it: sum(isinstance(i, RscReading) for i in it) >= 3
+    )
+    assert sum(isinstance(i, RscReading) for i in items) >= 3, "never connected"
+    assert status.kind is PodKind.RSC and status.confirmed_by.endswith(P.RSC_SERVICE_UUID)
+    assert status.evidence == ("named by address; its advertisement matches no pod rule",)
