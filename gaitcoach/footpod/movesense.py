@@ -140,11 +140,14 @@ def decode_imu6_payload(ref: int, payload: bytes) -> Imu6Data:
         raise PacketError(f"IMU6 payload of {len(payload)} octets is not 4 + n x 24")
     n = (len(payload) - 4) // SAMPLE_PAIR_BYTES
     ts = struct.unpack_from("<I", payload)[0]
-    values = np.frombuffer(payload, dtype="<f4", offset=4).astype(np.float64)
+    raw = np.frombuffer(payload, dtype="<f4", offset=4)
+    # Checked before the cast: casting a signalling NaN warns ('invalid value'), which is an
+    # exception where warnings are errors; the decoder raises PacketError and nothing else.
+    if not np.isfinite(raw).all():
+        raise PacketError("IMU6 payload contains non-finite values")
+    values = raw.astype(np.float64)
     acc = values[: 3 * n].reshape(n, 3)
     gyr = values[3 * n :].reshape(n, 3) * DEG_TO_RAD
-    if not (np.isfinite(acc).all() and np.isfinite(gyr).all()):
-        raise PacketError("IMU6 payload contains non-finite values")
     return Imu6Data(ref, ts, acc, gyr)
 
 

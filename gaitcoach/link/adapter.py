@@ -4,6 +4,7 @@ does not advertise, so scanning would never find it)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -29,6 +30,10 @@ POD_UUIDS = [*KIND_BY_SERVICE, MOVESENSE_ADV_UUID]
 of pod the link speaks to."""
 
 
+BATTERY_CALL_TIMEOUT_S = 2.0
+"""Longest wait for bluetoothd to answer a ``Battery1`` read (host seconds)."""
+
+
 class AdapterError(Exception):
     """No usable Bluetooth adapter (one line for the user)."""
 
@@ -49,6 +54,48 @@ async def open_adapter(adapter: str | None = None) -> BleakAdapter:
         raise AdapterError(f"no Bluetooth adapter: {detail}") from None
     except Exception as exc:  # dbus-fast's errors have no common base: one line all the same
         raise AdapterError(f"no Bluetooth adapter: {type(exc).__name__}: {exc}") from None
+
+
+class BluezBattery:
+    """The ``org.bluez.Battery1`` level of one connected device.
+
+    bluetoothd's battery plugin (loaded by default since BlueZ 5.48) claims a device's
+    Battery Service: the service is not exported to GATT clients, so bleak never lists it,
+    and the level is published as ``Battery1.Percentage`` on the device object instead
+    (hbldh/bleak#393). Read on demand over a system bus connection of its own; never raises.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._bus: MessageBus | None = None
+
+    async def percentage(self) -> int | None:
+        """The level BlueZ publishes (None: no ``Battery1``, or D-Bus not reachable)."""
+        try:
+            if self._bus is None:
+                self._bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+            get = Message(
+                destination="org.bluez",
+                path=self.path,
+                interface="org.freedesktop.DBus.Properties",
+                member="Get",
+                signature="ss",
+                body=["org.bluez.Battery1", "Percentage"],
+            )
+            # The pod's session waits on this: a bluetoothd that never answers must not stall it.
+            reply = await asyncio.wait_for(self._bus.call(get), BATTERY_CALL_TIMEOUT_S)
+        except Exception as exc:  # dbus-fast's errors have no common base
+            log.debug("%s: Battery1 not readable: %s", self.path, exc)
+            return None
+        if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+            return None  # no Battery1 (yet): the plugin registers it once it read the level
+        return int(reply.body[0].value)
+
+    def close(self) -> None:
+        if self._bus is not None:
+            with contextlib.suppress(Exception):
+                self._bus.disconnect()
+            self._bus = None
 
 
 def _found(device: BLEDevice) -> FoundPod | None:

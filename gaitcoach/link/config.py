@@ -106,6 +106,10 @@ class LinkConfig:
     use_acquire_notify: Bool = True
     """AcquireNotify (a socket per characteristic) instead of StartNotify + PropertiesChanged."""
     status_interval_s: PositiveSeconds = 5.0
+    data_timeout_s: PositiveSeconds = 10.0
+    """Host seconds an IMU pod (footpod, Movesense) may stay connected without a data
+    notification before the session ends and the pod is connected again (RSC pods are not
+    timed: a footpod may pause its measurements while the runner stands)."""
     adapter: NonEmpty | None = None
 
     @classmethod

@@ -19,10 +19,13 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
 from gaitcoach.footpod.advert import classify
+from gaitcoach.footpod.profile import PodKind
 from gaitcoach.link.config import FoundPod
+from gaitcoach.types import Foot
 
 REJECT_S = 60.0
 """How long a device whose GATT services did not confirm it is not handed out again."""
+NAMED_EVIDENCE = "named by address; its advertisement matches no pod rule"
 
 
 def found_from_adv(device: BLEDevice, adv: AdvertisementData) -> FoundPod | None:
@@ -32,6 +35,15 @@ def found_from_adv(device: BLEDevice, adv: AdvertisementData) -> FoundPod | None
     if c is None:
         return None
     return FoundPod(device.address, name, c.kind, c.side, adv.rssi, c.battery_pct, c.evidence)
+
+
+def named_from_adv(device: BLEDevice, adv: AdvertisementData) -> FoundPod:
+    """A device a selector names by address although its advertisement matches no rule:
+    advertising the service is only recommended (the RSC profile says a sensor *should* list
+    0x1814). A candidate of the least preferred kind; its GATT services decide the kind."""
+    name = adv.local_name or device.name or ""
+    kind = list(PodKind)[-1]
+    return FoundPod(device.address, name, kind, Foot.UNKNOWN, adv.rssi, None, (NAMED_EVIDENCE,))
 
 
 class Discovery:
@@ -47,6 +59,8 @@ class Discovery:
         self._waiters: list[
             tuple[Callable[[FoundPod], bool], asyncio.Future[tuple[FoundPod, BLEDevice]]]
         ] = []
+        self._named: dict[str, int] = {}
+        """Addresses waiters name (upper case), with how many name each."""
         self._claimed: set[str] = set()
         self._rejected: dict[str, float] = {}
         self._scanner: BleakScanner | None = None
@@ -77,7 +91,9 @@ class Discovery:
     def _on_adv(self, device: BLEDevice, adv: AdvertisementData) -> None:
         pod = found_from_adv(device, adv)
         if pod is None:
-            return
+            if device.address.upper() not in self._named:
+                return
+            pod = named_from_adv(device, adv)
         key = pod.address.upper()
         if key in self._claimed or self._rejected.get(key, 0.0) > time.monotonic():
             return
@@ -103,12 +119,17 @@ class Discovery:
                     await scanner.stop()
 
     async def find(
-        self, pred: Callable[[FoundPod], bool], timeout_s: float
+        self, pred: Callable[[FoundPod], bool], timeout_s: float, address: str | None = None
     ) -> tuple[FoundPod, BLEDevice] | None:
-        """The first unclaimed pod matching ``pred`` within ``timeout_s`` (None: not seen)."""
+        """The first unclaimed pod matching ``pred`` within ``timeout_s`` (None: not seen).
+        With ``address`` (the selector names one), that device is a candidate whatever it
+        advertises."""
         fut: asyncio.Future[tuple[FoundPod, BLEDevice]] = asyncio.get_running_loop().create_future()
         entry = (pred, fut)
         self._waiters.append(entry)
+        named = address.upper() if address is not None else None
+        if named is not None:
+            self._named[named] = self._named.get(named, 0) + 1
         try:
             await self._start()
             return await asyncio.wait_for(fut, timeout_s)
@@ -116,6 +137,10 @@ class Discovery:
             return None
         finally:
             self._waiters.remove(entry)
+            if named is not None:
+                self._named[named] -= 1
+                if not self._named[named]:
+                    del self._named[named]
             if not self._waiters:
                 await self._stop()
 

@@ -26,6 +26,7 @@ from gaitcoach.footpod.codec import (
 from gaitcoach.footpod.receive import ReceiveCounters
 from gaitcoach.footpod.rsc import RscFeature, RscMeasurement, decode_rsc, decode_rsc_feature
 from gaitcoach.footpod.standard import DeviceInfo, decode_battery, decode_dis_string
+from gaitcoach.link.adapter import BluezBattery
 from gaitcoach.link.clock import SensorClock
 from gaitcoach.link.config import FoundPod, LinkConfig, PodSelector
 from gaitcoach.link.discovery import Discovery
@@ -54,6 +55,36 @@ GATT_KINDS = ", ".join(f"{k.value} ({u})" for k, u in P.SERVICE_BY_KIND.items())
 
 class NotAPod(Exception):
     """Connected, but the GATT services do not confirm the advertised kind."""
+
+
+class ServicesUnconfirmed(Exception):
+    """The GATT services seen on this connection do not (yet) confirm the advertised kind."""
+
+
+def _confirms(advertised: P.PodKind, gatt: P.PodKind | None) -> bool:
+    """Whether the GATT services offer the advertised kind (or one preferred to it)."""
+    order = list(P.PodKind)
+    return gatt is not None and order.index(gatt) <= order.index(advertised)
+
+
+class NoData(Exception):
+    """Connected and subscribed, but no data notification for ``data_timeout_s``."""
+
+
+@dataclass(slots=True)
+class _DataWatch:
+    """When a streaming pod's data notification counter last moved (host seconds)."""
+
+    counters: StreamCounters
+    timeout_s: float
+    seen: int
+    since: float
+
+    def left_s(self, now: float) -> float:
+        """Seconds until the pod has been silent for ``timeout_s`` (<= 0: it has)."""
+        if self.counters.notifications != self.seen:
+            self.seen, self.since = self.counters.notifications, now
+        return self.since + self.timeout_s - now
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +159,10 @@ class PodLink:
         self.status = PodStatus(selector, foot=selector.foot or selector.side or Foot.UNKNOWN)
         self._tracker: ImuTracker | None = None
         self._failure = ""
+        self._rechecked = ""
+        """Address whose services did not confirm its advertised kind on the last connection."""
+        self._bluez_battery: BluezBattery | None = None
+        """The connected pod's battery as BlueZ publishes it, when GATT does not offer it."""
 
     def now(self) -> float:
         return time.monotonic() * self.config.time_scale
@@ -157,7 +192,9 @@ class PodLink:
         backoff = self.config.backoff_initial_s
         while True:
             self._event(LinkState.SCANNING)
-            hit = await self.discovery.find(self.selector.matches, self.config.scan_timeout_s)
+            hit = await self.discovery.find(
+                self.selector.matches, self.config.scan_timeout_s, self.selector.address
+            )
             if hit is None:
                 continue
             pod, device = hit
@@ -190,8 +227,12 @@ class PodLink:
             else:
                 self.status.connects += 1
                 reason = "link lost"
+                path = device.details.get("path") if isinstance(device.details, dict) else None
                 try:
-                    streamed = await self._session(client, pod, lost)
+                    streamed = await self._session(client, pod, lost, path)
+                except ServicesUnconfirmed as exc:
+                    reason = f"services unconfirmed: {exc}"  # not rejected: connect again
+                    log.info("%s: %s", pod.address, reason)
                 except NotAPod as exc:
                     reason = f"not a pod: {exc}"
                     self.discovery.reject(pod.address)
@@ -200,6 +241,9 @@ class PodLink:
                     reason = f"session failed: {exc}"
                     log.info("%s: %s", pod.address, reason)
                 finally:
+                    if self._bluez_battery is not None:
+                        self._bluez_battery.close()
+                        self._bluez_battery = None
                     with contextlib.suppress(Exception):
                         await client.disconnect()
                     self.discovery.release(pod.address)
@@ -232,11 +276,23 @@ class PodLink:
         for item in items:
             self.sink(item)
 
-    async def _session(self, client: BleakClient, pod: FoundPod, lost: asyncio.Event) -> bool:
-        """Subscribe and stream until the link drops (``lost`` is set). True once streaming."""
+    async def _session(
+        self, client: BleakClient, pod: FoundPod, lost: asyncio.Event, path: str | None = None
+    ) -> bool:
+        """Subscribe and stream until the link drops (``lost`` is set). True when it streamed
+        for ``backoff_max_s`` (the backoff starts again from ``backoff_initial_s``).
+        ``path`` is the device's BlueZ object path (for its ``Battery1``)."""
         self._failure = ""  # set by a callback (a refused subscription), which also sets lost
         services = {s.uuid for s in client.services}
         kind = P.kind_from_services(services)
+        if not _confirms(pod.kind, kind) and self._rechecked != pod.address:
+            # BlueZ can signal ServicesResolved before it has exported every service
+            # (bluez/bluez#1489, hbldh/bleak#1806): a footpod would be streamed as RSC-only, a
+            # Movesense rejected. Once, connect again (which resolves them) before believing it.
+            self._rechecked = pod.address
+            seen = kind.value if kind is not None else "none of the pod services"
+            raise ServicesUnconfirmed(f"advertised as {pod.kind.value}, GATT lists {seen}")
+        self._rechecked = ""
         if kind is None:
             raise NotAPod(
                 f"advertised as {pod.kind.value} ({'; '.join(pod.evidence)}), but its GATT "
@@ -252,7 +308,19 @@ class PodLink:
             pct = self._battery_value(await client.read_gatt_char(battery_char))
             if pct is not None:
                 self.status.battery_pct = pct
-            await client.start_notify(battery_char, self._on_battery, **notify_args)  # type: ignore[arg-type]
+            # The Battery Service makes Notify optional (read-only Battery Levels are common,
+            # e.g. Nordic's BAS with notifications off): StartNotify on one fails with
+            # NotSupported, which would end every session. Then the level read here is all.
+            if "notify" in battery_char.properties:
+                await client.start_notify(battery_char, self._on_battery, **notify_args)  # type: ignore[arg-type]
+        elif path is not None:
+            # No Battery Level over GATT: with BlueZ's battery plugin (its default) a Battery
+            # Service is never listed; the level is on the device object, read every status
+            # interval (the plugin registers it only after its own read, maybe after this).
+            self._bluez_battery = BluezBattery(path)
+            pct = await self._bluez_battery.percentage()
+            if pct is not None:
+                self.status.battery_pct = pct
 
         if kind is P.PodKind.FOOTPOD:
             side = decode_side(await client.read_gatt_char(P.SIDE_CHAR_UUID))
@@ -317,16 +385,41 @@ class PodLink:
             await client.start_notify(P.RSC_MEASUREMENT_CHAR_UUID, self._on_rsc, **notify_args)  # type: ignore[arg-type]
 
         self._event(LinkState.STREAMING, f"{kind.value} {self.config.rate_hz} Hz")
+        streaming_since = time.monotonic()
+        # A pod can stay connected and send nothing: a Movesense that dropped the subscription
+        # without a COMMAND_RESULT, a firmware that hung. Only the missing data tells; BLE's
+        # supervision timeout never fires. An IMU pod streams without pause, so silence ends
+        # the session and the pod is connected again (with backoff).
+        interval = self.config.status_interval_s / self.config.time_scale
+        next_status = time.monotonic() + interval
+        watch = None
+        if kind is not P.PodKind.RSC:
+            stream = self.status.counters
+            watch = _DataWatch(
+                stream, self.config.data_timeout_s, stream.notifications, time.monotonic()
+            )
         while not lost.is_set():
+            now = time.monotonic()
+            wait = next_status - now if watch is None else min(next_status - now, watch.left_s(now))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    lost.wait(), self.config.status_interval_s / self.config.time_scale
-                )
-            if not lost.is_set():
+                await asyncio.wait_for(lost.wait(), max(0.0, wait))
+            if lost.is_set():
+                break
+            now = time.monotonic()
+            if watch is not None and watch.left_s(now) <= 0:
+                raise NoData(f"no data for {self.config.data_timeout_s} s")
+            if now >= next_status:
+                next_status = now + interval
+                if self._bluez_battery is not None:
+                    self._battery_changed(await self._bluez_battery.percentage())
                 self._event(LinkState.STREAMING, self._counters_detail())
         if self._failure:
             raise PacketError(self._failure)
-        return True
+        # A link lost moments after streaming began (a pod browning out as it starts, at the
+        # edge of range) is no reason to start the backoff again: it would reconnect every
+        # backoff_initial_s forever.
+        streamed_s = (time.monotonic() - streaming_since) * self.config.time_scale
+        return streamed_s >= self.config.backoff_max_s
 
     def _check_gsp_results(self, ms: MovesenseTracker, path: str, lost: asyncio.Event) -> None:
         # The results of this connection's tracker: a refusal on any connection is seen
@@ -363,7 +456,9 @@ class PodLink:
         return level.pct
 
     def _on_battery(self, _c: BleakGATTCharacteristic, data: bytearray) -> None:
-        pct = self._battery_value(data)
+        self._battery_changed(self._battery_value(data))
+
+    def _battery_changed(self, pct: int | None) -> None:
         if pct is not None and pct != self.status.battery_pct:
             self.status.battery_pct = pct
             self._event(self.status.state, f"battery {pct}%")

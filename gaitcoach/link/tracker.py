@@ -177,11 +177,12 @@ class ImuTracker:
                 # sends the same sequence and time again, but not this soon.)
                 self.counters.duplicates += 1
                 return []
-            continues = (
-                seq is not None
-                and self._last_seq is not None
-                and (seq - self._last_seq) % 0x10000 == 1
-                and abs(t_first - self._next_t) < dt / 2
+            # The next sample time (and, where the protocol has one, the next sequence number)
+            # is the same stream. A Movesense has no sequence number: its next timestamp alone
+            # says so (a restarted sensor's clock starts again near 0, far from it).
+            continues = abs(t_first - self._next_t) < dt / 2 and (
+                seq is None
+                or (self._last_seq is not None and (seq - self._last_seq) % 0x10000 == 1)
             )
             if t_first < self._next_t - dt / 2:
                 restart = True

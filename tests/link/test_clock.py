@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from firmware_sim.pods import wire
 from firmware_sim.pods.streams import counter_counts
 from gaitcoach.footpod.codec import ImuFormat, encode_imu_packet, samples_per_packet
 from gaitcoach.link.clock import SensorClock
-from gaitcoach.link.tracker import ImuTracker
+from gaitcoach.link.tracker import ImuTracker, MovesenseTracker
 from gaitcoach.types import Foot, Gap, ImuChunk
 
 RATE = 208
@@ -224,3 +225,32 @@ def test_a_host_stall_is_no_pod_restart() -> None:
     t = np.concatenate([x.t_s for x in chunks])
     assert np.all(np.diff(t) > 0)
     assert sum(len(x) for x in chunks) == len(pkts) * pod.per
+
+
+def test_a_host_stall_is_no_movesense_restart() -> None:
+    """The same stall on a Movesense stream, which has no sequence number: the payload whose
+    millisecond timestamp is the next sample time continues the stream however late it
+    arrives (a 2 s stall once read as a restart, with phantom loss, a new clock epoch and the
+    samples of the burst held again)."""
+    per, ref = 8, 99
+    tracker = ImuTracker(Foot.LEFT, settle_s=0.5, settle_batches=4)
+    ms = MovesenseTracker(tracker, ref, RATE, capacity=lambda: 158)
+    out = []
+    stall_from, stall_s = 10.0, 4.0
+    n_payloads = int(30 * RATE / per)
+    for k in range(n_payloads):
+        idx = np.arange(k * per, (k + 1) * per)
+        acc, gyr = counter_counts(idx, Foot.LEFT)
+        payload = wire.pack_meas_payload(round(1000 + 1e3 * idx[0] / RATE), acc, gyr)
+        t_last = idx[-1] / RATE
+        arrival = 100.0 + t_last + 0.008
+        if stall_from <= t_last < stall_from + stall_s:
+            arrival = 100.0 + stall_from + stall_s + 0.001 * (t_last - stall_from)
+        for part in wire.gsp_parts(ref, payload, 158):
+            out += ms.push(part, arrival)
+    c = tracker.counters
+    assert c.restarts == 0 and c.gaps == 0 and c.lost_samples == 0 and c.malformed == 0, c
+    chunks = [x for x in out if isinstance(x, ImuChunk)]
+    t = np.concatenate([x.t_s for x in chunks])
+    assert np.all(np.diff(t) > 0)
+    assert c.samples == n_payloads * per

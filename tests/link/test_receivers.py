@@ -205,6 +205,15 @@ def test_gsp_liberal_and_refusals() -> None:
     assert r.stats.result_count == 1  # the truncated one is refused, not counted
 
 
+@pytest.mark.filterwarnings("error")
+def test_gsp_signalling_nan_is_refused_with_packet_error_only() -> None:
+    """A float32 signalling NaN (7fa00000) warned 'invalid value encountered in cast' while
+    being widened, an exception where warnings are errors, before the finiteness check."""
+    payload = (5).to_bytes(4, "little") + bytes.fromhex("0000a07f") * 6
+    with pytest.raises(PacketError, match="non-finite"):
+        gsp.decode_imu6_payload(99, payload)
+
+
 def test_gsp_results_are_bounded_and_all_counted() -> None:
     """A sensor may answer with any number of COMMAND_RESULTs over a connection: the latest
     RESULTS_KEPT are kept (every one once was, for the whole connection), all are counted,

@@ -22,6 +22,7 @@ from dbus_fast import BusType, DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import (
     DBusBool,
+    DBusByte,
     DBusBytes,
     DBusDict,
     DBusInt16,
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 BLUEZ = "org.bluez"
 ADAPTER_PATH = "/org/bluez/hci0"
 CCCD_UUID = "00002902-0000-1000-8000-00805f9b34fb"
+BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 DBusStrList = Annotated[list[str], DBusSignature("as")]
 DBusManufacturer = Annotated[dict[int, Variant], DBusSignature("a{qv}")]
 
@@ -234,6 +237,29 @@ class Device1TxPower(Device1):
     @dbus_property(access=PropertyAccess.READ)
     def TxPower(self) -> DBusInt16:
         return self._dev.peripheral.advertisement().tx_power_dbm or 0
+
+
+class Battery1(ServiceInterface):
+    """``org.bluez.Battery1`` of bluetoothd's battery plugin (loaded by default since BlueZ
+    5.48): it claims a connected device's Battery Service, so the service is not exported to
+    GATT clients, and publishes the Battery Level here, updated from its notifications."""
+
+    def __init__(self, percentage: int) -> None:
+        super().__init__("org.bluez.Battery1")
+        self.percentage = percentage
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Percentage(self) -> DBusByte:
+        return self.percentage
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Source(self) -> DBusStr:
+        return "GATT Battery Service"
+
+    def update(self, percentage: int) -> None:
+        if percentage != self.percentage:
+            self.percentage = percentage
+            self.emit_properties_changed({"Percentage": percentage})
 
 
 class GattService1(ServiceInterface):
@@ -473,6 +499,7 @@ class VirtualDevice:
         self._exported: list[str] = []
         self._chars: dict[str, GattCharacteristic1] = {}
         self._char_paths: dict[str, GattCharacteristic1] = {}
+        self._battery: Battery1 | None = None
         self._lock = asyncio.Lock()
 
     # -- presence (advertising range) --------------------------------------------------------
@@ -520,7 +547,27 @@ class VirtualDevice:
             self._export_gatt()
             self.services_resolved = True
             self.iface.emit_properties_changed({"ServicesResolved": True})
+            self._claim_battery()
         self.peripheral.on_connect(_CentralLink(self))
+
+    def _claim_battery(self) -> None:
+        """The battery plugin, once connected: it reads the Battery Level and registers
+        ``Battery1`` (after ``ServicesResolved``, as the plugin's read completes later)."""
+        if not self.server.battery_plugin:
+            return
+        level = next(
+            (
+                c
+                for s in self.peripheral.gatt()
+                if s.uuid == BATTERY_SERVICE_UUID
+                for c in s.chars
+                if c.uuid == BATTERY_LEVEL_UUID and c.read is not None
+            ),
+            None,
+        )
+        if level is not None and level.read is not None:
+            self._battery = Battery1(level.read()[0])
+            self.server.bus.export(self.path, self._battery)
 
     async def disconnect(self, reason: str) -> None:
         async with self._lock:
@@ -530,6 +577,9 @@ class VirtualDevice:
             self.peripheral.on_disconnect()
             for char in self._chars.values():
                 char.release()
+            if self._battery is not None:
+                self.server.bus.unexport(self.path, self._battery)
+                self._battery = None
             self.services_resolved = False
             self.iface.emit_properties_changed({"ServicesResolved": False})
             self.connected = False
@@ -539,6 +589,8 @@ class VirtualDevice:
     def _export_gatt(self) -> None:
         handle = 0x000A
         for spec in self.peripheral.gatt():
+            if self.server.battery_plugin and spec.uuid == BATTERY_SERVICE_UUID:
+                continue  # claimed by the battery plugin: not exported (see Battery1)
             svc_path = f"{self.path}/service{handle:04x}"
             handle += 1
             self._export(svc_path, GattService1(spec, self.path))
@@ -566,6 +618,9 @@ class VirtualDevice:
         self._char_paths.clear()
 
     def notify(self, char_uuid: str, value: bytes) -> bool:
+        if char_uuid == BATTERY_LEVEL_UUID and self._battery is not None and value:
+            self._battery.update(value[0])  # the plugin subscribed to it
+            return True
         char = self._chars.get(char_uuid)
         return False if char is None or not self.connected else char.send(value)
 
@@ -606,6 +661,10 @@ class VirtualBluez:
         D-Bus address of the (private) system bus; ``None`` uses ``DBUS_SYSTEM_BUS_ADDRESS``.
     mtu
         ATT MTU every connection negotiates (23 = no exchange; 247 is common on phones).
+    battery_plugin
+        Behave like a bluetoothd with its battery plugin (the default build since 5.48):
+        Battery Services are hidden from GATT clients and exported as ``Battery1`` instead.
+        Off by default, so that tests read the Battery Service over GATT.
     advertise_interval_s
         How often present, unconnected devices refresh RSSI while discovery runs (bleak
         reports devices known before the scan only on such property changes).
@@ -615,6 +674,7 @@ class VirtualBluez:
         self,
         bus_address: str | None = None,
         mtu: int = 247,
+        battery_plugin: bool = False,
         advertise_interval_s: float = 0.1,
         adapter_address: str = "02:00:00:00:00:01",
     ) -> None:
@@ -622,6 +682,7 @@ class VirtualBluez:
             raise ValueError(f"mtu must be 23..517, got {mtu}")
         self.bus_address = bus_address
         self.mtu = mtu
+        self.battery_plugin = battery_plugin
         self.advertise_interval_s = advertise_interval_s
         self.adapter_address = adapter_address
         self.devices: dict[str, VirtualDevice] = {}
