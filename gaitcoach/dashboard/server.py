@@ -42,6 +42,20 @@ MAX_CONNECTIONS = 64
 REQUEST_TIMEOUT_S = 10.0
 
 
+_DROPPED = (
+    TimeoutError,
+    ConnectionError,
+    ValueError,
+    ssl.SSLError,
+    OSError,
+    # Neither is a ValueError (readline converts them, readuntil does not): uncaught, each
+    # oversized or cut-off request logged a traceback as an unhandled asyncio error.
+    asyncio.LimitOverrunError,
+    asyncio.IncompleteReadError,
+)
+"""What a client can cause while its request is read and answered."""
+
+
 class DashboardError(RuntimeError):
     """The page is not built, or cannot be served."""
 
@@ -105,6 +119,8 @@ class DashboardServer:
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
         self.port = settings.port
         self.requests = 0
+        self.dropped = 0
+        """Connections dropped unanswered: too slow, too large, cut off or broken."""
 
     @property
     def url(self) -> str:
@@ -143,15 +159,16 @@ class DashboardServer:
         async with self._slots:
             try:
                 await asyncio.wait_for(self._respond(reader, writer), REQUEST_TIMEOUT_S)
-            except (TimeoutError, ConnectionError, ValueError, ssl.SSLError, OSError):
-                pass  # a slow, broken or hostile client: drop it
+            except _DROPPED:
+                self.dropped += 1  # a slow, broken or hostile client: drop it
             finally:
                 writer.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _respond(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")  # ValueError past MAX_REQUEST_BYTES
+        # LimitOverrunError past MAX_REQUEST_BYTES, IncompleteReadError when cut off.
+        head = await reader.readuntil(b"\r\n\r\n")
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
         parts = line.split(" ")
         self.requests += 1

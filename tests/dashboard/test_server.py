@@ -107,3 +107,31 @@ def test_dashboard_config_section(tmp_path: Path) -> None:
             load(dashboard, mqtt)
     https = load({"cert_file": "c.pem", "key_file": "k.pem", "broker_url": "wss://b:1/mqtt"})
     assert https.tls and https.cert_file == str(tmp_path / "c.pem")
+
+
+async def test_oversized_and_cut_off_requests_are_dropped_and_counted(tmp_path: Path) -> None:
+    # The built page is not needed: a one-file page serves the same code path.
+    (tmp_path / "manifest.json").write_text('{"files": ["index.html"]}')
+    (tmp_path / "index.html").write_text("<p>hi</p>")
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    server = DashboardServer(SETTINGS, "alice", "gaitcoach", www=tmp_path)
+    await server.start()
+    try:
+        # A header past MAX_REQUEST_BYTES (LimitOverrunError) and one cut off before its end
+        # (IncompleteReadError): neither is answered, neither is an unhandled loop error.
+        assert await _raw(server.port, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000) == b""
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x")
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        ok = await _raw(server.port, b"GET / HTTP/1.1\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200") and ok.endswith(b"<p>hi</p>")
+        await asyncio.sleep(0.1)
+        assert unhandled == []
+        assert server.dropped == 2
+    finally:
+        await server.close()
+        loop.set_exception_handler(None)
