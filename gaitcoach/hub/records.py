@@ -592,5 +592,6 @@ class SessionDigest:
                 strides,
                 Digest(int(n), str(m)),
             )
-        except (PayloadError, TypeError, ValueError) as exc:
+        except (PayloadError, TypeError, ValueError, OverflowError) as exc:
+            # OverflowError: int() of Infinity or 1e999 (json.loads takes both).
             raise RecordError("bad_json", f"sync status: {exc}") from None
