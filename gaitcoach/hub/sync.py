@@ -192,6 +192,8 @@ class _Client:
         self._cond = threading.Condition()
         self._acked: dict[int, bool] = {}
         self._replies: dict[bytes, bytes] = {}
+        self._asked: set[bytes] = set()
+        """Correlation data of the checks waiting for their answer: only those are kept."""
         self._connected = False
         self._subscribed = False
         self._error = ""
@@ -243,6 +245,10 @@ class _Client:
         corr = getattr(getattr(msg, "properties", None), "CorrelationData", None)
         if corr is not None and len(msg.payload) <= 1 << 20:
             with self._cond:
+                # Anyone who may publish into the reply tree could otherwise fill memory with
+                # answers to questions never asked (or asked and given up on).
+                if bytes(corr) not in self._asked:
+                    return
                 self._replies[bytes(corr)] = bytes(msg.payload)
                 self._cond.notify_all()
 
@@ -295,13 +301,19 @@ class _Client:
             "runner": runner,
             "session_id": session_id,
         }
-        self.client.publish(
-            f"{self.base}/sync/check", json.dumps(payload).encode(), qos=1, properties=props
-        )
-        if not self._wait(lambda: corr in self._replies, timeout_s):
-            return None
         with self._cond:
-            data = self._replies.pop(corr)
+            self._asked.add(corr)
+        try:
+            self.client.publish(
+                f"{self.base}/sync/check", json.dumps(payload).encode(), qos=1, properties=props
+            )
+            self._wait(lambda: corr in self._replies, timeout_s)
+        finally:
+            with self._cond:
+                self._asked.discard(corr)
+                data = self._replies.pop(corr, None)
+        if data is None:
+            return None
         try:
             return SessionDigest.from_json(data)
         except RecordError:

@@ -1,0 +1,52 @@
+"""What ``gaitcoach sync`` keeps of the messages on its reply topic: only the answer to a
+check it is waiting for (unit level: no broker; the client's callbacks are called directly)."""
+
+from __future__ import annotations
+
+import threading
+
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gaitcoach.hub.sync import _Client
+from gaitcoach.mqtt.config import MqttSettings
+
+
+def _reply(topic: str, correlation: bytes, payload: bytes) -> paho.MQTTMessage:
+    m = paho.MQTTMessage(mid=1, topic=topic.encode())
+    m.payload = payload
+    m.properties = Properties(PacketTypes.PUBLISH)
+    m.properties.CorrelationData = correlation
+    return m
+
+
+def test_answers_to_checks_never_asked_are_not_kept() -> None:
+    c = _Client(MqttSettings(host="127.0.0.1"), "alice")
+    # Anyone who may publish into alice's reply tree, with a new correlation each time.
+    for i in range(2000):
+        c._on_message(c.client, None, _reply(c.reply_topic, i.to_bytes(4, "big"), b"x" * 1000))
+    assert c._replies == {}
+
+
+def test_the_answer_to_the_check_waited_for_is_taken() -> None:
+    c = _Client(MqttSettings(host="127.0.0.1"), "alice")
+    sent: list[bytes] = []
+
+    def publish(topic: str, payload: bytes, qos: int, properties: Properties) -> None:
+        sent.append(properties.CorrelationData)
+        answer = (
+            b'{"v":1,"type":"sync_status","runner":"alice","session_id":"run-1","known":true,'
+            b'"status":"complete","synced":true,"strides":[["left",0,3,"abc"]],"cues":[0,""]}'
+        )
+        # The answer arrives on paho's thread while check() waits.
+        threading.Thread(
+            target=c._on_message, args=(c.client, None, _reply(c.reply_topic, sent[0], answer))
+        ).start()
+
+    c.client.publish = publish  # type: ignore[assignment]
+    digest = c.check("alice", "run-1", timeout_s=5.0)
+    assert digest is not None and digest.known and digest.strides[("left", 0)].count == 3
+    # Answered: a repeat of the same answer is not kept either.
+    c._on_message(c.client, None, _reply(c.reply_topic, sent[0], b"{}"))
+    assert c._replies == {} and c._asked == set()
