@@ -4,6 +4,7 @@ check it is waiting for (unit level: no broker; the client's callbacks are calle
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
@@ -33,7 +34,7 @@ def test_the_answer_to_the_check_waited_for_is_taken() -> None:
     c = _Client(MqttSettings(host="127.0.0.1"), "alice")
     sent: list[bytes] = []
 
-    def publish(topic: str, payload: bytes, qos: int, properties: Properties) -> None:
+    def publish(topic: str, payload: bytes, qos: int, properties: Any) -> None:
         sent.append(properties.CorrelationData)
         answer = (
             b'{"v":1,"type":"sync_status","runner":"alice","session_id":"run-1","known":true,'
