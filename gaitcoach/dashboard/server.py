@@ -117,6 +117,7 @@ class DashboardServer:
             self._ssl.set_alpn_protocols(["http/1.1"])
         self._server: asyncio.Server | None = None
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._tasks: set[asyncio.Task[None]] = set()
         self.port = settings.port
         self.requests = 0
         self.dropped = 0
@@ -130,12 +131,10 @@ class DashboardServer:
 
     async def start(self) -> None:
         try:
+            # No ssl= here: asyncio would hold every connection through its handshake (up to
+            # 60 s, however many) before _handle sees it; _respond does it inside a slot.
             self._server = await asyncio.start_server(
-                self._handle,
-                self.settings.host,
-                self.settings.port,
-                ssl=self._ssl,
-                limit=MAX_REQUEST_BYTES,
+                self._accept, self.settings.host, self.settings.port, limit=MAX_REQUEST_BYTES
             )
         except OSError as exc:
             raise DashboardError(
@@ -148,9 +147,22 @@ class DashboardServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            for task in self._tasks:
+                task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Called as the connection is made, before its first read: with TLS, the client's
+        # first bytes must wait for start_tls (read into the plain stream, the handshake
+        # would never see them).
+        transport = writer.transport
+        if self._ssl is not None and isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
+        task = asyncio.get_running_loop().create_task(self._handle(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._slots.locked():  # too many at once: refuse rather than queue
@@ -167,6 +179,8 @@ class DashboardServer:
                     await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _respond(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._ssl is not None:
+            await writer.start_tls(self._ssl)  # within the request's time limit
         # LimitOverrunError past MAX_REQUEST_BYTES, IncompleteReadError when cut off.
         head = await reader.readuntil(b"\r\n\r\n")
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
