@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -260,13 +261,15 @@ def check_storage(data_dir: Path, min_free_bytes: int) -> None:
         raise StorageError(f"data directory {data_dir} cannot be created: {exc}") from exc
     if not data_dir.is_dir():
         raise StorageError(f"data directory {data_dir} is not a directory")
-    probe = data_dir / f".write-probe-{os.getpid()}"
     try:
-        with open(probe, "wb") as fh:
+        # A new file of a random name (O_EXCL): a fixed name such as .write-probe-<pid>
+        # planted as a symlink would have the probe write through it, outside the directory.
+        fd, probe = tempfile.mkstemp(dir=data_dir, prefix=".write-probe-")
+        with os.fdopen(fd, "wb") as fh:
             fh.write(b"x")
             fh.flush()
             os.fsync(fh.fileno())
-        probe.unlink()
+        os.unlink(probe)
     except OSError as exc:
         raise StorageError(f"data directory {data_dir} is not writable: {exc}") from exc
     free = shutil.disk_usage(data_dir).free
