@@ -51,6 +51,7 @@ from gaitcoach.hub.records import (
 )
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.connection import describe_connect_error
+from gaitcoach.safepath import write_text_inside
 from gaitcoach.session.store import (
     STRIDE_COLUMNS,
     SessionData,
@@ -161,6 +162,7 @@ class SyncState:
     """``<data_dir>/hub-sync.json``: sessions the centre was seen to hold exactly."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.path = data_dir / STATE_FILE
         self.verified: dict[str, dict[str, Any]] = {}
         try:
@@ -176,9 +178,10 @@ class SyncState:
             "cues": cues,
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"v": 1, "verified": self.verified}, indent=1))
-        tmp.replace(self.path)
+        # Through a new temporary file, not a fixed hub-sync.tmp: one planted as a symlink
+        # would have been written through, outside the data directory.
+        text = json.dumps({"v": 1, "verified": self.verified}, indent=1)
+        write_text_inside(self.data_dir, (STATE_FILE,), text)
 
 
 class _Client:

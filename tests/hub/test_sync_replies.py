@@ -1,16 +1,18 @@
 """What ``gaitcoach sync`` keeps of the messages on its reply topic: only the answer to a
-check it is waiting for (unit level: no broker; the client's callbacks are called directly)."""
+check it is waiting for (unit level: no broker; the client's callbacks are called directly);
+its state file is written inside the data directory only."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gaitcoach.hub.sync import _Client
+from gaitcoach.hub.sync import SyncState, _Client
 from gaitcoach.mqtt.config import MqttSettings
 
 
@@ -51,3 +53,16 @@ def test_the_answer_to_the_check_waited_for_is_taken() -> None:
     # Answered: a repeat of the same answer is not kept either.
     c._on_message(c.client, None, _reply(c.reply_topic, sent[0], b"{}"))
     assert c._replies == {} and c._asked == set()
+
+
+def test_the_sync_state_is_never_written_through_a_planted_symlink(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    # The state used to be written to the fixed name hub-sync.tmp, following symlinks.
+    (data / "hub-sync.tmp").symlink_to(victim)
+    state = SyncState(data)
+    state.mark("run-1", 10, 2)
+    assert victim.read_text() == "keep me"
+    assert SyncState(data).verified["run-1"]["strides"] == 10
