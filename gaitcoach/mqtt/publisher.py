@@ -375,7 +375,7 @@ class MqttPublisher:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _send(self, item: Outgoing, correlation: bytes | None = None) -> None:
+    def _send(self, item: Outgoing) -> None:
         now = self.clock()
         if not self.connection.connected:
             self._outbox.push(item, now)
@@ -391,7 +391,7 @@ class MqttPublisher:
                 item.qos,
                 item.retain,
                 expiry_s=item.expires_unix_s - now,
-                response_correlation=correlation,
+                response_correlation=item.correlation,
             )
         except (ValueError, UnicodeError) as exc:  # paho refuses the topic (e.g. a wildcard)
             self.stats.dropped[f"{item.kind}_bad_topic"] += 1
@@ -546,8 +546,16 @@ class MqttPublisher:
             )
         )
         self._send(
-            Outgoing("reply", request.reply_topic, payload, QOS_REPLY, False, now, now + 60.0),
-            correlation=request.correlation_data,
+            Outgoing(
+                "reply",
+                request.reply_topic,
+                payload,
+                QOS_REPLY,
+                False,
+                now,
+                now + 60.0,
+                correlation=request.correlation_data,
+            )
         )
 
     def _reply_payload(
