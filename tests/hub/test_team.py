@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -98,3 +99,30 @@ def test_team_views_show_each_runners_runs_and_the_squad_from_the_database(
     assert tags.images == 2 + 3  # squad and strike plots, one trend plot per runner
     # The history page's rule: 3 runs are too few for a trend line, and the page says so.
     assert page.read_text().count("Trends need 4 runs (so far 3)") == 3
+
+
+def test_one_runners_implausible_run_is_skipped_and_the_team_view_goes_on(
+    stack: HubStack, tmp_path: Path
+) -> None:
+    # Any finite time or length passes the ingest's checks (it sees one stride at a time);
+    # the summary walks a run minute by minute and kilometre by kilometre: a stride
+    # thousands of years on, or one 1e11 m long, stalled or exhausted everyone's view.
+    ingest = stack.ingest(1, name="team-odd")
+    runner, data_dir = "erin", tmp_path / "erin"
+    now = datetime.now(UTC).replace(microsecond=0)
+    good = factory.strides(factory.EFFICIENT, 3.0, seed=1)
+    far, long = list(good), list(good)
+    far[-1] = replace(far[-1], ic_s=far[-1].ic_s + 1e11, end_ic_s=far[-1].end_ic_s + 1e11)
+    long[5] = replace(long[5], stride_length_m=1e11)
+    for k, (sid, strides) in enumerate((("erin-far", far), ("erin-long", long), ("erin-ok", good))):
+        record_session(data_dir, runner, strides, [], sid, now - timedelta(days=3 - k))
+    result = Syncer(stack.edge_settings(runner), runner, data_dir, timeout_s=60).run()
+    assert len(result.verified) == 3 and not result.failed, result
+    ingest.stop()
+
+    out = _team(stack, "--json", "--runner", runner)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    [row] = report["runners"]
+    assert row["runs"] == 1 and row["session_id"] == "erin-ok"
+    assert sorted(report["skipped"]) == ["erin/erin-far", "erin/erin-long"]
