@@ -147,7 +147,14 @@ def load_sessions(
 def implausible_run(data: SessionData) -> str | None:
     """Why a stored run cannot be summarised (:data:`MAX_RUN_SPAN_S`,
     :data:`MAX_RUN_DISTANCE_M`), None when it can."""
-    span = max(s.end_ic_s for s in data.strides) - min(s.ic_s for s in data.strides)
+    info = data.info  # its first and last times widen the summary's span too
+    first = min(s.ic_s for s in data.strides)
+    last = max(s.end_ic_s for s in data.strides)
+    if info.first_t_s is not None:
+        first = min(first, info.first_t_s)
+    if info.last_t_s is not None:
+        last = max(last, info.last_t_s)
+    span = last - first
     if not span <= MAX_RUN_SPAN_S:
         return f"strides span {span:.3g} s (more than {MAX_RUN_SPAN_S:.0f})"
     _, dist = distance_track(data.strides)

@@ -5,6 +5,7 @@ figures of each edge's own store, to the bit."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
@@ -114,10 +115,14 @@ def test_one_runners_implausible_run_is_skipped_and_the_team_view_goes_on(
     far, long = list(good), list(good)
     far[-1] = replace(far[-1], ic_s=far[-1].ic_s + 1e11, end_ic_s=far[-1].end_ic_s + 1e11)
     long[5] = replace(long[5], stride_length_m=1e11)
-    for k, (sid, strides) in enumerate((("erin-far", far), ("erin-long", long), ("erin-ok", good))):
-        record_session(data_dir, runner, strides, [], sid, now - timedelta(days=3 - k))
+    runs = (("erin-far", far), ("erin-long", long), ("erin-early", good), ("erin-ok", good))
+    for k, (sid, strides) in enumerate(runs):
+        record_session(data_dir, runner, strides, [], sid, now - timedelta(days=4 - k))
+    # The session record's own first time (sync/session) widens the summary's span too.
+    with sqlite3.connect(data_dir / "sessions.sqlite") as db:
+        db.execute("UPDATE sessions SET first_t_s = -1e11 WHERE id = 'erin-early'")
     result = Syncer(stack.edge_settings(runner), runner, data_dir, timeout_s=60).run()
-    assert len(result.verified) == 3 and not result.failed, result
+    assert len(result.verified) == 4 and not result.failed, result
     ingest.stop()
 
     out = _team(stack, "--json", "--runner", runner)
@@ -125,4 +130,4 @@ def test_one_runners_implausible_run_is_skipped_and_the_team_view_goes_on(
     report = json.loads(out.stdout)
     [row] = report["runners"]
     assert row["runs"] == 1 and row["session_id"] == "erin-ok"
-    assert sorted(report["skipped"]) == ["erin/erin-far", "erin/erin-long"]
+    assert sorted(report["skipped"]) == ["erin/erin-early", "erin/erin-far", "erin/erin-long"]
