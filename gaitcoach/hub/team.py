@@ -48,6 +48,9 @@ MAX_RUN_DISTANCE_M = 1e7
 summarised: the summary walks a run minute by minute and kilometre by kilometre, and the
 ingest checks one stride at a time (any finite time or length passes), so one runner's
 implausible run would stall or exhaust every runner's view."""
+RUN_YEARS = (1970, 2200)
+"""A run started outside these years is not shown either: the trend plots' date axis (with
+its margins) fails for every runner's page on a run in year 1 or 9999, valid times both."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +148,12 @@ def load_sessions(
 
 
 def implausible_run(data: SessionData) -> str | None:
-    """Why a stored run cannot be summarised (:data:`MAX_RUN_SPAN_S`,
-    :data:`MAX_RUN_DISTANCE_M`), None when it can."""
+    """Why a stored run cannot be summarised or plotted (:data:`RUN_YEARS`,
+    :data:`MAX_RUN_SPAN_S`, :data:`MAX_RUN_DISTANCE_M`), None when it can."""
     info = data.info  # its first and last times widen the summary's span too
+    year = datetime.fromisoformat(info.started_utc).year
+    if not RUN_YEARS[0] <= year <= RUN_YEARS[1]:
+        return f"started in year {year} (not {RUN_YEARS[0]}-{RUN_YEARS[1]})"
     first = min(s.ic_s for s in data.strides)
     last = max(s.end_ic_s for s in data.strides)
     if info.first_t_s is not None:

@@ -118,16 +118,25 @@ def test_one_runners_implausible_run_is_skipped_and_the_team_view_goes_on(
     runs = (("erin-far", far), ("erin-long", long), ("erin-early", good), ("erin-ok", good))
     for k, (sid, strides) in enumerate(runs):
         record_session(data_dir, runner, strides, [], sid, now - timedelta(days=4 - k))
+    # A start in year 1 is a valid time, but not on the trend plots' date axis.
+    record_session(data_dir, runner, good, [], "erin-ancient", datetime(1, 1, 1, tzinfo=UTC))
     # The session record's own first time (sync/session) widens the summary's span too.
     with sqlite3.connect(data_dir / "sessions.sqlite") as db:
         db.execute("UPDATE sessions SET first_t_s = -1e11 WHERE id = 'erin-early'")
     result = Syncer(stack.edge_settings(runner), runner, data_dir, timeout_s=60).run()
-    assert len(result.verified) == 4 and not result.failed, result
+    assert len(result.verified) == 5 and not result.failed, result
     ingest.stop()
 
-    out = _team(stack, "--json", "--runner", runner)
+    page = tmp_path / "team.html"
+    out = _team(stack, "--json", "--runner", runner, "--html", str(page))
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
     [row] = report["runners"]
     assert row["runs"] == 1 and row["session_id"] == "erin-ok"
-    assert sorted(report["skipped"]) == ["erin/erin-early", "erin/erin-far", "erin/erin-long"]
+    assert sorted(report["skipped"]) == [
+        "erin/erin-ancient",
+        "erin/erin-early",
+        "erin/erin-far",
+        "erin/erin-long",
+    ]
+    assert "erin-ok" in page.read_text()
