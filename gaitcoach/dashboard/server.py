@@ -42,6 +42,20 @@ MAX_CONNECTIONS = 64
 REQUEST_TIMEOUT_S = 10.0
 
 
+_DROPPED = (
+    TimeoutError,
+    ConnectionError,
+    ValueError,
+    ssl.SSLError,
+    OSError,
+    # Neither is a ValueError (readline converts them, readuntil does not): uncaught, each
+    # oversized or cut-off request logged a traceback as an unhandled asyncio error.
+    asyncio.LimitOverrunError,
+    asyncio.IncompleteReadError,
+)
+"""What a client can cause while its request is read and answered."""
+
+
 class DashboardError(RuntimeError):
     """The page is not built, or cannot be served."""
 
@@ -103,8 +117,11 @@ class DashboardServer:
             self._ssl.set_alpn_protocols(["http/1.1"])
         self._server: asyncio.Server | None = None
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._tasks: set[asyncio.Task[None]] = set()
         self.port = settings.port
         self.requests = 0
+        self.dropped = 0
+        """Connections dropped unanswered: too slow, too large, cut off or broken."""
 
     @property
     def url(self) -> str:
@@ -114,12 +131,10 @@ class DashboardServer:
 
     async def start(self) -> None:
         try:
+            # No ssl= here: asyncio would hold every connection through its handshake (up to
+            # 60 s, however many) before _handle sees it; _respond does it inside a slot.
             self._server = await asyncio.start_server(
-                self._handle,
-                self.settings.host,
-                self.settings.port,
-                ssl=self._ssl,
-                limit=MAX_REQUEST_BYTES,
+                self._accept, self.settings.host, self.settings.port, limit=MAX_REQUEST_BYTES
             )
         except OSError as exc:
             raise DashboardError(
@@ -132,9 +147,22 @@ class DashboardServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            for task in self._tasks:
+                task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Called as the connection is made, before its first read: with TLS, the client's
+        # first bytes must wait for start_tls (read into the plain stream, the handshake
+        # would never see them).
+        transport = writer.transport
+        if self._ssl is not None and isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
+        task = asyncio.get_running_loop().create_task(self._handle(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._slots.locked():  # too many at once: refuse rather than queue
@@ -143,15 +171,18 @@ class DashboardServer:
         async with self._slots:
             try:
                 await asyncio.wait_for(self._respond(reader, writer), REQUEST_TIMEOUT_S)
-            except (TimeoutError, ConnectionError, ValueError, ssl.SSLError, OSError):
-                pass  # a slow, broken or hostile client: drop it
+            except _DROPPED:
+                self.dropped += 1  # a slow, broken or hostile client: drop it
             finally:
                 writer.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _respond(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")  # ValueError past MAX_REQUEST_BYTES
+        if self._ssl is not None:
+            await writer.start_tls(self._ssl)  # within the request's time limit
+        # LimitOverrunError past MAX_REQUEST_BYTES, IncompleteReadError when cut off.
+        head = await reader.readuntil(b"\r\n\r\n")
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
         parts = line.split(" ")
         self.requests += 1

@@ -152,7 +152,7 @@ def cmd_team(args: argparse.Namespace) -> int:
     except psycopg.Error as exc:
         raise CliError(f"database: {str(exc).strip()}") from None
     if args.json:
-        print(json.dumps({"runners": squad_rows(view)}, indent=1))
+        print(json.dumps({"runners": squad_rows(view), "skipped": view.skipped}, indent=1))
     else:
         print(squad_text(view))
     if args.html:

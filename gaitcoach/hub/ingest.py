@@ -52,7 +52,7 @@ from gaitcoach.hub.records import CheckRequest, RecordError
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.connection import describe_connect_error
 from gaitcoach.proc import die_with_parent
-from gaitcoach.safepath import clip
+from gaitcoach.safepath import clip, write_text_inside
 
 log = logging.getLogger(__name__)
 
@@ -596,9 +596,10 @@ class IngestWorker:
         }
         log.info("ingest %s", json.dumps(data, separators=(",", ":")))
         if self.stats_path is not None:
-            tmp = self.stats_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data))
-            tmp.replace(self.stats_path)
+            # Through a new temporary file: a fixed <name>.tmp planted as a symlink in the
+            # stats folder would have been written through, wherever it points.
+            path = self.stats_path
+            write_text_inside(path.parent, (path.name,), json.dumps(data))
 
 
 # -- running workers ---------------------------------------------------------------------------

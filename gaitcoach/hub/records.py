@@ -166,7 +166,14 @@ def _utc(value: Any, name: str) -> datetime | None:
         raise RecordError("bad_value", f"{name} = {_show(value)}: an ISO 8601 time") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return t
+    try:
+        # In UTC, as stored: year 1 with a positive offset is 1 BC there (9999 with a
+        # negative one, year 10000), which PostgreSQL stores and no reader can load again.
+        return t.astimezone(UTC)
+    except OverflowError:
+        raise RecordError(
+            "bad_value", f"{name} = {_show(value)}: outside years 1-9999 in UTC"
+        ) from None
 
 
 def _envelope(data: bytes, kind: str, runner: str, type_: str) -> dict[str, Any]:
@@ -592,5 +599,6 @@ class SessionDigest:
                 strides,
                 Digest(int(n), str(m)),
             )
-        except (PayloadError, TypeError, ValueError) as exc:
+        except (PayloadError, TypeError, ValueError, OverflowError) as exc:
+            # OverflowError: int() of Infinity or 1e999 (json.loads takes both).
             raise RecordError("bad_json", f"sync status: {exc}") from None

@@ -51,6 +51,7 @@ from gaitcoach.hub.records import (
 )
 from gaitcoach.mqtt.config import MqttSettings
 from gaitcoach.mqtt.connection import describe_connect_error
+from gaitcoach.safepath import write_text_inside
 from gaitcoach.session.store import (
     STRIDE_COLUMNS,
     SessionData,
@@ -161,6 +162,7 @@ class SyncState:
     """``<data_dir>/hub-sync.json``: sessions the centre was seen to hold exactly."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.path = data_dir / STATE_FILE
         self.verified: dict[str, dict[str, Any]] = {}
         try:
@@ -176,9 +178,10 @@ class SyncState:
             "cues": cues,
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"v": 1, "verified": self.verified}, indent=1))
-        tmp.replace(self.path)
+        # Through a new temporary file, not a fixed hub-sync.tmp: one planted as a symlink
+        # would have been written through, outside the data directory.
+        text = json.dumps({"v": 1, "verified": self.verified}, indent=1)
+        write_text_inside(self.data_dir, (STATE_FILE,), text)
 
 
 class _Client:
@@ -192,6 +195,8 @@ class _Client:
         self._cond = threading.Condition()
         self._acked: dict[int, bool] = {}
         self._replies: dict[bytes, bytes] = {}
+        self._asked: set[bytes] = set()
+        """Correlation data of the checks waiting for their answer: only those are kept."""
         self._connected = False
         self._subscribed = False
         self._error = ""
@@ -243,6 +248,10 @@ class _Client:
         corr = getattr(getattr(msg, "properties", None), "CorrelationData", None)
         if corr is not None and len(msg.payload) <= 1 << 20:
             with self._cond:
+                # Anyone who may publish into the reply tree could otherwise fill memory with
+                # answers to questions never asked (or asked and given up on).
+                if bytes(corr) not in self._asked:
+                    return
                 self._replies[bytes(corr)] = bytes(msg.payload)
                 self._cond.notify_all()
 
@@ -295,13 +304,19 @@ class _Client:
             "runner": runner,
             "session_id": session_id,
         }
-        self.client.publish(
-            f"{self.base}/sync/check", json.dumps(payload).encode(), qos=1, properties=props
-        )
-        if not self._wait(lambda: corr in self._replies, timeout_s):
-            return None
         with self._cond:
-            data = self._replies.pop(corr)
+            self._asked.add(corr)
+        try:
+            self.client.publish(
+                f"{self.base}/sync/check", json.dumps(payload).encode(), qos=1, properties=props
+            )
+            self._wait(lambda: corr in self._replies, timeout_s)
+        finally:
+            with self._cond:
+                self._asked.discard(corr)
+                data = self._replies.pop(corr, None)
+        if data is None:
+            return None
         try:
             return SessionDigest.from_json(data)
         except RecordError:

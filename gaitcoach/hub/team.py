@@ -12,10 +12,11 @@ for the views (it is whatever the edge sent).
 from __future__ import annotations
 
 import html
+import logging
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,13 +33,24 @@ from gaitcoach.session.store import (
     SessionStatus,
     stride_from_row,
 )
-from gaitcoach.session.summary import SessionSummary, summarize
+from gaitcoach.session.summary import SessionSummary, distance_track, summarize
 from gaitcoach.types import Cue, CueKind
 
 SQUAD_METRICS = ("cadence_spm", "contact_time_s", "foot_strike_angle_deg", "overstride_m")
 TEAM_CSS = ".now{color:#2ca02c}#squad{font-size:.8em}"
+log = logging.getLogger(__name__)
+
 LIVE_WITHIN_S = 60.0
 """A runner whose latest metrics are this recent counts as running now."""
+MAX_RUN_SPAN_S = 31 * 86400.0
+MAX_RUN_DISTANCE_M = 1e7
+"""A run whose strides span more than a month, or add up to more than 10,000 km, is not
+summarised: the summary walks a run minute by minute and kilometre by kilometre, and the
+ingest checks one stride at a time (any finite time or length passes), so one runner's
+implausible run would stall or exhaust every runner's view."""
+RUN_YEARS = (1970, 2200)
+"""A run started outside these years is not shown either: the trend plots' date axis (with
+its margins) fails for every runner's page on a run in year 1 or 9999, valid times both."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,8 @@ class RunnerView:
 class TeamView:
     generated_utc: datetime
     runners: list[RunnerView]
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Runs left out (``runner/session``: why), see :func:`implausible_run`."""
 
     def squad_median(self, name: str) -> float | None:
         values = [v for r in self.runners if (v := r.latest_metric(name)) is not None]
@@ -133,6 +147,28 @@ def load_sessions(
     return out
 
 
+def implausible_run(data: SessionData) -> str | None:
+    """Why a stored run cannot be summarised or plotted (:data:`RUN_YEARS`,
+    :data:`MAX_RUN_SPAN_S`, :data:`MAX_RUN_DISTANCE_M`), None when it can."""
+    info = data.info  # its first and last times widen the summary's span too
+    year = datetime.fromisoformat(info.started_utc).year
+    if not RUN_YEARS[0] <= year <= RUN_YEARS[1]:
+        return f"started in year {year} (not {RUN_YEARS[0]}-{RUN_YEARS[1]})"
+    first = min(s.ic_s for s in data.strides)
+    last = max(s.end_ic_s for s in data.strides)
+    if info.first_t_s is not None:
+        first = min(first, info.first_t_s)
+    if info.last_t_s is not None:
+        last = max(last, info.last_t_s)
+    span = last - first
+    if not span <= MAX_RUN_SPAN_S:
+        return f"strides span {span:.3g} s (more than {MAX_RUN_SPAN_S:.0f})"
+    _, dist = distance_track(data.strides)
+    if dist.size and not abs(float(dist[-1])) <= MAX_RUN_DISTANCE_M:
+        return f"strides add up to {float(dist[-1]):.3g} m (more than {MAX_RUN_DISTANCE_M:.0f})"
+    return None
+
+
 def team_view(conn: Any, runner: str | None = None, runs_per_runner: int = 10) -> TeamView:
     sessions = load_sessions(conn, runner, runs_per_runner)
     live_rows = conn.execute(
@@ -141,18 +177,24 @@ def team_view(conn: Any, runner: str | None = None, runs_per_runner: int = 10) -
     ).fetchall()
     live = {r: dict(m) for r, _, m in live_rows}
     views = []
+    skipped: dict[str, str] = {}
     for name in sorted(set(sessions) | set(live)):
         runs: list[RunRow] = []
         latest: SessionSummary | None = None
         for data in sessions.get(name, []):
             if not data.strides:
                 continue
+            why = implausible_run(data)
+            if why is not None:
+                skipped[f"{name}/{data.info.id}"] = why
+                log.warning("team: run %s of %s left out: %s", data.info.id, name, why)
+                continue
             summary = summarize(data)
             runs.append(run_row(data, summary))
             latest = summary
         h = history_of(name, runs)
         views.append(RunnerView(name, h, latest, live.get(name)))
-    return TeamView(datetime.now(UTC), views)
+    return TeamView(datetime.now(UTC), views, skipped)
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -214,6 +256,7 @@ def squad_text(view: TeamView) -> str:
         f"{'squad median':<16}{'':>5} {'':<11}{'':>6}{_fmt(med[0], 0):>6}{_fmt(med[1], 0, 1000):>8}"
         f"{'':>12}{_fmt(med[3], 1, 100):>8}"
     )
+    lines.extend(f"left out: {run}: {why}" for run, why in sorted(view.skipped.items()))
     return "\n".join(lines)
 
 

@@ -32,6 +32,9 @@ class Outgoing:
     """Only the newest queued message of this topic is worth sending (metrics, status)."""
     ref: str = ""
     """What the message carries, for its sender's bookkeeping (a cue's id)."""
+    correlation: bytes | None = None
+    """MQTT v5 correlation data (a command's reply): kept with the message, so that a reply
+    queued while the broker is away, or sent again after a reconnect, still carries it."""
 
     def expired(self, now_unix_s: float) -> bool:
         return now_unix_s >= self.expires_unix_s

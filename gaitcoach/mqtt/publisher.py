@@ -152,6 +152,10 @@ class RateLimitedLog:
         return True
 
 
+DISCOVERY_MIN_INTERVAL_S = 1.0
+"""Home Assistant's ``online`` is answered at most this often (one answer is eight retained
+configs, about 6 KB): a flood of ``online`` must not become a flood of discovery messages."""
+
 HANDLED_KEEP = 256
 """Commands kept in :attr:`MqttPublisher.handled_commands_` (the newest; the session record
 keeps every applied one on disk)."""
@@ -202,6 +206,9 @@ class MqttPublisher:
         # QoS 1 messages handed to the connection and not yet acknowledged, by message id.
         self._pending: dict[int, tuple[asyncio.Future[bool], Outgoing | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._discovery_at = -math.inf
+        """``time.monotonic()`` of the latest discovery announcement."""
+        self._discovery_due: asyncio.TimerHandle | None = None
         will = status_offline(runner, clock(), "connection lost")
         subscriptions = [(self.topics.commands, QOS_COMMAND)]
         self._ha_status = f"{settings.homeassistant_prefix}/status"
@@ -244,6 +251,8 @@ class MqttPublisher:
         finally:
             for task in list(self._tasks):
                 task.cancel()
+            if self._discovery_due is not None:
+                self._discovery_due.cancel()
             await self.connection.stop()
 
     @property
@@ -353,6 +362,7 @@ class MqttPublisher:
         and when Home Assistant comes online; never queued (the next connect sends them)."""
         if not self.settings.homeassistant_discovery or not self.connection.connected:
             return
+        self._discovery_at = time.monotonic()
         now = self.clock()
         for topic, payload in discovery_messages(self.topics, self.settings.homeassistant_prefix):
             self._send(Outgoing("discovery", topic, payload, 1, True, now))
@@ -375,7 +385,7 @@ class MqttPublisher:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _send(self, item: Outgoing, correlation: bytes | None = None) -> None:
+    def _send(self, item: Outgoing) -> None:
         now = self.clock()
         if not self.connection.connected:
             self._outbox.push(item, now)
@@ -391,7 +401,7 @@ class MqttPublisher:
                 item.qos,
                 item.retain,
                 expiry_s=item.expires_unix_s - now,
-                response_correlation=correlation,
+                response_correlation=item.correlation,
             )
         except (ValueError, UnicodeError) as exc:  # paho refuses the topic (e.g. a wildcard)
             self.stats.dropped[f"{item.kind}_bad_topic"] += 1
@@ -452,7 +462,7 @@ class MqttPublisher:
     def _message(self, msg: Incoming) -> None:
         if msg.topic == self._ha_status and self.settings.homeassistant_discovery:
             if msg.payload == b"online":
-                self.publish_discovery()
+                self._discovery_requested()
             return
         if self.topics.command_name(msg.topic) is None:
             return
@@ -479,6 +489,21 @@ class MqttPublisher:
             task.add_done_callback(self._tasks.discard)
         else:
             self._answer(request, now, parsed, result)
+
+    def _discovery_requested(self) -> None:
+        """Announce again now, or once when :data:`DISCOVERY_MIN_INTERVAL_S` is up."""
+        if self._discovery_due is not None:
+            return  # one announcement is due already: it answers this request too
+        wait = self._discovery_at + DISCOVERY_MIN_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            self.publish_discovery()
+            return
+
+        def due() -> None:
+            self._discovery_due = None
+            self.publish_discovery()
+
+        self._discovery_due = asyncio.get_running_loop().call_later(wait, due)
 
     def _internal_error(self, name: str, exc: Exception) -> CommandError:
         """Log a failing handler (call from its ``except`` block) and wrap it for the reply."""
@@ -546,8 +571,16 @@ class MqttPublisher:
             )
         )
         self._send(
-            Outgoing("reply", request.reply_topic, payload, QOS_REPLY, False, now, now + 60.0),
-            correlation=request.correlation_data,
+            Outgoing(
+                "reply",
+                request.reply_topic,
+                payload,
+                QOS_REPLY,
+                False,
+                now,
+                now + 60.0,
+                correlation=request.correlation_data,
+            )
         )
 
     def _reply_payload(

@@ -262,9 +262,10 @@ def check_storage(data_dir: Path, min_free_bytes: int) -> None:
     if not data_dir.is_dir():
         raise StorageError(f"data directory {data_dir} is not a directory")
     try:
-        # A name of its own: two recorders made at once in one process (a start command
-        # while the first session's recorder is made) shared ".write-probe-<pid>", and one
-        # removed the other's probe: "not writable" for a writable directory.
+        # A new file of a random name (O_EXCL): a fixed name such as .write-probe-<pid> was
+        # shared by two recorders made at once in one process (one removed the other's probe:
+        # "not writable"), and planted as a symlink it had the probe write outside the data
+        # directory.
         fd, probe = tempfile.mkstemp(dir=data_dir, prefix=".write-probe-")
         with os.fdopen(fd, "wb") as fh:
             fh.write(b"x")

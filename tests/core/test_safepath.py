@@ -140,3 +140,19 @@ def test_export_never_names_a_file_outside_the_current_folder_after_a_stored_id(
         == 0
     )
     assert out.exists()
+
+
+def test_the_storage_probe_never_writes_through_a_planted_symlink(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    # The probe's name used to be .write-probe-<pid>: predictable by anyone who can write
+    # into the data directory, and opened following symlinks (truncated, then "x").
+    planted = data / f".write-probe-{os.getpid()}"
+    planted.symlink_to(victim)
+    with Recorder(data, session_id="run-1"):
+        pass
+    assert victim.read_text() == "keep me"
+    assert planted.is_symlink()
+    assert not [p for p in data.iterdir() if p.name.startswith(".write-probe-") and p != planted]

@@ -357,3 +357,28 @@ def test_coach_view_shows_a_tile_per_runner_read_only(served: Served) -> None:
             assert errors.errors == [], errors.errors
     finally:
         sender.close()
+
+
+def test_a_flood_of_cues_to_speak_keeps_the_speech_queue_bounded(served: Served) -> None:
+    sender = Sender(served.broker)
+    try:
+        with browser() as ctx:
+            page = ctx.new_page()
+            errors = PageErrors(page)
+            page.goto(url(served))
+            wait_js(page, "document.querySelector('#conn').dataset.state==='connected'")
+            page.click("#speak")
+            now = time.time()
+            # Cues that stay fresh for an hour, faster than they can be spoken (the test's
+            # speech never ends: the first one is spoken, the rest wait).
+            for i in range(200):
+                cue = make_cue(now, ttl_s=3600.0, cue_id=f"c-{i}")
+                sender.send(f"{BASE}/cue", asdict(CuePayload.from_cue(cue, RUNNER)))
+            wait_js(page, "GC.probe.cues.length === 200")
+            assert page.evaluate("GC.probe.speech.queue.length") == 20
+            assert page.evaluate("GC.probe.spoken.length") == 1
+            states = page.eval_on_selector_all("#cues li", "ls => ls.map(l => l.dataset.state)")
+            assert set(states) == {"dropped"}  # the newest 40 shown; beyond the 20 waiting
+            assert errors.errors == [], errors.errors
+    finally:
+        sender.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ from typing import Any
 import pytest
 
 from gaitcoach.dashboard import WWW, DashboardError, DashboardServer, DashboardSettings
+from gaitcoach.dashboard.server import MAX_CONNECTIONS
 from gaitcoach.errors import ConfigError
 from gaitcoach.service.config import config_from_dict
 from tests.dashboard.browser import require_browser
+from tests.mqtt.broker import make_tls_files
 
 SETTINGS = DashboardSettings(enabled=True, port=0, broker_url="ws://127.0.0.1:9001/mqtt")
 
@@ -107,3 +111,85 @@ def test_dashboard_config_section(tmp_path: Path) -> None:
             load(dashboard, mqtt)
     https = load({"cert_file": "c.pem", "key_file": "k.pem", "broker_url": "wss://b:1/mqtt"})
     assert https.tls and https.cert_file == str(tmp_path / "c.pem")
+
+
+async def test_oversized_and_cut_off_requests_are_dropped_and_counted(tmp_path: Path) -> None:
+    # The built page is not needed: a one-file page serves the same code path.
+    (tmp_path / "manifest.json").write_text('{"files": ["index.html"]}')
+    (tmp_path / "index.html").write_text("<p>hi</p>")
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    server = DashboardServer(SETTINGS, "alice", "gaitcoach", www=tmp_path)
+    await server.start()
+    try:
+        # A header past MAX_REQUEST_BYTES (LimitOverrunError) and one cut off before its end
+        # (IncompleteReadError): neither is answered, neither is an unhandled loop error.
+        assert await _raw(server.port, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000) == b""
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x")
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        ok = await _raw(server.port, b"GET / HTTP/1.1\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200") and ok.endswith(b"<p>hi</p>")
+        await asyncio.sleep(0.1)
+        assert unhandled == []
+        assert server.dropped == 2
+    finally:
+        await server.close()
+        loop.set_exception_handler(None)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_tls_connections_that_never_handshake_hold_no_more_than_the_slots(
+    tmp_path: Path,
+) -> None:
+    # The TLS handshake must happen inside a connection slot and its time limit: before it,
+    # each silent connection was held for asyncio's 60 s handshake timeout, without limit
+    # on their number (every one a file descriptor of the service).
+    tls = make_tls_files(tmp_path / "tls")
+    (tmp_path / "manifest.json").write_text('{"files": ["index.html"]}')
+    (tmp_path / "index.html").write_text("<p>hi</p>")
+    settings = DashboardSettings(
+        enabled=True,
+        port=0,
+        broker_url="wss://127.0.0.1:8884/mqtt",
+        cert_file=str(tls.server_cert),
+        key_file=str(tls.server_key),
+    )
+    server = DashboardServer(settings, "alice", "gaitcoach", www=tmp_path)
+    await server.start()
+    silent: list[asyncio.StreamWriter] = []
+    try:
+        before = _open_fds()
+        for _ in range(3 * MAX_CONNECTIONS):
+            _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            silent.append(writer)
+        await asyncio.sleep(0.5)
+        held_by_server = _open_fds() - before - len(silent)
+        assert held_by_server <= MAX_CONNECTIONS + 4, held_by_server
+        for writer in silent:
+            writer.close()
+        silent.clear()
+        for _ in range(100):  # the slotted ones end as their clients go (dropped, counted)
+            if server.dropped >= MAX_CONNECTIONS:
+                break
+            await asyncio.sleep(0.05)
+        assert server.dropped == MAX_CONNECTIONS
+        # A real client is served over TLS once slots are free.
+        ctx = ssl.create_default_context(cafile=str(tls.ca_cert))
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=ctx, server_hostname="localhost"
+        )
+        writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"<p>hi</p>")
+    finally:
+        for writer in silent:
+            writer.close()
+        await server.close()

@@ -279,3 +279,39 @@ def test_each_database_role_does_its_purpose_only(stack: HubStack) -> None:
         psycopg.connect(stack.pg.dsn(VIEW_ROLE, "wrong password"))
     view.close()
     ingest.close()
+
+
+@pytest.mark.parametrize(
+    ("sid", "started"),
+    [("early", "0001-01-01T00:00:00+05:00"), ("late", "9999-12-31T23:00:00-05:00")],
+)
+def test_a_start_time_beyond_the_calendar_in_utc_is_refused_and_the_team_view_reads_on(
+    stack: HubStack, ingest: IngestProcess, sid: str, started: str
+) -> None:
+    from gaitcoach.hub.team import team_view
+
+    before = _rejected(ingest).get("bad_value", 0)
+    erin = Client(stack, edge_user("erin"))
+    # Valid ISO 8601 with an offset, but before year 1 (or after 9999) once in UTC:
+    # PostgreSQL stores it (as BC, or year 10000) and no reader can load it back.
+    record = {
+        "v": 1,
+        "type": "sync_session",
+        "runner": "erin",
+        "session_id": sid,
+        "status": "complete",
+        "started_utc": started,
+        "n_strides": 0,
+        "n_cues": 0,
+    }
+    erin.publish("gaitcoach/erin/sync/session", json.dumps(record))
+    erin.close()
+    assert wait_for(lambda: _rejected(ingest).get("bad_value", 0) > before, 15.0), (
+        _rejected(ingest),
+        ingest.log_tail(),
+    )
+    with stack.view() as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM hub.sessions WHERE runner = 'erin' AND session_id = %s", (sid,)
+        ).fetchone() == (0,)
+        team_view(conn)  # one runner's payload must not break the whole team's view

@@ -269,3 +269,18 @@ def test_a_flood_of_oversize_qos0_payloads_while_the_database_is_blocked_holds_n
     assert ing.stop() == 0
     # Held, they would be FLOOD MB; refused on receipt, each is gone before the next.
     assert grown_kb < FLOOD * FLOOD_BYTES // 1024 // 4, grown_kb
+
+
+def test_the_stats_file_is_never_written_through_a_planted_symlink(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    stats = tmp_path / "stats"
+    stats.mkdir()
+    path = stats / "slot-0-1234.json"
+    # The stats used to go through the fixed name slot-0-1234.tmp, following symlinks.
+    path.with_suffix(".tmp").symlink_to(victim)
+    worker = _Worker()
+    worker.stats_path = path
+    worker._report()
+    assert victim.read_text() == "keep me"
+    assert json.loads(path.read_text())["slot"] == 0

@@ -3,6 +3,7 @@ never another exception; valid payloads round-trip; the digests tell any change 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -153,3 +154,27 @@ def test_hub_strides_table_is_the_store_columns() -> None:
         assert columns[c.name] == (kind, not c.optional), c.name
     # The live stride payload carries the record's field names (index, not idx).
     assert set(_valid_stride()["stride"]) == {c.field for c in STRIDE_SCHEMA}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b'{"strides": [["left", 1e999, 1, "x"]]}',
+        b'{"strides": [["left", 0, Infinity, "x"]]}',
+        b'{"strides": [["left", NaN, 1, "x"]]}',
+        b'{"cues": [-Infinity, ""]}',
+        b'{"cues": [1e400, ""]}',
+    ],
+)
+def test_a_sync_answer_with_an_infinite_count_is_a_reasoned_refusal(answer: bytes) -> None:
+    # int() of an infinite float is an OverflowError, not a ValueError: it ended the sync.
+    with pytest.raises(RecordError, match="bad_json"):
+        records.SessionDigest.from_json(answer)
+
+
+@settings(max_examples=300, deadline=None)
+@given(strides=json_values, cues=json_values)
+def test_any_sync_answer_gives_a_digest_or_a_reasoned_refusal(strides: Any, cues: Any) -> None:
+    answer = json.dumps({"known": True, "strides": strides, "cues": cues}).encode()
+    with contextlib.suppress(RecordError):
+        records.SessionDigest.from_json(answer)

@@ -5,8 +5,10 @@ figures of each edge's own store, to the bit."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -98,3 +100,43 @@ def test_team_views_show_each_runners_runs_and_the_squad_from_the_database(
     assert tags.images == 2 + 3  # squad and strike plots, one trend plot per runner
     # The history page's rule: 3 runs are too few for a trend line, and the page says so.
     assert page.read_text().count("Trends need 4 runs (so far 3)") == 3
+
+
+def test_one_runners_implausible_run_is_skipped_and_the_team_view_goes_on(
+    stack: HubStack, tmp_path: Path
+) -> None:
+    # Any finite time or length passes the ingest's checks (it sees one stride at a time);
+    # the summary walks a run minute by minute and kilometre by kilometre: a stride
+    # thousands of years on, or one 1e11 m long, stalled or exhausted everyone's view.
+    ingest = stack.ingest(1, name="team-odd")
+    runner, data_dir = "erin", tmp_path / "erin"
+    now = datetime.now(UTC).replace(microsecond=0)
+    good = factory.strides(factory.EFFICIENT, 3.0, seed=1)
+    far, long = list(good), list(good)
+    far[-1] = replace(far[-1], ic_s=far[-1].ic_s + 1e11, end_ic_s=far[-1].end_ic_s + 1e11)
+    long[5] = replace(long[5], stride_length_m=1e11)
+    runs = (("erin-far", far), ("erin-long", long), ("erin-early", good), ("erin-ok", good))
+    for k, (sid, strides) in enumerate(runs):
+        record_session(data_dir, runner, strides, [], sid, now - timedelta(days=4 - k))
+    # A start in year 1 is a valid time, but not on the trend plots' date axis.
+    record_session(data_dir, runner, good, [], "erin-ancient", datetime(1, 1, 1, tzinfo=UTC))
+    # The session record's own first time (sync/session) widens the summary's span too.
+    with sqlite3.connect(data_dir / "sessions.sqlite") as db:
+        db.execute("UPDATE sessions SET first_t_s = -1e11 WHERE id = 'erin-early'")
+    result = Syncer(stack.edge_settings(runner), runner, data_dir, timeout_s=60).run()
+    assert len(result.verified) == 5 and not result.failed, result
+    ingest.stop()
+
+    page = tmp_path / "team.html"
+    out = _team(stack, "--json", "--runner", runner, "--html", str(page))
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    [row] = report["runners"]
+    assert row["runs"] == 1 and row["session_id"] == "erin-ok"
+    assert sorted(report["skipped"]) == [
+        "erin/erin-ancient",
+        "erin/erin-early",
+        "erin/erin-far",
+        "erin/erin-long",
+    ]
+    assert "erin-ok" in page.read_text()

@@ -221,3 +221,43 @@ async def test_a_command_flood_keeps_memory_and_log_bounded(
     assert 1 <= len(lines) <= 20  # rate limited, not one line per command
     assert max(len(line) for line in lines) < 600  # values cut, not logged whole
     assert applied.commands == []
+
+
+async def _until(pred: Any, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not pred() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return bool(pred())
+
+
+async def test_a_reply_held_while_the_broker_is_away_keeps_its_correlation_data(
+    mosquitto: MosquittoBroker,
+) -> None:
+    release = asyncio.Event()
+    asked: list[Command] = []
+
+    async def slow(command: Command) -> dict[str, Any]:
+        asked.append(command)
+        await release.wait()  # e.g. a start whose store is locked by another writer
+        return {"done": True}
+
+    # Reconnects no sooner than 1 s: the recorder below subscribes again first.
+    settings = settings_for(mosquitto, reconnect_min_s=1.0)
+    with Recorder(mosquitto, [f"{BASE}/reply/#"]) as rec, Commander(mosquitto) as app:
+        async with MqttPublisher(settings, RUNNER, command_handler=slow) as pub:
+            assert await pub.connection.wait_subscribed(5.0)
+            app.send(f"{BASE}/cmd/mute", b'{"duration_s": 5}', response_topic=f"{BASE}/reply/app",
+                     correlation=b"corr-1")  # fmt: skip
+            assert await _until(lambda: bool(asked))
+            mosquitto.stop()
+            try:
+                assert await _until(lambda: not pub.connection.connected)
+                release.set()
+                assert await _until(lambda: pub.queued == 1)  # the reply waits in the outbox
+            finally:
+                mosquitto.start()
+            assert await _until(lambda: bool(rec.on("/reply/app")))
+            assert await pub.flush()
+    [reply] = rec.on("/reply/app")
+    assert reply.json()["ok"] is True
+    assert reply.correlation == b"corr-1"  # lost in the outbox before

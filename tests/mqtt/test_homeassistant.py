@@ -12,10 +12,11 @@ from pathlib import Path
 
 from gaitcoach.mqtt import MqttPublisher
 from gaitcoach.mqtt.homeassistant import SENSORS, discovery_messages
+from gaitcoach.mqtt.publisher import DISCOVERY_MIN_INTERVAL_S
 from gaitcoach.mqtt.topics import Topics
 from gaitcoach.types import Activity, Cue, CueKind, Foot, GaitMetrics, LinkEvent, LinkState
 from tests.mqtt.broker import MosquittoBroker
-from tests.mqtt.clients import Recorder, publish, publisher_process
+from tests.mqtt.clients import Commander, Recorder, publish, publisher_process
 from tests.mqtt.ha_discovery import check_sensor_discovery, render
 from tests.mqtt.test_topics import settings_for
 
@@ -196,3 +197,22 @@ async def _configs(rec: Recorder) -> bool:
     while not rec.on("/config") and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     return bool(rec.on("/config"))
+
+
+async def test_a_flood_of_online_is_answered_at_most_once_a_second(
+    mosquitto: MosquittoBroker,
+) -> None:
+    settings = settings_for(mosquitto, homeassistant_discovery=True)
+    with Recorder(mosquitto, ["homeassistant/sensor/#"]) as rec, Commander(mosquitto) as ha:
+        async with MqttPublisher(settings, RUNNER) as pub:
+            assert await pub.connection.wait_subscribed(5.0)
+            assert await _configs(rec)  # announced once on connect
+            start = time.monotonic()
+            # Each "online" was answered with all eight configs (about 6 KB, retained).
+            for _ in range(300):
+                ha.send("homeassistant/status", b"online", wait=False)
+            await asyncio.sleep(2.5)
+            elapsed = time.monotonic() - start
+            assert await pub.flush()
+        rounds = len(rec.on("/config")) / len(SENSORS)
+        assert 2 <= rounds <= 2 + elapsed / DISCOVERY_MIN_INTERVAL_S, (rounds, elapsed)

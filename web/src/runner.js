@@ -6,6 +6,9 @@
   const WINDOW_S = 300; // plots show the last 5 minutes (of the service's clock)
   const MAX_POINTS = 1200;
   const MAX_CUES = 40;
+  // Cues waiting to be spoken: a flood (a runaway or hostile publisher, cues that expire far
+  // ahead) must not grow the queue, and the sort on every cue, without bound.
+  const MAX_SPEECH_QUEUE = 20;
   const STALE_S = 5; // values greyed when no metrics came for this long
   const REPLY_TIMEOUT_MS = 10000;
   const BODY_PARTS = ['foot', 'ankle', 'achilles', 'shin', 'calf', 'knee', 'thigh', 'hamstring',
@@ -203,6 +206,7 @@
   // -- cues, speech and the metronome ---------------------------------------------------------
 
   const speech = { queue: [], current: null, since: 0 };
+  probe.speech = speech;
 
   function cueState(cue, s) {
     cue.state = s;
@@ -266,12 +270,19 @@
     // One message at a time; a more important one interrupts a less important one.
     if (speech.current && cue.priority > speech.current.priority) {
       speech.queue.unshift(cue);
+      boundSpeech();
       window.speechSynthesis.cancel(); // its onerror ('interrupted') pumps the queue
       return;
     }
     speech.queue.push(cue);
     speech.queue.sort((a, b) => b.priority - a.priority);
+    boundSpeech();
     pump();
+  }
+
+  /** The least important waiting cues beyond MAX_SPEECH_QUEUE are dropped (and shown so). */
+  function boundSpeech() {
+    while (speech.queue.length > MAX_SPEECH_QUEUE) cueState(speech.queue.pop(), 'dropped');
   }
 
   function pump() {
