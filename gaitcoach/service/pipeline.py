@@ -34,10 +34,20 @@ class Pipeline:
     """
 
     def __init__(self, config: ServiceConfig) -> None:
-        leg = config.runner.leg_length_or_estimate_m
-        self.analyzer = GaitAnalyzer(config.gait, leg_length_m=leg)
+        self.config = config
+        self.analyzer = self._new_analyzer()
         self.coach = Coach(config.runner, config.coach)
         self.counts: Counter[str] = Counter()
+
+    def _new_analyzer(self) -> GaitAnalyzer:
+        leg = self.config.runner.leg_length_or_estimate_m
+        return GaitAnalyzer(self.config.gait, leg_length_m=leg)
+
+    def new_engine(self) -> None:
+        """A fresh gait engine for a new session: nothing it learnt from samples before the
+        session (held strides, the sensor alignment) may shape its strides, or a replay of
+        the session's own samples would not give them."""
+        self.analyzer = self._new_analyzer()
 
     def _after(self, strides: list[StrideRecord]) -> Outputs:
         out = Outputs(strides=strides)

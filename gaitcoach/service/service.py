@@ -190,6 +190,7 @@ class Service:
 
     def _open_session(self, session_id: str | None, recorder: Recorder | None) -> None:
         now = self.clock.now()
+        self.pipeline.new_engine()
         self.recorder = recorder
         if self.recorder is not None:
             session_id = self.recorder.session_id
@@ -225,6 +226,8 @@ class Service:
     def _close_session(self, status: SessionStatus) -> asyncio.Task[ClosedSession] | None:
         """Detach the session and close it in the background (the final write in a thread,
         summary and report in a worker process): the loop never waits for them."""
+        # The strides the engine still holds belong to this session (as in its replay).
+        self._analyse(lambda _: self.pipeline.finish(), None)
         rec, self.recorder = self.recorder, None
         self.pipeline.coach.stop(self.clock.now())
         self.progress.stop()
@@ -342,14 +345,15 @@ class Service:
             self.recorder.add_gap(item)
         self._analyse(self.pipeline.on_gap, item)
 
-    def _analyse(self, step: Callable[[Any], Outputs], item: ImuChunk | Gap) -> None:
+    def _analyse(self, step: Callable[[Any], Outputs], item: ImuChunk | Gap | None) -> None:
         # Input the engine refuses (bad samples) is counted and skipped; the raw data is
-        # recorded already, so a replay can look at it again.
+        # recorded already, so a replay can look at it again. (None: the end of a session.)
         try:
             out = step(item)
         except ValueError as exc:
             self.pipeline.counts["rejected_chunks"] += 1
-            log.warning("analysis refused: %s", exc, extra={"foot": item.foot})
+            foot = item.foot if item is not None else None
+            log.warning("analysis refused: %s", exc, extra={"foot": foot})
             return
         self._emit(out)
 
@@ -531,7 +535,6 @@ class Service:
                             log.error(
                                 "service task %s failed", t.get_name(), exc_info=t.exception()
                             )
-                    self._emit(self.pipeline.finish())
                     self.tick()
                 self._close_session(status)
                 await self._closer.wait()
