@@ -17,6 +17,7 @@ side (encoders) is ``firmware_sim.pods.wire``.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass, field
 
@@ -48,7 +49,10 @@ class RscMeasurement:
 
     speed_mps: float
     cadence_spm: int
-    running: bool
+    running: bool | None
+    """The walking (False) / running (True) status bit; None when the pod's RSC Feature does
+    not declare walking/running status, so that the bit means nothing
+    (:meth:`RscFeature.interpret`)."""
     stride_length_m: float | None = None
     total_distance_m: float | None = None
     ignored: Ignored = field(default=NOTHING_IGNORED, compare=False)
@@ -94,6 +98,11 @@ class RscFeature:
     calibration: bool = False
     multiple_locations: bool = False
     ignored: Ignored = field(default=NOTHING_IGNORED, compare=False)
+
+    def interpret(self, m: RscMeasurement) -> RscMeasurement:
+        """``m`` as this sensor means it: without walking/running status support the status
+        bit is reserved-as-zero, not "walking" (real footpods leave it clear while running)."""
+        return m if self.running_status else dataclasses.replace(m, running=None)
 
     def mismatches(self, m: RscMeasurement) -> list[str]:
         """Fields a measurement carries that this feature value does not declare."""

@@ -472,6 +472,8 @@ class PodLink:
             return
         counters.accept(m.ignored)
         feature = self.status.rsc_feature
-        if feature is not None and feature.mismatches(m):
-            self.status.rsc_feature_mismatches += 1  # used all the same (liberal receiver)
+        if feature is not None:
+            if feature.mismatches(m):
+                self.status.rsc_feature_mismatches += 1  # used all the same (liberal receiver)
+            m = feature.interpret(m)
         self.sink(RscReading(self.status.foot, self.now(), m))

@@ -587,6 +587,8 @@ def _close_unused(made: asyncio.Future[Recorder | None]) -> None:
         _close_unused_recorder(rec)
 
 
+WALK_RUN_SPEED_MPS = 2.0
+"""From this speed an RSC pod that does not report walking/running status reads as running."""
 RSC_MAX_AGE_S = 3.0
 """RSC readings older than this no longer describe the runner's gait."""
 
@@ -601,13 +603,19 @@ def rsc_metrics(readings: Iterable[RscReading], now_s: float) -> GaitMetrics | N
     strides = [x.stride_length_m for x in m if x.stride_length_m is not None]
     speed = sum(x.speed_mps for x in m) / len(m)
     moving = speed > 0.3 and any(x.cadence_spm > 0 for x in m)
+    if any(x.running is None for x in m):
+        # A pod without walking/running status: the speed tells, at the preferred walk-run
+        # transition speed (about 2.0 m/s; Hreljac 1993, Med Sci Sports Exerc 25(10)).
+        running = speed >= WALK_RUN_SPEED_MPS
+    else:
+        running = any(x.running for x in m)
     return GaitMetrics(
         t_s=now_s,
         activity=(
             Activity.STANDING
             if not moving
             else Activity.RUNNING
-            if any(x.running for x in m)
+            if running
             else Activity.WALKING
         ),
         n_strides=0,

@@ -5,6 +5,7 @@ characteristics left out, values at the edges of what the specifications allow. 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +21,11 @@ from firmware_sim.pods.rsc import CounterRsc
 from firmware_sim.pods.streams import CounterStream
 from gaitcoach.footpod import profile as P
 from gaitcoach.footpod.profile import PodKind
+from gaitcoach.footpod.rsc import RscMeasurement
 from gaitcoach.link import FootpodLink, LinkConfig, PodSelector, PodStatus, RscReading
 from gaitcoach.link.pod import LinkItem
-from gaitcoach.types import Foot, ImuChunk, LinkEvent, LinkState
+from gaitcoach.service.service import rsc_metrics
+from gaitcoach.types import Activity, Foot, ImuChunk, LinkEvent, LinkState
 from tests.link.harness import private_bus
 
 __all__ = ["private_bus"]
@@ -221,3 +224,41 @@ async def test_a_pod_named_by_address_is_connected_whatever_it_advertises(
     assert sum(isinstance(i, RscReading) for i in items) >= 3, "never connected"
     assert status.kind is PodKind.RSC and status.confirmed_by.endswith(P.RSC_SERVICE_UUID)
     assert status.evidence == ("named by address; its advertisement matches no pod rule",)
+
+
+class _NoRunningStatus(VirtualPod):
+    """An RSC pod whose RSC Feature declares stride length and total distance but not
+    walking/running status (`03 00`): the status bit is then reserved and sent clear, also
+    while its wearer runs (the Stryd packet in docs/footpod-profile.md has it clear)."""
+
+    def gatt(self) -> list[ServiceSpec]:
+        out = super().gatt()
+        for s in out:
+            for c in s.chars:
+                if c.uuid == P.RSC_FEATURE_CHAR_UUID:
+                    c.read = lambda: wire.pack_rsc_feature(True, True, running_status=False)
+        return out
+
+
+class _RunningBitClear(CounterRsc):
+    def measurement(self, t_true_s: float) -> RscMeasurement:
+        return dataclasses.replace(super().measurement(t_true_s), running=False)
+
+
+async def test_a_status_bit_the_rsc_feature_does_not_declare_means_nothing(
+    private_bus: PrivateBus,
+) -> None:
+    cfg = PodConfig("D0:0D:02:01:00:37", Foot.LEFT, PodKind.RSC, speed=SPEED)
+    pod = _NoRunningStatus(
+        cfg, lambda foot, rate: CounterStream(foot, rate), rsc=_RunningBitClear()
+    )
+    items, status = await run_link(
+        private_bus, pod, lambda it: sum(isinstance(i, RscReading) for i in it) >= 3
+    )
+    readings = [i for i in items if isinstance(i, RscReading)]
+    assert len(readings) >= 3 and status.rsc_feature is not None
+    assert not status.rsc_feature.running_status
+    assert all(r.measurement.running is None for r in readings)  # not "walking"
+    # 2.5-3.9 m/s: running by its speed, not walking by a bit the pod does not set
+    metrics = rsc_metrics(readings, readings[-1].t_s)
+    assert metrics is not None and metrics.activity is Activity.RUNNING, metrics

@@ -490,7 +490,7 @@ class VirtualPod:
             self._last_source_distance_m = m.total_distance_m
             distance = m.total_distance_m + self._distance_base_m
         return wire.pack_rsc_measurement(
-            m.speed_mps, m.cadence_spm, m.running, m.stride_length_m, distance
+            m.speed_mps, m.cadence_spm, bool(m.running), m.stride_length_m, distance
         )
 
     def _counts(self, samples: PodSamples) -> np.ndarray:
