@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from gaitcoach.footpod import movesense as gsp
@@ -440,7 +441,13 @@ class PodLink:
             char = client.services.get_characteristic(uuid)
             if char is None:
                 continue
-            s = decode_dis_string(await client.read_gatt_char(char))
+            try:
+                s = decode_dis_string(await client.read_gatt_char(char))
+            except BleakError as exc:
+                # Optional and only descriptive: a string the pod will not give (one that
+                # needs pairing, say) is counted, not a reason to end the session.
+                counters.refuse(exc)
+                continue
             counters.accept(s.ignored)
             values[key] = s.text
         return DeviceInfo(**values) if values else None

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from firmware_sim.bluez.daemon import PrivateBus
-from firmware_sim.bluez.peripheral import Advertisement, CharSpec, ServiceSpec
+from firmware_sim.bluez.peripheral import Advertisement, AttError, CharSpec, ServiceSpec
 from firmware_sim.bluez.server import VirtualBluez, VirtualDevice
 from firmware_sim.pods import wire
 from firmware_sim.pods.firmware import PodConfig, VirtualPod
@@ -262,3 +262,32 @@ async def test_a_status_bit_the_rsc_feature_does_not_declare_means_nothing(
     # 2.5-3.9 m/s: running by its speed, not walking by a bit the pod does not set
     metrics = rsc_metrics(readings, readings[-1].t_s)
     assert metrics is not None and metrics.activity is Activity.RUNNING, metrics
+
+
+class _SerialNeedsPairing(VirtualPod):
+    """A Device Information string the pod gives only to a paired client (ATT error 0x05,
+    Insufficient Authentication): optional, descriptive data."""
+
+    def gatt(self) -> list[ServiceSpec]:
+        out = super().gatt()
+        for s in out:
+            for c in s.chars:
+                if c.uuid == P.SERIAL_CHAR_UUID:
+                    c.read = self._refuse
+        return out
+
+    @staticmethod
+    def _refuse() -> bytes:
+        raise AttError(0x05, "Insufficient Authentication")
+
+
+async def test_a_device_information_string_the_pod_refuses_does_not_end_the_session(
+    private_bus: PrivateBus,
+) -> None:
+    cfg = PodConfig("D0:0D:01:01:00:38", Foot.LEFT, PodKind.FOOTPOD, speed=SPEED)
+    pod = _SerialNeedsPairing(cfg, lambda foot, rate: CounterStream(foot, rate))
+    items, status = await run_link(private_bus, pod, lambda it: samples(it) >= 2 * 208)
+    assert not disconnects(items) and samples(items) >= 2 * 208
+    assert status.device_info is not None and status.device_info.serial is None
+    assert status.device_info.manufacturer  # the strings it gives are read
+    assert status.receivers["device_information"].refused == 1
