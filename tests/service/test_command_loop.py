@@ -19,6 +19,7 @@ from gaitcoach.service.config import config_from_dict
 from gaitcoach.service.service import Service
 from gaitcoach.session import Recorder, SessionStatus, SessionStore
 from gaitcoach.session.store import DB_NAME, connect
+from gaitcoach.types import LinkState
 from tests.link.harness import private_bus, serve
 from tests.mqtt.broker import running_mosquitto
 from tests.mqtt.clients import Recorder as MqttRecorder
@@ -173,6 +174,13 @@ async def test_the_first_session_waits_for_a_locked_store_off_the_loop(
                 first = svc.state.session_id
                 assert svc.recorder is not None and first is not None
                 await rec.wait_for("/status", lambda d: d.get("session_id") == first, 30.0)
+                # Stopped once both pods stream: a stop while bleak is still connecting leaves
+                # this process unable to connect again (a later in-process run's pods time out).
+                for _ in range(3000):
+                    states = [p.state for p in svc.link.status()] if svc.link else []
+                    if states and all(s is LinkState.STREAMING for s in states):
+                        break
+                    await asyncio.sleep(0.01)
                 svc.stop()
                 result = await asyncio.wait_for(task, 60)
     assert result.session_ids == [first]
