@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -205,6 +207,22 @@ def test_lost_packets_follow_the_missing_samples() -> None:
     assert c.lost_samples == 2 * per and c.lost_packets == 2, c
 
 
+def stalled_arrival(t_last: float, stall_from: float = 10.0, stall_s: float = 4.0) -> float:
+    """Host arrival of a packet whose last sample is at ``t_last``: 8 ms after it, except in
+    a host stall of ``stall_s`` from ``stall_from``, whose packets come as a burst after it."""
+    if stall_from <= t_last < stall_from + stall_s:
+        return 100.0 + stall_from + stall_s + 0.001 * (t_last - stall_from)
+    return 100.0 + t_last + 0.008
+
+
+def samples_in_order(out: list[Any]) -> int:
+    """The samples of the chunks handed out, checked to be in time order."""
+    chunks = [x for x in out if isinstance(x, ImuChunk)]
+    t = np.concatenate([x.t_s for x in chunks])
+    assert np.all(np.diff(t) > 0)
+    return len(t)
+
+
 def test_a_host_stall_is_no_pod_restart() -> None:
     """The host stops reading for 4 s (a busy machine), then takes the backlog in a burst:
     the next sequence numbers at the next sample times are the same stream, so no restart,
@@ -213,18 +231,11 @@ def test_a_host_stall_is_no_pod_restart() -> None:
     pkts = pod.packets(0.5)
     tracker = ImuTracker(Foot.LEFT, settle_s=0.5, settle_batches=4)
     out = []
-    stall_from, stall_s = 10.0, 4.0
     for payload, t_last, _ in pkts:
-        arrival = 100.0 + t_last + 0.008
-        if stall_from <= t_last < stall_from + stall_s:
-            arrival = 100.0 + stall_from + stall_s + 0.001 * (t_last - stall_from)
-        out += tracker.push(payload, arrival)
+        out += tracker.push(payload, stalled_arrival(t_last))
     c = tracker.counters
     assert c.restarts == 0 and c.gaps == 0 and c.lost_samples == 0 and c.lost_packets == 0, c
-    chunks = [x for x in out if isinstance(x, ImuChunk)]
-    t = np.concatenate([x.t_s for x in chunks])
-    assert np.all(np.diff(t) > 0)
-    assert sum(len(x) for x in chunks) == len(pkts) * pod.per
+    assert samples_in_order(out) == len(pkts) * pod.per
 
 
 def test_a_host_stall_is_no_movesense_restart() -> None:
@@ -236,21 +247,14 @@ def test_a_host_stall_is_no_movesense_restart() -> None:
     tracker = ImuTracker(Foot.LEFT, settle_s=0.5, settle_batches=4)
     ms = MovesenseTracker(tracker, ref, RATE, capacity=lambda: 158)
     out = []
-    stall_from, stall_s = 10.0, 4.0
     n_payloads = int(30 * RATE / per)
     for k in range(n_payloads):
         idx = np.arange(k * per, (k + 1) * per)
         acc, gyr = counter_counts(idx, Foot.LEFT)
         payload = wire.pack_meas_payload(round(1000 + 1e3 * idx[0] / RATE), acc, gyr)
-        t_last = idx[-1] / RATE
-        arrival = 100.0 + t_last + 0.008
-        if stall_from <= t_last < stall_from + stall_s:
-            arrival = 100.0 + stall_from + stall_s + 0.001 * (t_last - stall_from)
+        arrival = stalled_arrival(idx[-1] / RATE)
         for part in wire.gsp_parts(ref, payload, 158):
             out += ms.push(part, arrival)
     c = tracker.counters
     assert c.restarts == 0 and c.gaps == 0 and c.lost_samples == 0 and c.malformed == 0, c
-    chunks = [x for x in out if isinstance(x, ImuChunk)]
-    t = np.concatenate([x.t_s for x in chunks])
-    assert np.all(np.diff(t) > 0)
-    assert c.samples == n_payloads * per
+    assert samples_in_order(out) == c.samples == n_payloads * per
