@@ -42,6 +42,18 @@ RUNNER_ID = r"[A-Za-z0-9_-]{1,64}"
 RunnerId = Annotated[str, Strict(), text_pattern(RUNNER_ID, "1-64 of A-Z a-z 0-9 _ -")]
 
 
+def account_name(runner_id: str) -> bool:
+    """Whether ``runner_id`` is one of the broker accounts of the example ACL
+    (``gaitcoach/data/examples/mosquitto/acl``): its ``pattern`` lines give the account named
+    like a runner that runner's rights, so a runner called ``coach`` would be read and
+    commanded by every coach, and one called ``gaitcoach-bob`` would be bob's service."""
+    return (
+        runner_id.startswith("gaitcoach-")
+        or runner_id.endswith("-dashboard")
+        or runner_id in ("coach", "homeassistant")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RunnerProfile:
     """The runner: body size, cadence baseline and targets, which cues, which words."""
@@ -69,10 +81,17 @@ class RunnerProfile:
         return section_from_dict(cls, d, prefix)
 
     def problems(self, prefix: str) -> list[Problem]:
+        found = must(
+            not account_name(self.id),
+            prefix,
+            "id",
+            self.id,
+            "not a broker account name (gaitcoach-*, *-dashboard, coach, homeassistant)",
+        )
         leg, height = self.leg_length_m, self.height_m
         if leg is None or height is None:
-            return []
-        return must(
+            return found
+        return found + must(
             0.40 <= leg / height <= 0.60,
             prefix,
             "leg_length_m",

@@ -35,6 +35,12 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ("raw", "key", "allowed"),
     [
         ({"runner": {"id": "a/b"}}, "runner.id", "1-64 of"),
+        # Broker account names of the example ACL: their pattern lines give such an account
+        # the runner's rights (every coach would command a runner called "coach").
+        ({"runner": {"id": "coach"}}, "runner.id", "not a broker account name"),
+        ({"runner": {"id": "homeassistant"}}, "runner.id", "not a broker account name"),
+        ({"runner": {"id": "gaitcoach-bob"}}, "runner.id", "not a broker account name"),
+        ({"runner": {"id": "alice-dashboard"}}, "runner.id", "not a broker account name"),
         ({"coach": {"warmup_s": -1}}, "coach.warmup_s", "[0, 1800]"),
         ({"mqtt": {"port": 70000}}, "mqtt.port", "[0, 65535]"),
         ({"link": {"rate_hz": 100}}, "link.rate_hz", "104, 208, 416"),
