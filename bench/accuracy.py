@@ -156,7 +156,8 @@ def walking(minutes: float, rates: list[float], seeds: list[int], config: GaitCo
                     acc[1] += c.ic.found
                     acc[2] += c.to.found
             by_kind = " ".join(
-                f"{k} {100 * v[1] / v[0]:.0f}/{100 * v[2] / v[0]:.0f}" for k, v in kinds.items()
+                f"{k} {100 * v[1] / v[0]:.0f}/{100 * v[2] / v[0]:.0f}"
+                for k, v in sorted(kinds.items())  # a stable table from run to run
             )
             print(
                 f"  {profile:12} {rate:4.0f} {n:6d} {100 * found_ic / n:6.1f} "

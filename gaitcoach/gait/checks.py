@@ -48,6 +48,9 @@ class CheckedSamples:
     gyr_radps: FloatArray
     breaks: list[int]
     """Indices (into the kept samples) before which the stride in progress must be reset."""
+    skipped_to_s: float | None = None
+    """When the chunk ends in skipped samples with sound timestamps (a stuck sensor): the last
+    of those times. The stream is known up to it, and the stride restarts after it."""
 
 
 class InputChecker:
@@ -154,6 +157,7 @@ class InputChecker:
         self.counts.non_finite += int((~finite).sum())
         self.counts.non_monotonic += int((finite & ~monotonic).sum())
         keep &= monotonic
+        timed = np.flatnonzero(keep)  # sound timestamps, whatever else is wrong with the sample
         # Stuck sensor: a run of bit-identical 6-axis samples.
         raw = np.concatenate((acc, gyr), axis=1)
         stuck = np.zeros(n, dtype=bool)
@@ -198,11 +202,15 @@ class InputChecker:
         if (pos >= kept_idx.size).any():
             self._pending_break = True
         breaks = sorted(found)
+        skipped_to_s = None
+        if self._pending_break and timed.size and (not kept_idx.size or timed[-1] > kept_idx[-1]):
+            skipped_to_s = float(t[timed[-1]])
         return CheckedSamples(
             t_s=t[kept_idx].astype(np.float64),
             acc_mps2=acc[kept_idx].astype(np.float64),
             gyr_radps=gyr[kept_idx].astype(np.float64),
             breaks=breaks,
+            skipped_to_s=skipped_to_s,
         )
 
     def _fast_path(self, t: FloatArray, acc: FloatArray, gyr: FloatArray) -> CheckedSamples | None:

@@ -40,6 +40,9 @@ _HORIZON_MARGIN_S = 0.1
 precedes the impact; the impact may precede the end of the toes-up rotation by a sample)."""
 
 
+SKIPPED = "bad samples skipped"
+"""The reason of a gap made by samples the input checks skipped."""
+
 class _Run:
     """One continuous run of samples (between gaps) and where its scan resumes."""
 
@@ -107,6 +110,8 @@ class FootAnalyzer:
         self.strides_: deque[StrideRecord] = deque(maxlen=size)
         self.swings_: deque[SwingRecord] = deque(maxlen=size)
         self.gaps_: deque[Gap] = deque(maxlen=size)
+        self._skip_gap: Gap | None = None
+        """The gap of samples being skipped, reported before the next good sample."""
         self.rate_hz_: float | None = None
         self.alignment_: SensorAlignment | None = None
         self._checker = InputChecker(config)
@@ -170,6 +175,25 @@ class FootAnalyzer:
                 self._need_break = True
             if b > a:
                 out += self._feed(checked.t_s[a:b], checked.acc_mps2[a:b], checked.gyr_radps[a:b])
+        if checked.skipped_to_s is not None and self._last_t is not None and self._rate_known():
+            out += self._skipping(checked.skipped_to_s)
+        return out
+
+    def _rate_known(self) -> bool:
+        return self.rate_hz_ is not None and not self._probe
+
+    def _skipping(self, to_s: float) -> list[StrideRecord]:
+        """The chunk ends in skipped samples (a stuck sensor): the gap they make is reported
+        now and grows with them, instead of only at the next good sample, so the horizon
+        passes them and the other foot's strides are not held while the sensor stays stuck.
+        The gap ends at the next good sample, as it would (any chunking gives one gap)."""
+        assert self._last_t is not None
+        open_gap = self._skip_gap if self.gaps_ and self.gaps_[-1] is self._skip_gap else None
+        if open_gap is not None:
+            self.gaps_.pop()
+        out = self._report_gap(self._last_t, to_s, SKIPPED)
+        self._skip_gap = self.gaps_[-1]
+        self._advance_horizon(to_s)
         return out
 
     def push_gap(self, gap: Gap) -> list[StrideRecord]:
@@ -250,7 +274,10 @@ class FootAnalyzer:
         if self._need_break:
             self._need_break = False
             if self._last_t is not None:
-                out += self._report_gap(self._last_t, float(t[0]), "bad samples skipped")
+                if self.gaps_ and self.gaps_[-1] is self._skip_gap:
+                    self.gaps_.pop()  # reported while skipping: it ends here
+                out += self._report_gap(self._last_t, float(t[0]), SKIPPED)
+        self._skip_gap = None
         assert self.rate_hz_ is not None
         max_dt = self.config.max_dt_factor / self.rate_hz_
         prev = self._last_t if self._last_t is not None else t[0]

@@ -260,3 +260,35 @@ def test_a_foot_moving_without_a_stance_does_not_hold_the_other_foot() -> None:
     out += ga.finish()
     assert len(lag_s) > 10 and max(lag_s) < 3.0
     assert sorted(out, key=lambda s: (s.ic_s, str(s.foot))) == analyze(imu)
+
+
+def test_a_stuck_sensor_on_one_foot_does_not_hold_the_other_foot() -> None:
+    # Half a minute of bit-identical samples away from rest on the left pod (a stuck sensor):
+    # they are skipped, and the gap they make was reported only at the next good sample, so
+    # every right stride was held until then (25 s late). Now the gap is reported as it grows.
+    rec = recording("efficient-midfoot", 1.0, 208.0, seed=6)
+    left = rec.imu[Foot.LEFT]
+    t = left.t_s
+    inside = (t >= 20.0) & (t < 50.0)
+    acc, gyr = left.acc_mps2.copy(), left.gyr_radps.copy()
+    acc[inside] = acc[np.flatnonzero(inside)[0] - 1]
+    gyr[inside] = [0.0, 4.0, 0.0]
+    imu = {Foot.LEFT: ImuChunk(Foot.LEFT, t, acc, gyr), Foot.RIGHT: rec.imu[Foot.RIGHT]}
+    ga = GaitAnalyzer()
+    out: list[StrideRecord] = []
+    lag_s = []
+    for c in interleaved(imu, 5, 13):
+        for s in ga.push(c):
+            out.append(s)
+            if s.foot is Foot.RIGHT and 25.0 < s.end_ic_s < 45.0:
+                lag_s.append(float(c.t_s[-1]) - s.end_ic_s)
+    out += ga.finish()
+    assert len(lag_s) > 10 and max(lag_s) < 3.0, (len(lag_s), max(lag_s, default=None))
+    assert sorted(out, key=lambda s: (s.ic_s, str(s.foot))) == analyze(imu)
+    whole = GaitAnalyzer()
+    for chunk in imu.values():
+        whole.push(chunk)
+    whole.finish()
+    assert ga.gaps_ == whole.gaps_  # the gap reported while it grew is the batch's
+    gap = ga.gaps_[0]
+    assert gap.reason == "bad samples skipped" and gap.start_s > 19.9 and 49.9 < gap.end_s < 50.1
