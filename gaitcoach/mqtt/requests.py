@@ -28,6 +28,10 @@ MAX_JSON_DEPTH = 4
 """Commands are flat objects; deeper nesting is refused (``bad_json``) before anything walks
 it (a 1000-deep array exhausts Python's recursion limit)."""
 MAX_REQUEST_ID_CHARS = 128
+MAX_CORRELATION_BYTES = 1024
+"""Longer v5 correlation data is refused (``too_large``) and not echoed: MQTT allows 64 KiB,
+which every reply would carry back and the outbox hold while the broker is away (clients use
+a UUID or a counter: tens of bytes)."""
 MAX_NAME_CHARS = 64
 """The command name as echoed in the reply (longer names are cut)."""
 
@@ -167,6 +171,12 @@ def read_command(topics: Topics, msg: Incoming) -> tuple[CommandRequest, Command
     request = CommandRequest(name, reply_topic, msg.correlation_data)
     if route_error is not None:
         return request, route_error
+    if msg.correlation_data is not None and len(msg.correlation_data) > MAX_CORRELATION_BYTES:
+        return CommandRequest(name, reply_topic), CommandError(
+            "too_large",
+            f"correlation data of {len(msg.correlation_data)} bytes; up to "
+            f"{MAX_CORRELATION_BYTES} are echoed",
+        )
     if msg.retain:
         # Retained: delivered again at every (re)connect. Commands run once, when sent.
         return request, CommandError(

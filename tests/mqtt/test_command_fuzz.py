@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 
 from gaitcoach.coach import COMMAND_NAMES, Command, CommandError
 from gaitcoach.mqtt import Incoming, MqttPublisher, MqttSettings
-from gaitcoach.mqtt.requests import ERROR_CODES, MAX_COMMAND_BYTES, read_command
+from gaitcoach.mqtt.requests import (
+    ERROR_CODES,
+    MAX_COMMAND_BYTES,
+    MAX_CORRELATION_BYTES,
+    read_command,
+)
 from gaitcoach.mqtt.topics import Topics
 from tests.mqtt.clients import SCHEMAS, validate
 
@@ -218,3 +223,21 @@ def test_the_publisher_queues_exactly_one_valid_reply_per_command(
             assert data["error"]["code"] != "internal_error", data
     assert accepted == len(applied.commands) == pub.stats.commands_ok
     assert len(pub.handled_commands_) == len(batch)
+
+
+def test_correlation_data_is_echoed_up_to_its_limit_and_refused_beyond() -> None:
+    # Echoed in the reply and held in the outbox while the broker is away: bounded like every
+    # other field (MQTT allows 64 KiB).
+    for size, echoed in ((MAX_CORRELATION_BYTES, True), (MAX_CORRELATION_BYTES + 1, False)):
+        msg = Incoming(
+            f"{TOPICS.base}/cmd/mute", b'{"duration_s": 60}', 1, False, TOPICS.reply, b"c" * size
+        )
+        request, outcome = read_command(TOPICS, msg)
+        if echoed:
+            assert (
+                not isinstance(outcome, CommandError)
+                and request.correlation_data == msg.correlation_data
+            )
+        else:
+            assert isinstance(outcome, CommandError) and outcome.code == "too_large"
+            assert request.correlation_data is None and "correlation data" in outcome.message
