@@ -59,6 +59,9 @@ DOWN_REPORT_LAG_S = 0.5
 """A disconnected pod's loss is reported up to this long before now."""
 SESSION_IDS_KEEP = 1000
 """Session ids of this run kept in memory (a flood of ``start`` commands must not grow it)."""
+DATA_FRESH_S = 5.0
+"""Stream seconds without analysed samples after which the coach judges at the clock's time
+(:meth:`Service.coach_time`)."""
 GAPS_KEEP = 1000
 """The latest gaps kept in memory (a flaky pod over hours must not grow it); all are counted
 and the store holds every one."""
@@ -148,6 +151,8 @@ class Service:
         """Held while a command applies (commands never interleave)."""
         self._first_t: dict[Foot, float] = {}
         self._last_t: dict[Foot, float] = {}
+        self._analysed_at: float | None = None
+        """Clock time the last samples were analysed (see :meth:`coach_time`)."""
         self._down: dict[Foot, float] = {}
         """Disconnected pods whose loss is being reported: the time reported up to."""
         self._reported: dict[Foot, float] = {}
@@ -265,6 +270,7 @@ class Service:
             if len(item):
                 self._first_t.setdefault(item.foot, float(item.t_s[0]))
                 self._last_t[item.foot] = float(item.t_s[-1])
+                self._analysed_at = self.clock.now()
             self._down.pop(item.foot, None)
             if rec is not None:
                 rec.add_chunk(item)
@@ -394,11 +400,23 @@ class Service:
         if self.recorder is not None:
             self.recorder.add_cue_outcome(cue_id, delivered, how)
 
+    def coach_time(self, now: float) -> float:
+        """The time the coach judges at. While samples keep being analysed, the time they
+        have reached: a service running behind its pods (a loaded machine, a slow phone)
+        would otherwise find its newest strides older than the standing limit at every tick,
+        read the runner as standing, restart the settling time and never coach. When no
+        samples have come for :data:`DATA_FRESH_S` (pods silent or gone), the clock: the
+        runner reads as standing, as before."""
+        if not self._last_t or self._analysed_at is None or now - self._analysed_at > DATA_FRESH_S:
+            return now
+        return min(now, max(self._last_t.values()))
+
     def tick(self) -> None:
         now = self.clock.now()
         self._report_missing(now)
-        self._cues(self.pipeline.tick(now))
-        self.state.metrics = self.pipeline.metrics(now)
+        coach_now = self.coach_time(now)
+        self._cues(self.pipeline.tick(coach_now))
+        self.state.metrics = self.pipeline.metrics(coach_now)
         if self.state.metrics.n_strides == 0:
             self.state.metrics = rsc_metrics(self.state.rsc.values(), now) or self.state.metrics
         self.progress.update(now, self.state.metrics)
