@@ -232,6 +232,23 @@ def test_contacts_nobody_pairs_are_not_kept(mode: str) -> None:
     assert len(ga.feet_[foot].ic_times()) <= 2
 
 
+def streams_right_strides_on_time(imu: dict[Foot, ImuChunk]) -> GaitAnalyzer:
+    """Stream ``imu`` (the left foot odd from 20 to 50 s): every right stride ending in 25-45 s
+    comes within 3 s of its end, and the records equal batch's. Returns the analyzer."""
+    ga = GaitAnalyzer()
+    out: list[StrideRecord] = []
+    lag_s = []
+    for c in interleaved(imu, 5, 13):
+        for s in ga.push(c):
+            out.append(s)
+            if s.foot is Foot.RIGHT and 25.0 < s.end_ic_s < 45.0:
+                lag_s.append(float(c.t_s[-1]) - s.end_ic_s)
+    out += ga.finish()
+    assert len(lag_s) > 10 and max(lag_s) < 3.0, (len(lag_s), max(lag_s, default=None))
+    assert sorted(out, key=lambda s: (s.ic_s, str(s.foot))) == analyze(imu)
+    return ga
+
+
 def test_a_foot_moving_without_a_stance_does_not_hold_the_other_foot() -> None:
     # Half a minute of the left foot swinging without ever resting (the step detector's
     # candidate stayed open, so its scan never resumed past its last segment): its buffer
@@ -248,18 +265,9 @@ def test_a_foot_moving_without_a_stance_does_not_hold_the_other_foot() -> None:
     acc[inside] = acc[np.flatnonzero(inside)[0] - 1] + 0.5 * rng.standard_normal((len(ts), 3))
     acc[inside, :2] += 20 * np.column_stack([np.sin(w * ts), np.cos(w * ts)])
     gyr[inside] = np.column_stack([0.2 * np.sin(w * ts), 5 * np.sin(w * ts), 0.2 * np.cos(w * ts)])
-    imu = {Foot.LEFT: ImuChunk(Foot.LEFT, t, acc, gyr), Foot.RIGHT: rec.imu[Foot.RIGHT]}
-    ga = GaitAnalyzer()
-    out: list[StrideRecord] = []
-    lag_s = []
-    for c in interleaved(imu, 5, 13):
-        for s in ga.push(c):
-            out.append(s)
-            if s.foot is Foot.RIGHT and 25.0 < s.end_ic_s < 45.0:
-                lag_s.append(float(c.t_s[-1]) - s.end_ic_s)
-    out += ga.finish()
-    assert len(lag_s) > 10 and max(lag_s) < 3.0
-    assert sorted(out, key=lambda s: (s.ic_s, str(s.foot))) == analyze(imu)
+    streams_right_strides_on_time(
+        {Foot.LEFT: ImuChunk(Foot.LEFT, t, acc, gyr), Foot.RIGHT: rec.imu[Foot.RIGHT]}
+    )
 
 
 def test_a_stuck_sensor_on_one_foot_does_not_hold_the_other_foot() -> None:
@@ -274,17 +282,7 @@ def test_a_stuck_sensor_on_one_foot_does_not_hold_the_other_foot() -> None:
     acc[inside] = acc[np.flatnonzero(inside)[0] - 1]
     gyr[inside] = [0.0, 4.0, 0.0]
     imu = {Foot.LEFT: ImuChunk(Foot.LEFT, t, acc, gyr), Foot.RIGHT: rec.imu[Foot.RIGHT]}
-    ga = GaitAnalyzer()
-    out: list[StrideRecord] = []
-    lag_s = []
-    for c in interleaved(imu, 5, 13):
-        for s in ga.push(c):
-            out.append(s)
-            if s.foot is Foot.RIGHT and 25.0 < s.end_ic_s < 45.0:
-                lag_s.append(float(c.t_s[-1]) - s.end_ic_s)
-    out += ga.finish()
-    assert len(lag_s) > 10 and max(lag_s) < 3.0, (len(lag_s), max(lag_s, default=None))
-    assert sorted(out, key=lambda s: (s.ic_s, str(s.foot))) == analyze(imu)
+    ga = streams_right_strides_on_time(imu)
     whole = GaitAnalyzer()
     for chunk in imu.values():
         whole.push(chunk)
